@@ -1,0 +1,230 @@
+"""The walking network as a compact, immutable graph of numpy arrays.
+
+A :class:`WalkNetwork` holds node coordinates and an undirected edge list in one
+metric CRS, plus a symmetric ``scipy.sparse`` CSR adjacency matrix that the
+shortest-path routines in :mod:`geo.paths` run on. No networkx in the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from scipy import sparse
+from scipy.sparse import csgraph
+
+__all__ = ["WalkNetwork"]
+
+# csgraph treats a stored zero as "no edge" in some code paths; zero-length edges
+# (two OSM nodes at the same spot) are therefore stored with this tiny weight.
+# 1e-6 m is far below the 1 mm agreement we promise.
+MIN_EDGE_M = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class WalkNetwork:
+    """An undirected walking network in a metric CRS.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Node coordinates in metres (float64, length ``n_nodes``).
+    u, v : numpy.ndarray
+        Edge end-node indices (int64, length ``n_edges``); ``u != v``.
+    length : numpy.ndarray
+        Edge lengths in metres along the street (float64).
+    geometry : numpy.ndarray of shapely.LineString, optional
+        Edge geometries running from node ``u`` to node ``v``. ``None`` means
+        straight segments between the end nodes.
+    crs : pyproj.CRS, optional
+        The metric CRS of the coordinates.
+    node_id : numpy.ndarray, optional
+        External node identifiers (e.g. OSM ids), for reporting only.
+
+    Notes
+    -----
+    Build it with :meth:`from_edges`, which drops self-loops and validates the
+    arrays. Parallel edges are kept in the edge list (a point may snap onto any
+    of them) but only the shortest of each node pair enters :attr:`csr`.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray
+    geometry: np.ndarray | None = None
+    crs: CRS | None = None
+    node_id: np.ndarray | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_edges(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        u: np.ndarray,
+        v: np.ndarray,
+        length: np.ndarray | None = None,
+        geometry: np.ndarray | None = None,
+        crs: CRS | str | int | None = None,
+        node_id: np.ndarray | None = None,
+    ) -> "WalkNetwork":
+        """Build a network from node coordinates and an edge list.
+
+        Parameters
+        ----------
+        x, y : array_like
+            Node coordinates in metres.
+        u, v : array_like of int
+            Edge end-node indices into ``x``/``y``.
+        length : array_like, optional
+            Edge lengths in metres. Defaults to the geometry length, or the
+            straight distance between the end nodes when there is no geometry.
+        geometry : array_like of shapely.LineString, optional
+            Edge geometries from ``u`` to ``v``.
+        crs : pyproj.CRS or str or int, optional
+            Metric CRS of the coordinates.
+        node_id : array_like, optional
+            External node identifiers.
+
+        Returns
+        -------
+        WalkNetwork
+
+        Raises
+        ------
+        ValueError
+            If an index is out of range, a length is negative or not finite,
+            or the arrays disagree in length.
+        """
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        u = np.ascontiguousarray(u, dtype=np.int64)
+        v = np.ascontiguousarray(v, dtype=np.int64)
+        if x.shape != y.shape or u.shape != v.shape:
+            raise ValueError("x/y and u/v must have matching shapes")
+        n = x.size
+        if u.size and (u.min() < 0 or v.min() < 0 or u.max() >= n or v.max() >= n):
+            raise ValueError("edge end-node index out of range")
+        if geometry is not None:
+            geometry = np.asarray(geometry, dtype=object)
+            if geometry.shape != u.shape:
+                raise ValueError("geometry must have one LineString per edge")
+        if length is None:
+            if geometry is not None:
+                length = shapely.length(geometry)
+            else:
+                length = np.hypot(x[u] - x[v], y[u] - y[v])
+        length = np.ascontiguousarray(length, dtype=np.float64)
+        if length.shape != u.shape:
+            raise ValueError("length must have one value per edge")
+        if not np.all(np.isfinite(length)) or np.any(length < 0):
+            raise ValueError("edge lengths must be finite and non-negative")
+
+        keep = u != v  # self-loops never shorten a walk
+        if not keep.all():
+            u, v, length = u[keep], v[keep], length[keep]
+            if geometry is not None:
+                geometry = geometry[keep]
+        return cls(
+            x=x,
+            y=y,
+            u=u,
+            v=v,
+            length=length,
+            geometry=geometry,
+            crs=CRS.from_user_input(crs) if crs is not None else None,
+            node_id=None if node_id is None else np.asarray(node_id),
+        )
+
+    # ------------------------------------------------------------ properties
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.x.size)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of edges (parallel edges included)."""
+        return int(self.u.size)
+
+    @cached_property
+    def csr(self) -> sparse.csr_matrix:
+        """Symmetric CSR adjacency matrix with edge lengths in metres.
+
+        scipy's sparse constructors *add up* duplicate entries, so parallel
+        edges between the same two nodes are first reduced to the shortest.
+        """
+        a = np.minimum(self.u, self.v)
+        b = np.maximum(self.u, self.v)
+        w = np.maximum(self.length, MIN_EDGE_M)
+        order = np.lexsort((w, b, a))
+        a, b, w = a[order], b[order], w[order]
+        first = np.ones(a.size, dtype=bool)
+        first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        a, b, w = a[first], b[first], w[first]
+        rows = np.concatenate([a, b])
+        cols = np.concatenate([b, a])
+        data = np.concatenate([w, w])
+        n = self.n_nodes
+        return sparse.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+    @cached_property
+    def components(self) -> np.ndarray:
+        """Connected-component label of every node (int32)."""
+        _, labels = csgraph.connected_components(self.csr, directed=False)
+        return labels
+
+    @property
+    def n_components(self) -> int:
+        """Number of connected pieces of the network."""
+        return int(self.components.max()) + 1 if self.n_nodes else 0
+
+    @cached_property
+    def edge_lines(self) -> np.ndarray:
+        """Edge geometries, straight segments where none were given."""
+        if self.geometry is not None:
+            return self.geometry
+        coords = np.stack(
+            [
+                np.column_stack([self.x[self.u], self.y[self.u]]),
+                np.column_stack([self.x[self.v], self.y[self.v]]),
+            ],
+            axis=1,
+        )
+        return shapely.linestrings(coords)
+
+    @cached_property
+    def edge_tree(self) -> shapely.STRtree:
+        """Spatial index over :attr:`edge_lines`, used for snapping."""
+        return shapely.STRtree(self.edge_lines)
+
+    @property
+    def total_length_m(self) -> float:
+        """Total street length in metres (parallel edges counted once each)."""
+        return float(self.length.sum())
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Bounding box ``(minx, miny, maxx, maxy)`` of the nodes."""
+        return (float(self.x.min()), float(self.y.min()), float(self.x.max()), float(self.y.max()))
+
+    def subset_edges(self, mask: np.ndarray) -> "WalkNetwork":
+        """Return a network with only the edges where ``mask`` is true.
+
+        Nodes are kept (indices stay valid); isolated nodes are harmless.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        return WalkNetwork(
+            x=self.x,
+            y=self.y,
+            u=self.u[mask],
+            v=self.v[mask],
+            length=self.length[mask],
+            geometry=None if self.geometry is None else self.geometry[mask],
+            crs=self.crs,
+            node_id=self.node_id,
+        )

@@ -1,0 +1,305 @@
+"""Bounded shortest paths between snapped points, by Dijkstra in C.
+
+Everything that needs walking distances (coverage, service areas, siting
+matrices, floating catchments, incremental scenario edits) is built on the
+functions here. Sources are added to the network as *virtual nodes* joined to
+both ends of the edge they snapped to, with weights ``access + to_u`` and
+``access + to_v``; one ``scipy.sparse.csgraph.dijkstra`` run then solves many
+sources at once. A target's distance is the better of its two edge ends plus
+its own access leg, or the direct walk along the edge when source and target
+share one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from geo.network import MIN_EDGE_M, WalkNetwork
+from geo.snap import Snapped
+
+__all__ = ["Nearest", "Pairs", "nearest_source", "pair_distances", "node_distances"]
+
+
+@dataclass(frozen=True, eq=False)
+class Nearest:
+    """Distance from each target to its nearest source.
+
+    Attributes
+    ----------
+    dist : numpy.ndarray of float64
+        Walking distance in metres, access legs included; ``inf`` where no
+        source is within the limit (or the target is not snapped).
+    source : numpy.ndarray of int64
+        Index of the nearest source, ``-1`` where ``dist`` is ``inf``.
+    """
+
+    dist: np.ndarray
+    source: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Pairs:
+    """All (source, target) pairs within a distance limit, as parallel arrays."""
+
+    source: np.ndarray
+    target: np.ndarray
+    dist: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.source.size)
+
+    def to_csr(self, n_sources: int, n_targets: int) -> sparse.csr_matrix:
+        """Sparse ``n_sources x n_targets`` matrix of distances.
+
+        A zero distance is stored as :data:`geo.network.MIN_EDGE_M` so that it
+        is not mistaken for "unreachable".
+        """
+        d = np.maximum(self.dist, MIN_EDGE_M)
+        return sparse.csr_matrix((d, (self.source, self.target)), shape=(n_sources, n_targets))
+
+
+def augmented_graph(network: WalkNetwork, sources: Snapped) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Append one virtual node per snapped source to the network's CSR matrix.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    sources : Snapped
+
+    Returns
+    -------
+    graph : scipy.sparse.csr_matrix
+        ``(n + k) x (n + k)`` matrix; row ``n + i`` holds source ``i``'s two
+        edges to the ends of its snapped edge. Unsnapped sources get no edges.
+    virtual : numpy.ndarray of int64
+        The virtual node index of each source.
+    """
+    base = network.csr
+    n, k = network.n_nodes, len(sources)
+    ok = sources.ok
+    e = np.where(ok, sources.edge, 0)
+    cols = np.column_stack([network.u[e], network.v[e]])
+    w = np.column_stack([sources.access + sources.to_u, sources.access + sources.to_v])
+    w = np.maximum(w, MIN_EDGE_M)
+    counts = np.where(ok, 2, 0)
+    cols, w = cols[ok].ravel(), w[ok].ravel()
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
+    graph = sparse.csr_matrix(
+        (np.concatenate([base.data, w]), np.concatenate([base.indices, cols]), indptr),
+        shape=(n + k, n + k),
+    )
+    return graph, np.arange(n, n + k, dtype=np.int64)
+
+
+def _target_costs(network: WalkNetwork, targets: Snapped) -> tuple[np.ndarray, ...]:
+    """End nodes of each target's edge and the cost from each end to the target."""
+    e = np.where(targets.ok, targets.edge, 0)
+    return network.u[e], network.v[e], targets.to_u + targets.access, targets.to_v + targets.access
+
+
+def _same_edge_pairs(sources: Snapped, targets: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of (source, target) on the same edge with their direct along-edge distance."""
+    s_idx = np.flatnonzero(sources.ok)
+    t_idx = np.flatnonzero(targets.ok)
+    if s_idx.size == 0 or t_idx.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0)
+    s = pd.DataFrame({"edge": sources.edge[s_idx], "s": s_idx})
+    t = pd.DataFrame({"edge": targets.edge[t_idx], "t": t_idx})
+    m = t.merge(s, on="edge", how="inner")
+    si, ti = m["s"].to_numpy(np.int64), m["t"].to_numpy(np.int64)
+    d = sources.access[si] + np.abs(sources.to_u[si] - targets.to_u[ti]) + targets.access[ti]
+    return si, ti, d
+
+
+def nearest_source(
+    network: WalkNetwork,
+    sources: Snapped,
+    targets: Snapped,
+    limit: float = np.inf,
+) -> Nearest:
+    """Walking distance from every target to its nearest source.
+
+    One multi-source, distance-bounded Dijkstra run
+    (``scipy.sparse.csgraph.dijkstra`` with ``min_only=True`` and ``limit``).
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    sources : Snapped
+        E.g. facilities of one kind.
+    targets : Snapped
+        E.g. representative points of population cells.
+    limit : float, default inf
+        Largest distance of interest in metres; farther targets get ``inf``.
+
+    Returns
+    -------
+    Nearest
+        Distances (access legs included) and the index of the nearest source.
+        Targets in a network piece with no source get ``inf`` and ``-1``.
+    """
+    m = len(targets)
+    dist = np.full(m, np.inf)
+    which = np.full(m, -1, dtype=np.int64)
+    if m == 0 or not sources.ok.any():
+        return Nearest(dist, which)
+
+    graph, virtual = augmented_graph(network, sources)
+    live = virtual[sources.ok]
+    d_node, _, src_node = csgraph.dijkstra(
+        graph, directed=True, indices=live, limit=limit, min_only=True, return_predecessors=True
+    )
+    tu, tv, cu, cv = _target_costs(network, targets)
+    via_u = d_node[tu] + cu
+    via_v = d_node[tv] + cv
+    use_v = via_v < via_u
+    best = np.where(use_v, via_v, via_u)
+    src = np.where(use_v, src_node[tv], src_node[tu])
+    ok = targets.ok & np.isfinite(best)
+    dist[ok] = best[ok]
+    which[ok] = src[ok] - network.n_nodes
+
+    si, ti, direct = _same_edge_pairs(sources, targets)
+    if si.size:
+        # keep the smallest direct distance per target, lowest source index on ties
+        order = np.lexsort((si, direct, ti))
+        si, ti, direct = si[order], ti[order], direct[order]
+        first = np.ones(ti.size, dtype=bool)
+        first[1:] = ti[1:] != ti[:-1]
+        si, ti, direct = si[first], ti[first], direct[first]
+        better = direct < dist[ti]
+        dist[ti[better]] = direct[better]
+        which[ti[better]] = si[better]
+
+    over = dist > limit
+    dist[over] = np.inf
+    which[over] = -1
+    return Nearest(dist, which)
+
+
+def node_distances(
+    network: WalkNetwork, sources: Snapped, limit: float = np.inf
+) -> np.ndarray:
+    """Distance from each source (separately) to every network node.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    sources : Snapped
+        Keep this small: the result is dense, ``len(sources) x n_nodes``.
+    limit : float, default inf
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(sources), n_nodes)`` distances in metres (source access leg
+        included), ``inf`` beyond ``limit`` or for unsnapped sources.
+    """
+    graph, virtual = augmented_graph(network, sources)
+    d = csgraph.dijkstra(graph, directed=True, indices=virtual, limit=limit)
+    return np.atleast_2d(d)[:, : network.n_nodes]
+
+
+def pair_distances(
+    network: WalkNetwork,
+    sources: Snapped,
+    targets: Snapped,
+    limit: float,
+    target_xy: tuple[np.ndarray, np.ndarray] | None = None,
+    source_xy: tuple[np.ndarray, np.ndarray] | None = None,
+    batch_size: int = 64,
+    progress=None,
+) -> Pairs:
+    """All source-target walking distances up to ``limit``, as sparse pairs.
+
+    Bounded Dijkstra runs from the sources in batches. Only targets within a
+    straight line of ``limit`` from a source are examined: walking distance
+    (access legs and street lengths) is never shorter than the straight line,
+    so this pre-filter by a k-d tree loses no pair.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    sources, targets : Snapped
+    limit : float
+        Largest distance in metres (must be finite).
+    target_xy, source_xy : tuple of numpy.ndarray, optional
+        Original (unsnapped) coordinates for the straight-line pre-filter;
+        the snapped positions by default. Either is exact.
+    batch_size : int, default 64
+        Sources per Dijkstra call; bounds memory to ``batch_size x n_nodes``.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each batch.
+
+    Returns
+    -------
+    Pairs
+        Sorted by source, then target.
+    """
+    if not np.isfinite(limit):
+        raise ValueError("pair_distances needs a finite limit")
+    k, m = len(sources), len(targets)
+    t_ok = np.flatnonzero(targets.ok)
+    s_ok = np.flatnonzero(sources.ok)
+    out_s, out_t, out_d = [], [], []
+    if t_ok.size == 0 or s_ok.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return Pairs(empty, empty, np.empty(0))
+
+    # Walking distance is never shorter than the straight line between the
+    # original or the snapped positions (triangle inequality, and a street is
+    # never shorter than its chord). The small slack absorbs edge lengths that
+    # were measured geodesically rather than in the projected CRS.
+    txy = np.column_stack(target_xy if target_xy is not None else (targets.x, targets.y))[t_ok]
+    sxy = np.column_stack(source_xy if source_xy is not None else (sources.x, sources.y))
+    radius = limit * 1.001 + 1.0
+    tree = cKDTree(txy)
+    graph, virtual = augmented_graph(network, sources)
+    tu, tv, cu, cv = _target_costs(network, targets)
+
+    for start in range(0, s_ok.size, batch_size):
+        batch = s_ok[start : start + batch_size]
+        d_node = np.atleast_2d(
+            csgraph.dijkstra(graph, directed=True, indices=virtual[batch], limit=limit)
+        )
+        near = tree.query_ball_point(sxy[batch], r=radius)
+        lens = np.fromiter((len(a) for a in near), dtype=np.int64, count=batch.size)
+        if lens.sum() == 0:
+            continue
+        row = np.repeat(np.arange(batch.size), lens)
+        tgt = t_ok[np.concatenate([np.asarray(a, dtype=np.int64) for a in near])]
+        d = np.minimum(d_node[row, tu[tgt]] + cu[tgt], d_node[row, tv[tgt]] + cv[tgt])
+        keep = d <= limit
+        out_s.append(batch[row[keep]])
+        out_t.append(tgt[keep])
+        out_d.append(d[keep])
+        if progress is not None:
+            progress(min(start + batch_size, s_ok.size), s_ok.size)
+
+    src = np.concatenate(out_s) if out_s else np.empty(0, dtype=np.int64)
+    tgt = np.concatenate(out_t) if out_t else np.empty(0, dtype=np.int64)
+    dist = np.concatenate(out_d) if out_d else np.empty(0)
+
+    si, ti, direct = _same_edge_pairs(sources, targets)
+    if si.size:
+        inside = direct <= limit
+        src = np.concatenate([src, si[inside]])
+        tgt = np.concatenate([tgt, ti[inside]])
+        dist = np.concatenate([dist, direct[inside]])
+        # a pair may now appear twice (network path and direct path): keep the shorter
+        order = np.lexsort((dist, tgt, src))
+        src, tgt, dist = src[order], tgt[order], dist[order]
+        first = np.ones(src.size, dtype=bool)
+        first[1:] = (src[1:] != src[:-1]) | (tgt[1:] != tgt[:-1])
+        src, tgt, dist = src[first], tgt[first], dist[first]
+    else:
+        order = np.lexsort((tgt, src))
+        src, tgt, dist = src[order], tgt[order], dist[order]
+    return Pairs(src.astype(np.int64), tgt.astype(np.int64), dist)

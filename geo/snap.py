@@ -1,0 +1,136 @@
+"""Snapping points onto the walking network's edges (not just its nodes).
+
+Each point is projected onto its nearest edge. The walk from the point then
+consists of a straight *access leg* to the snapped position, followed by the
+walk along the edge to whichever end node is shorter (decided later by the
+shortest-path routines, which see both ends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from geo.network import WalkNetwork
+
+__all__ = ["Snapped", "snap", "DEFAULT_MAX_SNAP_M"]
+
+DEFAULT_MAX_SNAP_M = 500.0
+"""Points farther than this from any walkable edge are reported, not snapped."""
+
+
+@dataclass(frozen=True, eq=False)
+class Snapped:
+    """Points projected onto network edges.
+
+    Attributes
+    ----------
+    edge : numpy.ndarray of int64
+        Index of the edge each point snapped to, ``-1`` where the point is
+        farther than the snapping limit from every edge.
+    to_u, to_v : numpy.ndarray of float64
+        Distance in metres along the edge from the snapped position to the
+        edge's ``u`` and ``v`` end (``to_u + to_v`` equals the edge length).
+    access : numpy.ndarray of float64
+        Straight-line access leg in metres from the point to its snapped
+        position (the distance to the nearest edge; ``nan`` where not snapped).
+    x, y : numpy.ndarray of float64
+        Coordinates of the snapped positions (``nan`` where not snapped).
+    """
+
+    edge: np.ndarray
+    to_u: np.ndarray
+    to_v: np.ndarray
+    access: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.edge.size)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of points that were snapped within the limit."""
+        return self.edge >= 0
+
+    def take(self, index: np.ndarray) -> "Snapped":
+        """Return the snapped points selected by an index or boolean mask."""
+        return Snapped(
+            edge=self.edge[index],
+            to_u=self.to_u[index],
+            to_v=self.to_v[index],
+            access=self.access[index],
+            x=self.x[index],
+            y=self.y[index],
+        )
+
+    @classmethod
+    def concat(cls, parts: list["Snapped"]) -> "Snapped":
+        """Concatenate several :class:`Snapped` in order."""
+        return cls(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("edge", "to_u", "to_v", "access", "x", "y"))
+        )
+
+
+def snap(
+    network: WalkNetwork,
+    x: np.ndarray,
+    y: np.ndarray,
+    max_dist: float = DEFAULT_MAX_SNAP_M,
+) -> Snapped:
+    """Project points onto their nearest network edge.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network, in the same metric CRS as the points.
+    x, y : array_like
+        Point coordinates in metres.
+    max_dist : float, default 500
+        Largest allowed access leg in metres. Points farther from every edge
+        are returned with ``edge == -1``; callers report them.
+
+    Returns
+    -------
+    Snapped
+
+    Notes
+    -----
+    Ties (a point equally close to several edges, e.g. at an intersection) are
+    broken by the lowest edge index, so results are deterministic.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n = x.size
+    edge = np.full(n, -1, dtype=np.int64)
+    to_u = np.full(n, np.nan)
+    to_v = np.full(n, np.nan)
+    access = np.full(n, np.nan)
+    sx = np.full(n, np.nan)
+    sy = np.full(n, np.nan)
+    if n == 0 or network.n_edges == 0:
+        return Snapped(edge, to_u, to_v, access, sx, sy)
+
+    pts = shapely.points(x, y)
+    pi, ei = network.edge_tree.query_nearest(pts, max_distance=max_dist, all_matches=True)
+    if pi.size:
+        order = np.lexsort((ei, pi))  # by point, then lowest edge index
+        pi, ei = pi[order], ei[order]
+        first = np.ones(pi.size, dtype=bool)
+        first[1:] = pi[1:] != pi[:-1]
+        pi, ei = pi[first], ei[first]
+
+        lines = network.edge_lines[ei]
+        frac = shapely.line_locate_point(lines, pts[pi], normalized=True)
+        frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))  # zero-length lines give nan
+        length = network.length[ei]
+        snapped = shapely.line_interpolate_point(lines, frac, normalized=True)
+        edge[pi] = ei
+        to_u[pi] = frac * length
+        to_v[pi] = length - to_u[pi]
+        sx[pi] = shapely.get_x(snapped)
+        sy[pi] = shapely.get_y(snapped)
+        access[pi] = np.hypot(x[pi] - sx[pi], y[pi] - sy[pi])
+    return Snapped(edge, to_u, to_v, access, sx, sy)

@@ -1,0 +1,93 @@
+"""The City: everything known about one place, validated and in one metric CRS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import geopandas as gpd
+import numpy as np
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from geo.network import WalkNetwork
+from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap
+
+__all__ = ["City"]
+
+
+@dataclass(eq=False)
+class City:
+    """One place ready for analysis.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier, e.g. ``"demo"`` or ``"helsinki"``.
+    crs : pyproj.CRS
+        The metric CRS shared by every layer and the network.
+    cells : geopandas.GeoDataFrame
+        Population polygons, index ``0..n-1``; columns ``cell_id`` (str),
+        ``population`` and ``elderly`` (float, residents and residents aged
+        60+), ``geometry``; optionally unit ids such as ``subdistrict`` and
+        ``community``.
+    facilities : geopandas.GeoDataFrame
+        Points, index ``0..k-1``; columns ``id`` (str, unique), ``name``,
+        ``kind`` (see :data:`layers.kinds.KINDS`), ``beds``, ``doctors``,
+        ``floor_area_m2`` (float, NaN when unknown), ``geometry``.
+    network : geo.network.WalkNetwork
+        The walking network in :attr:`crs`.
+    units : dict of str to geopandas.GeoDataFrame
+        Administrative units by level (e.g. ``"subdistrict"``, ``"community"``),
+        each with ``unit_id``, ``name`` and ``geometry``.
+    boundary : shapely geometry, optional
+        The study area; defaults to the union of the cells' extent.
+    attribution : str
+        Data credit to print on maps ("© OpenStreetMap contributors", or a note
+        that the place is generated).
+    generated : bool
+        True for synthetic cities; maps and reports must say so.
+    population_estimated : bool
+        True when population was modelled (e.g. from building floor area).
+    meta : dict
+        Free-form provenance (sources, parameters, counts).
+    """
+
+    name: str
+    crs: CRS
+    cells: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    network: WalkNetwork
+    units: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    boundary: BaseGeometry | None = None
+    attribution: str = ""
+    generated: bool = False
+    population_estimated: bool = False
+    meta: dict = field(default_factory=dict)
+    max_snap_m: float = DEFAULT_MAX_SNAP_M
+
+    @cached_property
+    def cell_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Representative point of every cell (inside the polygon), in metres."""
+        pts = self.cells.geometry.representative_point()
+        return pts.x.to_numpy(), pts.y.to_numpy()
+
+    @cached_property
+    def facility_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Facility coordinates in metres."""
+        g = self.facilities.geometry
+        return g.x.to_numpy(), g.y.to_numpy()
+
+    @cached_property
+    def snapped_cells(self) -> Snapped:
+        """Cells' representative points snapped onto the network's edges."""
+        return snap(self.network, *self.cell_xy, max_dist=self.max_snap_m)
+
+    @cached_property
+    def snapped_facilities(self) -> Snapped:
+        """Facilities snapped onto the network's edges."""
+        return snap(self.network, *self.facility_xy, max_dist=self.max_snap_m)
+
+    def facilities_of(self, kinds: tuple[str, ...] | list[str]) -> np.ndarray:
+        """Integer positions of the facilities whose kind is in ``kinds``."""
+        return np.flatnonzero(self.facilities["kind"].isin(list(kinds)).to_numpy())
