@@ -7,6 +7,7 @@ from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
@@ -68,9 +69,17 @@ class City:
 
     @cached_property
     def cell_xy(self) -> tuple[np.ndarray, np.ndarray]:
-        """Representative point of every cell (inside the polygon), in metres."""
-        pts = self.cells.geometry.representative_point()
-        return pts.x.to_numpy(), pts.y.to_numpy()
+        """Representative point of every cell, in metres.
+
+        The centroid where it lies inside the polygon (always, for square grid
+        cells), otherwise a point guaranteed inside (for concave units).
+        """
+        geoms = self.cells.geometry.values
+        pts = shapely.centroid(geoms)
+        outside = ~shapely.contains(geoms, pts)
+        if outside.any():
+            pts[outside] = shapely.point_on_surface(geoms[outside])
+        return shapely.get_x(pts), shapely.get_y(pts)
 
     @cached_property
     def facility_xy(self) -> tuple[np.ndarray, np.ndarray]:
