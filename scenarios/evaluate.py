@@ -1,0 +1,243 @@
+"""Run standards over a City: per-cell distances, coverage and summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.clusters import uncovered_clusters
+from geo.euclid import nearest_euclidean
+from geo.load import facility_load
+from geo.paths import nearest_source
+from layers.city import City
+from scenarios.standards import Standard, resolve_standards
+
+__all__ = ["StandardResult", "CoverageResult", "evaluate", "evaluate_standard", "SEARCH_FACTOR"]
+
+SEARCH_FACTOR = 2.0
+"""Distances are searched up to this multiple of a standard's threshold, so
+maps can show how far beyond the standard an uncovered cell is; farther cells
+get ``inf``."""
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(eq=False)
+class StandardResult:
+    """One standard evaluated on every cell of a city.
+
+    Attributes
+    ----------
+    standard : Standard
+    dist_m : numpy.ndarray
+        Distance in metres to the nearest qualifying facility (straight line
+        or walk, per the standard), ``inf`` beyond the search limit.
+    time_min : numpy.ndarray
+        ``dist_m`` as minutes at the standard's walking speed.
+    facility : numpy.ndarray of int64
+        Row position in ``city.facilities`` of the nearest facility, ``-1``.
+    covered : numpy.ndarray of bool
+        ``dist_m <= standard.threshold_m``.
+    weight : numpy.ndarray
+        The population column the standard counts (population or elderly).
+    band : numpy.ndarray of str or None
+        Walk-time band label per cell when the standard defines bands.
+    clusters : geopandas.GeoDataFrame
+        The largest clusters of adjacent uncovered cells, by population.
+    load : numpy.ndarray
+        Per facility of the city, the weight whose nearest qualifying
+        facility it is (0 for facilities of other kinds).
+    unreachable_cells : int
+        Cells not snapped to the network (only for network standards).
+    """
+
+    standard: Standard
+    dist_m: np.ndarray
+    time_min: np.ndarray
+    facility: np.ndarray
+    covered: np.ndarray
+    weight: np.ndarray
+    band: np.ndarray | None
+    clusters: gpd.GeoDataFrame
+    load: np.ndarray
+    n_facilities: int = 0
+    unreachable_cells: int = 0
+
+    def summary(self) -> dict:
+        """Population covered, share, uncovered cells and band shares."""
+        s = self.standard
+        total = float(self.weight.sum())
+        covered = float(self.weight[self.covered].sum())
+        out = {
+            "standard": s.id,
+            "title": s.title_en,
+            "mode": s.mode,
+            "kinds": ",".join(s.kinds),
+            "threshold_m": round(s.threshold_m, 1),
+            "threshold_min": s.threshold_min,
+            "speed_mps": s.speed_mps,
+            "weight": s.weight,
+            "facilities": self.n_facilities,
+            "total": round(total, 1),
+            "covered": round(covered, 1),
+            "share_covered": round(covered / total, 4) if total > 0 else None,
+            "uncovered": round(total - covered, 1),
+            "cells_uncovered": int(np.count_nonzero(~self.covered & (self.weight > 0))),
+            "largest_gap": round(float(self.clusters["population"].iloc[0]), 1) if len(self.clusters) else 0.0,
+            "cells_unreachable": self.unreachable_cells,
+            "source": s.source,
+        }
+        if self.band is not None:
+            for label in band_labels(s):
+                share = float(self.weight[self.band == label].sum()) / total if total > 0 else None
+                out[f"share_{label}"] = None if share is None else round(share, 4)
+        return out
+
+
+@dataclass(eq=False)
+class CoverageResult:
+    """All standards evaluated on one city."""
+
+    city: City
+    results: dict[str, StandardResult]
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per standard."""
+        return pd.DataFrame([r.summary() for r in self.results.values()])
+
+    def cells_frame(self) -> gpd.GeoDataFrame:
+        """The city's cells with per-standard result columns.
+
+        For a standard with column prefix ``p`` (``clinic_walk``): ``p_dist_m``,
+        ``p_time_min``, ``p_facility`` (facility id), ``p_covered``, and
+        ``p_band`` where the standard has bands.
+        """
+        cells = self.city.cells.copy()
+        ids = self.city.facilities["id"].to_numpy(dtype=object)
+        for r in self.results.values():
+            p = r.standard.column
+            cells[f"{p}_dist_m"] = np.where(np.isfinite(r.dist_m), np.round(r.dist_m, 3), np.nan)
+            cells[f"{p}_time_min"] = np.where(np.isfinite(r.time_min), np.round(r.time_min, 3), np.nan)
+            cells[f"{p}_facility"] = np.where(r.facility >= 0, ids[np.maximum(r.facility, 0)], None)
+            cells[f"{p}_covered"] = r.covered
+            if r.band is not None:
+                cells[f"{p}_band"] = r.band
+        return cells
+
+    def facilities_frame(self) -> gpd.GeoDataFrame:
+        """Facilities with the weight each one serves under each standard."""
+        fac = self.city.facilities.copy()
+        for r in self.results.values():
+            in_kind = fac["kind"].isin(r.standard.kinds).to_numpy()
+            fac[f"{r.standard.column}_serves"] = np.where(in_kind, np.round(r.load, 1), np.nan)
+        return fac
+
+    def clusters_frame(self) -> gpd.GeoDataFrame:
+        """The largest uncovered clusters of every standard in one layer."""
+        parts = [r.clusters.assign(standard=sid) for sid, r in self.results.items() if len(r.clusters)]
+        if not parts:
+            return gpd.GeoDataFrame({"standard": [], "population": []}, geometry=[], crs=self.city.crs)
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=self.city.crs)
+
+
+def band_labels(standard: Standard) -> list[str]:
+    """Labels of a standard's walk-time bands: ``le15``, ``15to30``, ``gt30``."""
+    edges = list(standard.bands_min)
+    if not edges:
+        return []
+    labels = [f"le{edges[0]:g}"]
+    labels += [f"{a:g}to{b:g}" for a, b in zip(edges[:-1], edges[1:])]
+    labels.append(f"gt{edges[-1]:g}")
+    return labels
+
+
+def _bands(standard: Standard, time_min: np.ndarray) -> np.ndarray | None:
+    if not standard.bands_min:
+        return None
+    labels = np.array(band_labels(standard), dtype=object)
+    # right-closed bins: exactly 15.0 minutes is in "<= 15"
+    idx = np.searchsorted(np.asarray(standard.bands_min), time_min, side="left")
+    return labels[idx]
+
+
+def evaluate_standard(city: City, standard: Standard) -> StandardResult:
+    """Evaluate one standard on every cell of ``city``.
+
+    Parameters
+    ----------
+    city : City
+    standard : Standard
+
+    Returns
+    -------
+    StandardResult
+    """
+    positions = city.facilities_of(standard.kinds)
+    limit = standard.threshold_m * SEARCH_FACTOR
+    unreachable = 0
+    if standard.mode == "euclidean":
+        fx, fy = city.facility_xy
+        cx, cy = city.cell_xy
+        dist, which = nearest_euclidean(fx[positions], fy[positions], cx, cy, limit=limit)
+    else:
+        cells = city.snapped_cells
+        sources = city.snapped_facilities.take(positions)
+        near = nearest_source(city.network, sources, cells, limit=limit)
+        dist, which = near.dist, near.source
+        unreachable = int(np.count_nonzero(~cells.ok))
+    facility = positions[which] if positions.size else which
+    facility = np.where(which >= 0, facility, -1)
+    time_min = dist / standard.speed_mps / 60.0
+    covered = dist <= standard.threshold_m
+    weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
+
+    load = np.zeros(len(city.facilities))
+    load[positions] = facility_load(which, weight, positions.size)
+    clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight)
+    return StandardResult(
+        standard=standard,
+        dist_m=dist,
+        time_min=time_min,
+        facility=facility.astype(np.int64),
+        covered=covered,
+        weight=weight,
+        band=_bands(standard, time_min),
+        clusters=clusters,
+        load=load,
+        n_facilities=int(positions.size),
+        unreachable_cells=unreachable,
+    )
+
+
+def evaluate(
+    city: City,
+    standards: Sequence[Standard] | None = None,
+    progress: Progress | None = None,
+) -> CoverageResult:
+    """Evaluate standards (all in the catalogue by default) on a city.
+
+    Parameters
+    ----------
+    city : City
+    standards : sequence of Standard, optional
+        Defaults to every standard in the catalogue with default parameters.
+    progress : callable, optional
+        ``progress(step, fraction)`` after each standard.
+
+    Returns
+    -------
+    CoverageResult
+    """
+    standards = list(standards) if standards is not None else resolve_standards()
+    results: dict[str, StandardResult] = {}
+    for i, s in enumerate(standards):
+        if progress:
+            progress(f"evaluating {s.id}", i / max(len(standards), 1))
+        results[s.id] = evaluate_standard(city, s)
+    if progress:
+        progress("done", 1.0)
+    return CoverageResult(city=city, results=results)
