@@ -1,0 +1,127 @@
+"""Scenarios as YAML files, for planners who keep plans next to their reports.
+
+A scenario file is the plain form of :class:`scenarios.model.Scenario`::
+
+    name: new-clinic-east
+    city: demo
+    description: Open a health station where the east side has none within 15 minutes.
+    standards: [clinic-walk]
+    overrides:
+      clinic-walk: {threshold_min: 20}
+    edits:
+      - op: add
+        id: hs-east-1
+        kind: health_station
+        lon: 116.41
+        lat: 39.91
+
+Errors name the file and the field (``plan.yaml: edits[0].kind: unknown facility kind ...``)
+or, for YAML syntax, the file, line and column.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from scenarios.model import Scenario, ScenarioError, scenario_from_dict
+
+__all__ = ["ScenarioFileError", "dump_scenario_yaml", "load_scenario_yaml", "scenario_from_yaml", "scenario_to_yaml"]
+
+
+class ScenarioFileError(ScenarioError):
+    """A scenario file that cannot be read, parsed or validated."""
+
+
+def scenario_from_yaml(text: str, source: str = "<string>") -> Scenario:
+    """Parse and validate a scenario from YAML text.
+
+    Parameters
+    ----------
+    text : str
+        The YAML document.
+    source : str
+        Name used in error messages (the file name).
+
+    Raises
+    ------
+    ScenarioFileError
+        For a YAML syntax error (with line and column) or an invalid field.
+    """
+    try:
+        # safe_load: a scenario file is data and must never construct objects.
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioFileError(f"{source}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        raise ScenarioFileError(f"{source}: the file is empty; a scenario needs at least 'name' and 'city'")
+    try:
+        return scenario_from_dict(data, source)
+    except ScenarioError as exc:
+        raise ScenarioFileError(str(exc)) from None
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """The scenario as a YAML document (fields in model order, unset optional fields left out)."""
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    # Each edit lists op and id first: easier to scan in a long list.
+    data["edits"] = [
+        {"op": e.pop("op"), "id": e.pop("id"), **e} for e in data.get("edits", [])
+    ]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def load_scenario_yaml(path: str | os.PathLike[str]) -> Scenario:
+    """Read a scenario from a YAML file.
+
+    Raises
+    ------
+    ScenarioFileError
+        Naming the file: missing, unreadable, not UTF-8, bad YAML, invalid field.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioFileError(f"{p}: no such scenario file") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioFileError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ScenarioFileError(f"{p}: cannot read: {exc.strerror}") from None
+    return scenario_from_yaml(text, str(p))
+
+
+def dump_scenario_yaml(scenario: Scenario, path: str | os.PathLike[str]) -> Path:
+    """Write a scenario to a YAML file, atomically.
+
+    The text goes to a temporary file in the same folder which then replaces
+    ``path``, so an interrupted write never leaves half a scenario behind.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    p = Path(path)
+    text = scenario_to_yaml(scenario)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ScenarioFileError(f"{p}: cannot write: {exc.strerror}") from None
+    return p
