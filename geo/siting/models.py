@@ -1,0 +1,594 @@
+"""The siting models planners ask for, on top of the savings core.
+
+MCLP, p-median and maximal attendance are one problem in disguise: pick ``p``
+sites maximising ``sum_j max_{i open} S_ij``, where ``S_ij >= 0`` is what
+opening candidate ``i`` adds for cell ``j`` on top of what the facilities that
+stay already give it:
+
+* MCLP: ``S_ij = w_j`` if ``d_ij <= reach`` and no kept facility reaches ``j``.
+* p-median: ``S_ij = w_j * max(0, c_j - d_ij)`` with ``c_j`` the distance to the
+  nearest kept facility, capped at the penalty distance (default: the reach;
+  the matrix knows nothing beyond it, so an unreached cell counts as if it
+  were exactly at the reach: the smallest distance consistent with being out
+  of reach, which makes the objective a lower bound on the true total).
+* Maximal attendance: each cell attends its nearest open facility (existing or
+  new) with probability ``f(d)``, ``f`` decaying with walking distance
+  (``"exponential"``: ``0.5 ** (d / half_distance_m)``; ``"linear"``:
+  ``1 - d / reach``), and ``f = 0`` beyond the reach. Expected use is
+  ``sum_j w_j f(d_j)``; because ``f`` falls with distance, the nearest open
+  facility is also the decay-weighted best, so
+  ``S_ij = max(0, w_j f(d_ij) - w_j f(c_j))``.
+
+Each is solved by the pipeline in :func:`_solve_savings`: shrink, lazy greedy
++ swap, LP bound, then (if asked or if the gap is too wide) HiGHS MILP
+warm-started with the heuristic.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+from scipy import sparse
+
+from geo.siting.errors import SitingError
+from geo.siting.greedy import greedy_cover, lazy_greedy, marginal_order, swap_search, value_of
+from geo.siting.milp import capacitated_model, cover_model, run_highs, savings_model
+from geo.siting.problem import Prepared, SiteOptions, SitingInput, prepare
+from geo.siting.result import SitingResult, relative_gap
+from geo.siting.shrink import Reduced, reduce
+
+__all__ = ["mclp", "lscp", "p_median", "max_attendance", "capacitated_coverage", "DECAYS"]
+
+DECAYS = ("exponential", "linear")
+_TOL = 1e-9  # relative tolerance for "target reached" with float sums
+
+
+# ----------------------------------------------------------------- helpers
+def _min_dist(existing: sparse.csr_matrix | None, rows: np.ndarray, extra: np.ndarray | None, m: int) -> np.ndarray:
+    """Per-cell distance to the nearest of ``rows`` of ``existing`` and ``extra``."""
+    d = np.full(m, np.inf) if extra is None else extra.copy()
+    if existing is not None and rows.size:
+        sub = existing[rows].tocoo()
+        np.minimum.at(d, sub.col, sub.data)
+    return d
+
+
+def _kept(inp: SitingInput, removed: np.ndarray) -> np.ndarray:
+    keep = np.ones(inp.n_existing, dtype=bool)
+    keep[removed] = False
+    return np.flatnonzero(keep)
+
+
+def _base_dist(inp: SitingInput, prep: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest distance to facilities before any change and after the removals."""
+    m = inp.n_cells
+    before = _min_dist(inp.existing, np.arange(inp.n_existing), inp.existing_dist, m)
+    after = _min_dist(inp.existing, _kept(inp, prep.removed), inp.existing_dist, m)
+    return before, after
+
+
+def _nearest_new(inp: SitingInput, sites: np.ndarray) -> np.ndarray:
+    return _min_dist(inp.matrix, np.asarray(sites, dtype=np.int64), None, inp.n_cells)
+
+
+def _in_reach(inp: SitingInput) -> sparse.csr_matrix:
+    """The candidate matrix with entries beyond the reach dropped."""
+    mat = inp.matrix.copy()
+    mat.data[mat.data > inp.reach_m] = 0.0
+    mat.eliminate_zeros()
+    return mat
+
+
+def _binary(mat: sparse.csr_matrix) -> sparse.csr_matrix:
+    b = mat.copy()
+    b.data[:] = 1.0
+    return b
+
+
+def _check_reach(inp: SitingInput, prep: Prepared) -> sparse.csr_matrix:
+    mat = _in_reach(inp)
+    if mat[np.flatnonzero(prep.allowed)].nnz == 0:
+        raise SitingError(f"no allowed candidate is within {inp.reach_m:g} m of any demand cell")
+    return mat
+
+
+def _fill(sites: np.ndarray, total: int, prep: Prepared) -> tuple[np.ndarray, bool]:
+    """Pad a site list to ``total`` with the lowest-index allowed, non-conflicting candidates."""
+    sites = [int(i) for i in sites]
+    if len(sites) >= total:
+        return np.asarray(sites, dtype=np.int64), False
+    blocked = ~prep.allowed.copy()
+    blocked[sites] = True
+    for a, b in prep.conflicts:
+        if a in sites or b in sites:
+            blocked[a] = blocked[b] = True
+    for i in np.flatnonzero(~blocked):
+        if len(sites) >= total:
+            break
+        if blocked[i]:
+            continue
+        sites.append(int(i))
+        blocked[i] = True
+        for a, b in prep.conflicts[(prep.conflicts[:, 0] == i) | (prep.conflicts[:, 1] == i)]:
+            blocked[a] = blocked[b] = True
+    if len(sites) < total:
+        raise SitingError(
+            f"the spacing rule leaves room for only {len(sites)} of the {total} sites asked for"
+        )
+    return np.asarray(sites, dtype=np.int64), True
+
+
+def _lp_and_milp(model, warm_x: np.ndarray, heur_obj: float, options: SiteOptions, prep: Prepared, maximize: bool, round_bound: bool = False):
+    """LP bound, then the MILP when asked or when the heuristic's gap is too wide.
+
+    Returns ``(x or None, objective, bound, solver_gap, status, solver_used)``.
+    """
+    bound = np.inf if maximize else 0.0
+    if options.lp_bound or options.method != "greedy":
+        prep.report("LP relaxation", 0.0, options)
+        lp = run_highs(model, options, integer=False)
+        if lp.status == "Optimal":
+            bound = lp.objective
+            if round_bound:
+                bound = float(np.ceil(bound - 1e-6))
+    gap = relative_gap(heur_obj, bound)
+    if options.method == "greedy" or (options.method == "auto" and gap <= options.mip_rel_gap):
+        return None, heur_obj, bound, None, "heuristic", "heuristic"
+    prep.report("MILP", 0.0, options)
+    out = run_highs(model, options, integer=True, warm=model.start(warm_x), progress=options.progress)
+    if not np.isfinite(out.objective):
+        if out.status == "Infeasible":
+            raise SitingError("the problem is infeasible with these options (required sites, spacing, target)")
+        return None, heur_obj, bound, out.solver_gap, out.status, "heuristic"
+    better = out.objective > heur_obj if maximize else out.objective < heur_obj
+    x = out.x if better or out.status == "Optimal" else None
+    obj = out.objective if x is not None else heur_obj
+    return x, obj, out.bound, out.solver_gap, out.status, "highs-milp"
+
+
+def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: SiteOptions, label: str):
+    """Pick ``p_total`` sites maximising ``sum_j max_i S_ij``; see the module notes.
+
+    Returns ``(sites, gains, objective, bound, solver_gap, status, solver, notes)``
+    in original candidate indices and savings units.
+    """
+    red: Reduced = reduce(s, prep.allowed, prep.required, prep.conflicts, shrink=options.shrink)
+    notes = [f"{label}: solved on {red.s.shape[0]} candidates x {red.s.shape[1]} merged cells "
+             f"(from {s.shape[0]} x {s.shape[1]})"]
+    k_r = red.s.shape[0]
+    p_r = min(p_total, k_r)
+    prep.report("greedy", 0.0, options)
+    sites_r, _ = lazy_greedy(red.s, p_r, red.required, red.conflicts, progress=options.progress)
+    solver = "greedy"
+    if options.swap and sites_r.size:
+        fixed = np.zeros(k_r, dtype=bool)
+        fixed[red.required] = True
+        sites_r = swap_search(red.s, sites_r, fixed, red.conflicts, progress=options.progress)
+        solver = "greedy+swap"
+    heur = value_of(red.s, sites_r)
+    status, solver_gap = "heuristic", None
+    if red.s.shape[1] == 0:  # nothing to gain anywhere: every choice is optimal
+        obj, bound = 0.0, 0.0
+    else:
+        model = savings_model(red.s, p_r, red.required, red.conflicts)
+        warm = np.zeros(k_r)
+        warm[sites_r] = 1.0
+        x, obj, bound, solver_gap, status, used = _lp_and_milp(model, warm, heur, options, prep, maximize=True)
+        if x is not None:
+            sites_r = np.flatnonzero(x > 0.5)
+            solver = "highs-milp"
+    sites = red.cand[sites_r]
+    sites, filled = _fill(sites, p_total, prep)
+    if filled:
+        notes.append("padded with zero-gain candidates (lowest index first) to reach p")
+    order, gains = marginal_order(s, sites, prep.required)
+    return order, gains, obj, bound, solver_gap, status, solver, tuple(notes)
+
+
+def _covered(dist: np.ndarray, w: np.ndarray, reach: float) -> float:
+    return float(w[dist <= reach].sum())
+
+
+def _result(problem, inp, prep, before, after, t0, **kw) -> SitingResult:
+    return SitingResult(
+        problem=problem,
+        covered_before=_covered(before, inp.weights, inp.reach_m),
+        covered_after=_covered(after, inp.weights, inp.reach_m),
+        removed_existing=prep.removed,
+        seconds=time.perf_counter() - t0,
+        **kw,
+    )
+
+
+def _unreachable(inp: SitingInput, prep: Prepared, mat: sparse.csr_matrix, base_after: np.ndarray) -> float:
+    reach = np.zeros(inp.n_cells, dtype=bool)
+    reach[mat[np.flatnonzero(prep.allowed)].indices] = True
+    reach |= base_after <= inp.reach_m
+    return float(inp.weights[~reach].sum())
+
+
+# ------------------------------------------------------------------ models
+def mclp(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> SitingResult:
+    """Maximal covering: ``p`` new sites covering the most not-yet-covered weight.
+
+    Parameters
+    ----------
+    inp : SitingInput
+    p : int
+        New sites to open (required ones included; relocations add one each).
+    options : SiteOptions
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the weight newly covered.
+
+    Raises
+    ------
+    SitingError
+        See :func:`geo.siting.problem.prepare`; also when no candidate reaches
+        any cell.
+    """
+    t0 = time.perf_counter()
+    prep = prepare(inp, options, p)
+    mat = _check_reach(inp, prep)
+    before, base = _base_dist(inp, prep)
+    open_cell = (base > inp.reach_m).astype(np.float64)
+    s = sparse.csr_matrix(_binary(mat).multiply((inp.weights * open_cell)[None, :]))
+    s.eliminate_zeros()
+    sites, gains, obj, bound, sg, status, solver, notes = _solve_savings(s, p + prep.extra_sites, prep, options, "mclp")
+    after = np.minimum(base, _nearest_new(inp, sites))
+    return _result(
+        "mclp", inp, prep, before, after, t0, sites=sites, gains=gains, objective=obj, bound=bound,
+        gap=relative_gap(obj, bound), solver_gap=sg, status=status, solver=solver, objective_before=0.0,
+        unreachable_weight=_unreachable(inp, prep, mat, base), notes=notes,
+    )
+
+
+def p_median(
+    inp: SitingInput,
+    p: int,
+    options: SiteOptions = SiteOptions(),
+    penalty_m: float | None = None,
+) -> SitingResult:
+    """p-median: ``p`` new sites minimising total weight x walking distance.
+
+    Every cell walks to its nearest open facility (kept existing or new).
+    Walking time is distance over a constant speed, so minimising weighted
+    distance minimises weighted time.
+
+    Parameters
+    ----------
+    inp : SitingInput
+    p : int
+    options : SiteOptions
+    penalty_m : float, optional
+        Distance charged to a cell no open facility reaches within the matrix;
+        must be ``>= reach_m``. Default ``reach_m`` (see the module notes).
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` and ``objective_before`` in weight x metres.
+    """
+    t0 = time.perf_counter()
+    penalty = inp.reach_m if penalty_m is None else float(penalty_m)
+    if not (np.isfinite(penalty) and penalty >= inp.reach_m):
+        raise SitingError(f"penalty_m must be a finite distance >= reach_m ({inp.reach_m:g}), got {penalty_m!r}")
+    prep = prepare(inp, options, p)
+    mat = _check_reach(inp, prep)
+    before, base = _base_dist(inp, prep)
+    cap = np.minimum(base, penalty)
+    coo = mat.tocoo()
+    sav = inp.weights[coo.col] * np.maximum(cap[coo.col] - coo.data, 0.0)
+    s = sparse.csr_matrix((sav, (coo.row, coo.col)), shape=mat.shape)
+    s.eliminate_zeros()
+    total = float((inp.weights * cap).sum())
+    sites, gains, saved, saved_bound, sg, status, solver, notes = _solve_savings(s, p + prep.extra_sites, prep, options, "p_median")
+    obj = total - saved
+    bound = total - saved_bound if np.isfinite(saved_bound) else 0.0
+    after = np.minimum(base, _nearest_new(inp, sites))
+    return _result(
+        "p_median", inp, prep, before, after, t0, sites=sites, gains=gains, objective=obj, bound=bound,
+        gap=relative_gap(obj, bound), solver_gap=sg, status=status, solver=solver,
+        objective_before=float((inp.weights * np.minimum(before, penalty)).sum()),
+        unreachable_weight=_unreachable(inp, prep, mat, base), notes=notes + (f"penalty distance {penalty:g} m",),
+    )
+
+
+def decay_value(d: np.ndarray, reach_m: float, decay: str, half_distance_m: float | None) -> np.ndarray:
+    """Share of demand attending a facility at walking distance ``d`` (0 beyond reach).
+
+    Parameters
+    ----------
+    d : numpy.ndarray
+        Distances in metres (``inf`` allowed).
+    reach_m : float
+    decay : {"exponential", "linear"}
+    half_distance_m : float, optional
+        Exponential only: distance at which attendance halves (default
+        ``reach_m / 2``).
+    """
+    d = np.asarray(d, dtype=np.float64)
+    if decay == "linear":
+        f = 1.0 - d / reach_m
+    elif decay == "exponential":
+        half = reach_m / 2 if half_distance_m is None else half_distance_m
+        if not (np.isfinite(half) and half > 0):
+            raise SitingError(f"half_distance_m must be positive, got {half_distance_m!r}")
+        f = np.power(0.5, d / half)
+    else:
+        raise SitingError(f"decay must be one of {DECAYS}, got {decay!r}")
+    return np.where(d <= reach_m, np.maximum(f, 0.0), 0.0)
+
+
+def max_attendance(
+    inp: SitingInput,
+    p: int,
+    options: SiteOptions = SiteOptions(),
+    decay: str = "exponential",
+    half_distance_m: float | None = None,
+) -> SitingResult:
+    """Maximal attendance: ``p`` new sites maximising expected use.
+
+    See the module notes for the model: each cell attends its nearest open
+    facility with a probability decaying with walking distance.
+
+    Parameters
+    ----------
+    inp : SitingInput
+    p : int
+    options : SiteOptions
+    decay : {"exponential", "linear"}
+    half_distance_m : float, optional
+        For ``"exponential"``; default ``reach_m / 2``.
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the total expected attendance after the change.
+    """
+    t0 = time.perf_counter()
+    decay_value(np.zeros(1), inp.reach_m, decay, half_distance_m)  # validate early
+    prep = prepare(inp, options, p)
+    mat = _check_reach(inp, prep)
+    before, base = _base_dist(inp, prep)
+    w = inp.weights
+    base_val = w * decay_value(base, inp.reach_m, decay, half_distance_m)
+    coo = mat.tocoo()
+    val = w[coo.col] * decay_value(coo.data, inp.reach_m, decay, half_distance_m)
+    s = sparse.csr_matrix((np.maximum(val - base_val[coo.col], 0.0), (coo.row, coo.col)), shape=mat.shape)
+    s.eliminate_zeros()
+    sites, gains, gained, gain_bound, sg, status, solver, notes = _solve_savings(s, p + prep.extra_sites, prep, options, "attendance")
+    start = float(base_val.sum())
+    after = np.minimum(base, _nearest_new(inp, sites))
+    return _result(
+        "attendance", inp, prep, before, after, t0, sites=sites, gains=gains, objective=start + gained,
+        bound=start + gain_bound, gap=relative_gap(start + gained, start + gain_bound), solver_gap=sg,
+        status=status, solver=solver,
+        objective_before=float((w * decay_value(before, inp.reach_m, decay, half_distance_m)).sum()),
+        unreachable_weight=_unreachable(inp, prep, mat, base), notes=notes + (f"decay {decay}",),
+    )
+
+
+def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOptions()) -> SitingResult:
+    """Location set covering: fewest new sites so the standard is met.
+
+    Parameters
+    ----------
+    inp : SitingInput
+    coverage : float, default 1.0
+        Share of the *reachable* weight (weight that a kept facility or an
+        allowed candidate can reach) that must be within reach afterwards.
+    options : SiteOptions
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the number of new sites (required ones included);
+        ``unreachable_weight`` the weight no candidate or kept facility reaches.
+
+    Raises
+    ------
+    SitingError
+        For ``coverage`` outside ``(0, 1]`` or a target the options make
+        unreachable.
+    """
+    t0 = time.perf_counter()
+    if not (0 < coverage <= 1):
+        raise SitingError(f"coverage must be in (0, 1], got {coverage!r}")
+    prep = prepare(inp, options, None)
+    mat = _check_reach(inp, prep)
+    before, base = _base_dist(inp, prep)
+    w = inp.weights
+    covered0 = base <= inp.reach_m
+    unreachable = _unreachable(inp, prep, mat, base)
+    reachable_total = float(w.sum()) - unreachable
+    need = coverage * reachable_total - float(w[covered0].sum())
+    s = sparse.csr_matrix(_binary(mat).multiply((w * ~covered0)[None, :]))
+    s.eliminate_zeros()
+    red = reduce(s, prep.allowed, prep.required, prep.conflicts, shrink=options.shrink)
+    notes = [f"lscp: solved on {red.s.shape[0]} candidates x {red.s.shape[1]} merged cells"]
+    sites_r = red.required.copy()
+    obj, bound, sg, status, solver = float(sites_r.size), float(sites_r.size), None, "heuristic", "greedy"
+    full = coverage >= 1.0
+    if need > _TOL * max(reachable_total, 1.0) and red.s.shape[1]:
+        target = float(red.s.max(axis=0).sum()) if full else need
+        sites_r = greedy_cover(red.s, target * (1 - _TOL), red.required, red.conflicts, progress=options.progress)
+        reached = value_of(red.s, sites_r) >= target * (1 - _TOL)
+        cover = red.s.copy()
+        cover.data[:] = 1.0
+        weight = np.asarray(red.s.max(axis=0).todense()).ravel()
+        model = cover_model(cover, weight, None if full else need * (1 - _TOL), red.required, red.conflicts)
+        warm = np.zeros(red.s.shape[0])
+        warm[sites_r] = 1.0
+        heur = float(sites_r.size) if reached else np.inf
+        if not reached and options.method == "greedy":
+            raise SitingError("the greedy could not reach the coverage target under the spacing rule; try method='milp'")
+        x, obj, bound, sg, status, used = _lp_and_milp(
+            model, warm, heur, options if reached else _force_milp(options), prep, maximize=False, round_bound=True
+        )
+        if x is not None:
+            sites_r = np.flatnonzero(x > 0.5)
+            solver = "highs-milp"
+        elif not reached:
+            raise SitingError(f"no solution reaches the coverage target (HiGHS: {status})")
+    sites = red.cand[sites_r]
+    order, gains = marginal_order(s, sites, prep.required)
+    after = np.minimum(base, _nearest_new(inp, order))
+    obj = float(order.size)
+    return _result(
+        "lscp", inp, prep, before, after, t0, sites=order, gains=gains, objective=obj, bound=bound,
+        gap=relative_gap(obj, bound), solver_gap=sg, status=status, solver=solver, objective_before=0.0,
+        unreachable_weight=unreachable, notes=tuple(notes),
+    )
+
+
+def _force_milp(options: SiteOptions) -> SiteOptions:
+    return replace(options, method="milp")
+
+
+def _capacity_greedy(
+    reach: sparse.csr_matrix, residual: np.ndarray, capacity: np.ndarray, p: int, prep: Prepared
+) -> np.ndarray:
+    """Greedy for the capacitated model on residual demand.
+
+    Each pick is the allowed candidate able to serve the most unserved demand
+    within reach (``min(capacity, reachable residual)``, ties to the lowest
+    index); it then takes its nearest residual demand up to its capacity.
+    """
+    k = reach.shape[0]
+    residual = residual.copy()
+    blocked = ~prep.allowed.copy()
+    sites: list[int] = []
+
+    def take(i: int) -> None:
+        lo, hi = reach.indptr[i], reach.indptr[i + 1]
+        cells, d = reach.indices[lo:hi], reach.data[lo:hi]
+        left = capacity[i]
+        for j in cells[np.argsort(d, kind="stable")]:
+            use = min(left, residual[j])
+            residual[j] -= use
+            left -= use
+            if left <= 0:
+                break
+        sites.append(i)
+        blocked[i] = True
+        for a, b in prep.conflicts[(prep.conflicts[:, 0] == i) | (prep.conflicts[:, 1] == i)]:
+            blocked[a] = blocked[b] = True
+
+    for i in prep.required:
+        take(int(i))
+    binary = reach.copy()
+    binary.data[:] = 1.0
+    while len(sites) < p:
+        gain = np.minimum(capacity, binary @ residual)
+        gain[blocked] = -1.0
+        i = int(np.argmax(gain))
+        if gain[i] < 0:
+            break
+        take(i)
+    return np.asarray(sites, dtype=np.int64)
+
+
+def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> SitingResult:
+    """Capacitated coverage: ``p`` new sites maximising demand served within capacity.
+
+    Demand within reach of a facility may be assigned to it (split between
+    facilities if needed) as long as no facility serves more than its
+    capacity; existing facilities keep theirs. Cells within reach of
+    ``existing_dist`` facilities (outside the model, no capacity) count as
+    served and need nothing more.
+
+    Parameters
+    ----------
+    inp : SitingInput
+        Needs ``candidate_capacity`` (and ``existing_capacity`` when there are
+        existing facilities).
+    p : int
+    options : SiteOptions
+        ``shrink`` and ``swap`` do not apply (capacities break both).
+
+    Returns
+    -------
+    SitingResult
+        ``objective`` is the total served weight; ``covered_before/after`` the
+        served weight before and after; ``gains`` come from re-solving the
+        assignment LP on growing prefixes of the site list.
+    """
+    t0 = time.perf_counter()
+    if inp.candidate_capacity is None:
+        raise SitingError("capacitated_coverage needs candidate_capacity")
+    if inp.n_existing and inp.existing_capacity is None:
+        raise SitingError("capacitated_coverage needs existing_capacity for the existing facilities")
+    prep = prepare(inp, options, p)
+    mat = _check_reach(inp, prep)
+    p_total = p + prep.extra_sites
+    k, m = inp.n_candidates, inp.n_cells
+    w = inp.weights
+    outside = inp.existing_dist <= inp.reach_m if inp.existing_dist is not None else np.zeros(m, dtype=bool)
+    demand = np.where(outside, 0.0, w)
+    free = float(w[outside].sum())
+    ex_all = inp.existing if inp.existing is not None else sparse.csr_matrix((0, m))
+    ex_in = ex_all.copy()
+    ex_in.data[ex_in.data > inp.reach_m] = 0.0
+    ex_in.eliminate_zeros()
+    cand = sparse.csr_matrix(mat.multiply(prep.allowed[:, None].astype(np.float64)))
+    ex_cap = inp.existing_capacity if inp.existing_capacity is not None else np.zeros(0)
+
+    def build(rows: np.ndarray, p_: int, open_: np.ndarray | None):
+        reach = sparse.vstack([cand, ex_in[rows]]).tocsr()
+        reach.data[:] = 1.0
+        cap = np.concatenate([inp.candidate_capacity, ex_cap[rows]])
+        return capacitated_model(reach, demand, cap, k, p_, prep.required, prep.conflicts, fixed_open=open_)
+
+    def served(rows: np.ndarray, sites) -> tuple[float, np.ndarray]:
+        out = run_highs(build(rows, len(sites), _onehot(sites, k)), options, integer=False)
+        return out.objective, out.values
+
+    kept = _kept(inp, prep.removed)
+    before, _ = served(np.arange(inp.n_existing), [])
+    base, values = served(kept, [])
+    # unserved demand after the kept facilities, from the assignment LP
+    reach_kept = sparse.vstack([cand, ex_in[kept]]).tocoo()
+    assigned = np.bincount(reach_kept.col, weights=values[k:], minlength=m)
+    residual = np.maximum(demand * (1.0 - assigned), 0.0)
+    prep.report("greedy", 0.0, options)
+    sites = _capacity_greedy(mat, residual, inp.candidate_capacity, p_total, prep)
+    heur, warm = served(kept, sites)
+    model = replace(build(kept, p_total, None), warm_columns=warm)
+    x, obj, bound, sg, status, _ = _lp_and_milp(model, _onehot(sites, k), heur, options, prep, maximize=True)
+    solver = "greedy"
+    if x is not None:
+        sites = np.flatnonzero(x > 0.5)
+        solver = "highs-milp"
+    sites, _ = _fill(sites, p_total, prep)
+    order, gains, value = [], [], base
+    for i in prep.required:  # required first, then the best remaining each time
+        order.append(int(i))
+        nv, _ = served(kept, order)
+        gains.append(nv - value)
+        value = nv
+    rest = [int(i) for i in sites if int(i) not in set(order)]
+    while rest:
+        vals = [served(kept, order + [i])[0] for i in rest]
+        j = int(np.argmax(vals))
+        gains.append(vals[j] - value)
+        value = vals[j]
+        order.append(rest.pop(j))
+    return SitingResult(
+        problem="capacitated", sites=np.asarray(order, dtype=np.int64), gains=np.asarray(gains),
+        objective=free + obj, bound=free + bound, gap=relative_gap(free + obj, free + bound), solver_gap=sg,
+        status=status, solver=solver, seconds=time.perf_counter() - t0, covered_before=free + before,
+        covered_after=free + value, objective_before=free + before, removed_existing=prep.removed,
+        unreachable_weight=_unreachable(inp, prep, mat, _base_dist(inp, prep)[1]),
+        notes=(f"{free:g} weight served by facilities outside the model",),
+    )
+
+
+def _onehot(sites, k: int) -> np.ndarray:
+    x = np.zeros(k)
+    x[np.asarray(sites, dtype=np.int64)] = 1.0
+    return x
