@@ -68,11 +68,18 @@ def _checked_numbers(
     values: Any, ids: Sequence[Any] | None, field_name: str, what: str, error: type[ValueError]
 ) -> np.ndarray:
     """Values as float64, raising ``error`` naming the first bad row."""
-    raw = pd.Series(values.to_numpy(object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object))
-    num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    arr = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    if arr.dtype.kind in "biuf":  # already numbers: no per-element parsing
+        num = arr.astype(np.float64, copy=False)
+        raw = None
+    else:  # text or mixed, as CSV readers may leave it
+        raw = pd.Series(arr.astype(object))
+        num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(num) | (num < 0)
     if not bad.any():
         return num
+    if raw is None:
+        raw = pd.Series(num)
     i = int(np.flatnonzero(bad)[0])
     who = f"{what} '{ids[i]}'" if ids is not None else f"{what} at row {i}"
     v = raw.iloc[i]

@@ -1,0 +1,193 @@
+"""Benchmark: our 2SFCA / E2SFCA against PySAL ``access`` on one big instance.
+
+Both tools get the same walking distances (``geo.paths.pair_distances``,
+timed separately as the shared step: ``access`` cannot route on a network).
+``access`` needs them as a long-format cost DataFrame, whose construction is
+counted in its time; ours needs the sparse matrix (``Pairs.to_csr``), which is
+counted in ours. Results are compared cell by cell.
+
+Run::
+
+    PYTHONPATH=. python bench/bench_fca.py                 # ~1M nodes, 750k cells, 2,000 facilities
+    PYTHONPATH=. python bench/bench_fca.py --scale 0.1     # quick look
+
+The instance is the generated Guangzhou-sized city when
+``layers.cities.demo.generate_city`` exists, otherwise (``--source grid``) a
+jittered street grid with the same counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from geo.fca import StepDecay, two_step_fca
+from geo.network import WalkNetwork
+from geo.paths import pair_distances
+from geo.snap import Snapped, snap
+
+SPEED_MPS = 1.2  # residents' walking speed of the standards catalogue
+
+
+def grid_instance(n_nodes: int, n_cells: int, n_fac: int, seed: int = 1, spacing: float = 70.0):
+    """A jittered street grid (10% of streets removed), random cells and facilities."""
+    rng = np.random.default_rng(seed)
+    side = int(round(np.sqrt(n_nodes)))
+    gx, gy = np.meshgrid(np.arange(side, dtype=float), np.arange(side, dtype=float))
+    x = gx.ravel() * spacing + rng.normal(0, spacing * 0.15, side * side)
+    y = gy.ravel() * spacing + rng.normal(0, spacing * 0.15, side * side)
+    idx = np.arange(side * side).reshape(side, side)
+    u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    keep = rng.random(u.size) > 0.10
+    net = WalkNetwork.from_edges(x, y, u[keep], v[keep])
+    span = (side - 1) * spacing
+    cxy = rng.uniform(0, span, (2, n_cells))
+    fxy = rng.uniform(0, span, (2, n_fac))
+    population = np.round(rng.lognormal(4.5, 0.8, n_cells))
+    elderly = np.round(population * rng.uniform(0.08, 0.25, n_cells))
+    beds = rng.integers(10, 200, n_fac).astype(float)
+    return net, cxy, fxy, elderly, beds, f"jittered grid {side}x{side}"
+
+
+def city_instance(scale: float):
+    """The generated Guangzhou-sized city, if the generator is available."""
+    from layers.cities.demo import generate_city  # noqa: PLC0415 (optional, being written)
+
+    city = generate_city(scale=scale) if scale != 1.0 else generate_city()
+    fac = city.facilities
+    beds = fac["beds"].fillna(0.0).to_numpy(float)
+    cxy = np.vstack(city.cell_xy)
+    fxy = np.vstack(city.facility_xy)
+    return city.network, cxy, fxy, city.cells["elderly"].to_numpy(float), beds, f"generated city '{city.name}'"
+
+
+def timed(label: str, fn, *args, repeat: int = 1, **kw):
+    """Run ``fn`` ``repeat`` times; print and return the best wall time."""
+    best = np.inf
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        out = fn(*args, **kw)
+        best = min(best, time.perf_counter() - t0)
+    note = f" (best of {repeat})" if repeat > 1 else ""
+    print(f"  {label:<46s} {best:8.3f} s{note}", flush=True)
+    return out, best
+
+
+def run_access(pairs, elderly: np.ndarray, beds: np.ndarray, limit: float, weight_fn=None):
+    """PySAL access 2SFCA from our pairs: long cost DataFrame + Access + two_stage_fca."""
+    import access  # noqa: PLC0415
+
+    cost = pd.DataFrame({"origin": pairs.target, "dest": pairs.source, "cost": pairs.dist})
+    demand = pd.DataFrame({"cell": np.arange(elderly.size), "elderly": elderly})
+    supply = pd.DataFrame({"fac": np.arange(beds.size), "beds": beds})
+    a = access.Access(
+        demand_df=demand, demand_index="cell", demand_value="elderly",
+        supply_df=supply, supply_index="fac", supply_value=["beds"],
+        cost_df=cost, cost_origin="origin", cost_dest="dest", cost_name="cost",
+    )
+    out = a.two_stage_fca(name="fca", max_cost=limit, weight_fn=weight_fn)
+    return out["fca_beds"].reindex(np.arange(elderly.size)).fillna(0.0).to_numpy()
+
+
+def subset_pairs(pairs, keep_cells: np.ndarray):
+    """Pairs whose cell is in ``keep_cells`` (a boolean mask)."""
+    m = keep_cells[pairs.target]
+    return type(pairs)(pairs.source[m], pairs.target[m], pairs.dist[m])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--source", choices=["auto", "city", "grid"], default="auto")
+    ap.add_argument("--scale", type=float, default=1.0, help="fraction of the full size (nodes, cells, facilities)")
+    ap.add_argument("--minutes", type=float, default=15.0)
+    ap.add_argument("--access-cells", type=int, default=0,
+                    help="run access on this many cells only (0 = all) and extrapolate")
+    ap.add_argument("--skip-e2sfca", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs for the 2SFCA steps")
+    args = ap.parse_args()
+    logging.getLogger("access").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="access")
+
+    limit = args.minutes * 60.0 * SPEED_MPS
+    print(f"2SFCA benchmark: {args.minutes:g}-minute catchment = {limit:.0f} m at {SPEED_MPS} m/s")
+    inst = None
+    if args.source in ("auto", "city"):
+        try:
+            inst = city_instance(args.scale)
+        except ImportError as e:
+            if args.source == "city":
+                raise
+            print(f"  (generated city not available: {e}; using a grid with the same counts)")
+    if inst is None:
+        s = args.scale
+        inst = grid_instance(int(1_000_000 * s), int(750_000 * s), max(int(2000 * s), 10))
+    net, cxy, fxy, elderly, beds, what = inst
+    print(f"instance: {what}: {net.n_nodes:,} nodes, {len(net.u):,} edges, "
+          f"{elderly.size:,} cells, {beds.size:,} facilities")
+
+    print("shared steps (both tools need walking distances):")
+    cells, _ = timed("snap cells", snap, net, cxy[0], cxy[1])
+    fac, _ = timed("snap facilities", snap, net, fxy[0], fxy[1])
+    pairs, t_pairs = timed("pair_distances (bounded Dijkstra)", pair_distances, net, fac, cells, limit,
+                           target_xy=(cxy[0], cxy[1]), source_xy=(fxy[0], fxy[1]))
+    print(f"  pairs within {limit:.0f} m: {len(pairs):,}")
+    k, m = beds.size, elderly.size
+
+    print("ours (geo.fca.two_step_fca, incl. Pairs.to_csr):")
+
+    def ours(decay):
+        return two_step_fca(pairs.to_csr(k, m), beds, elderly, decay, scale=1000.0)
+
+    res, t_ours = timed("2SFCA", ours, limit, repeat=args.repeat)
+    zones = StepDecay.from_minutes(
+        (args.minutes / 3, 2 * args.minutes / 3, args.minutes), (1.0, 0.68, 0.22), SPEED_MPS
+    )
+    res_e, t_ours_e = (None, np.nan) if args.skip_e2sfca else timed("E2SFCA (Luo & Qi zones)", ours, zones, repeat=args.repeat)
+
+    print("PySAL access (incl. building the long cost DataFrame):")
+    mask = np.ones(m, dtype=bool)
+    frac = 1.0
+    if args.access_cells and args.access_cells < m:
+        # a contiguous subset would bias catchments; take every n-th cell instead
+        mask[:] = False
+        mask[np.linspace(0, m - 1, args.access_cells).astype(np.int64)] = True
+        frac = mask.mean()
+        print(f"  on {mask.sum():,} of {m:,} cells ({frac:.1%}); times extrapolated linearly")
+    sub = subset_pairs(pairs, mask) if frac < 1 else pairs
+    theirs, t_acc = timed("access two_stage_fca", run_access, sub, elderly, beds, limit, repeat=args.repeat)
+    t_acc_full = t_acc / frac
+    if frac == 1.0:
+        diff = np.abs(theirs * 1000.0 - res.accessibility).max()
+        print(f"  max |ours - access| 2SFCA: {diff:.3e} beds per 1,000 elderly "
+              f"(max value {res.accessibility.max():.3g})")
+    t_acc_e_full = np.nan
+    if not args.skip_e2sfca:
+        import access  # noqa: PLC0415
+
+        fn = access.weights.step_fn(dict(zip(zones.upper_m, zones.weights)))
+        theirs_e, t_acc_e = timed("access enhanced_two_stage_fca (step_fn)", run_access, sub, elderly, beds, limit, fn, repeat=args.repeat)
+        t_acc_e_full = t_acc_e / frac
+        if frac == 1.0:
+            diff = np.abs(theirs_e * 1000.0 - res_e.accessibility).max()
+            print(f"  max |ours - access| E2SFCA: {diff:.3e}")
+
+    print("summary:")
+    est = "" if frac == 1.0 else " (extrapolated)"
+    print(f"  2SFCA   ours {t_ours:.3f} s   access {t_acc_full:.2f} s{est}   ratio {t_acc_full / t_ours:,.0f}x")
+    if not args.skip_e2sfca:
+        print(f"  E2SFCA  ours {t_ours_e:.3f} s   access {t_acc_e_full:.2f} s{est}   ratio {t_acc_e_full / t_ours_e:,.0f}x")
+    print(f"  with the shared distance step ({t_pairs:.1f} s) on both sides, 2SFCA end to end: "
+          f"ours {t_pairs + t_ours:.1f} s, access {t_pairs + t_acc_full:.1f} s, "
+          f"ratio {(t_pairs + t_acc_full) / (t_pairs + t_ours):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
