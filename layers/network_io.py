@@ -1,0 +1,118 @@
+"""Saving and loading a WalkNetwork as one compact ``.npz`` file.
+
+The arrays are stored as they are (no pickling, so loading a file never runs
+code); edge geometries go through :func:`shapely.to_ragged_array` (one
+coordinate array plus offsets) and the CRS as WKT. A city-sized network of a
+few hundred thousand edges loads in well under a second.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from geo.network import WalkNetwork
+from layers.errors import LayerError
+
+__all__ = ["save_network", "load_network", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+"""Version stamped into every file; bumped when the layout changes."""
+
+_REQUIRED = ("format_version", "x", "y", "u", "v", "length")
+
+
+def save_network(network: WalkNetwork, path: str | Path) -> Path:
+    """Write a network to ``path`` (``.npz`` is appended when missing).
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    arrays: dict[str, np.ndarray] = {
+        "format_version": np.array(FORMAT_VERSION),
+        "x": network.x,
+        "y": network.y,
+        "u": network.u,
+        "v": network.v,
+        "length": network.length,
+    }
+    if network.crs is not None:
+        arrays["crs_wkt"] = np.array(network.crs.to_wkt())
+    if network.node_id is not None:
+        node_id = np.asarray(network.node_id)
+        # Object arrays would need pickle; store text ids as fixed-width unicode.
+        arrays["node_id"] = node_id.astype(str) if node_id.dtype == object else node_id
+    if network.geometry is not None:
+        _, coords, (offsets,) = shapely.to_ragged_array(network.geometry)
+        arrays["geom_coords"] = coords
+        arrays["geom_offsets"] = offsets
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_network(path: str | Path) -> WalkNetwork:
+    """Read a network written by :func:`save_network`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    LayerError
+        If the file is missing, not a network file, from a newer version, or
+        its arrays are inconsistent.
+    """
+    path = Path(path)
+    source = path.name
+    if not path.exists():
+        raise LayerError(source, f"file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise LayerError(source, f"not a saved network (.npz) file: {exc}") from None
+    missing = [k for k in _REQUIRED if k not in arrays]
+    if missing:
+        raise LayerError(source, f"not a saved network: arrays {', '.join(missing)} are missing")
+    version = int(arrays["format_version"])
+    if version > FORMAT_VERSION:
+        raise LayerError(source, f"network file format {version} is newer than this lifecircle understands ({FORMAT_VERSION})")
+    geometry = None
+    if "geom_coords" in arrays:
+        geometry = shapely.from_ragged_array(
+            shapely.GeometryType.LINESTRING, arrays["geom_coords"], (arrays["geom_offsets"],)
+        )
+    crs = CRS.from_wkt(str(arrays["crs_wkt"])) if "crs_wkt" in arrays else None
+    try:
+        return WalkNetwork.from_edges(
+            arrays["x"],
+            arrays["y"],
+            arrays["u"],
+            arrays["v"],
+            length=arrays["length"],
+            geometry=geometry,
+            crs=crs,
+            node_id=arrays.get("node_id"),
+        )
+    except ValueError as exc:
+        raise LayerError(source, f"the saved network is inconsistent: {exc}") from None
