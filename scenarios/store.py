@@ -397,15 +397,19 @@ class ScenarioStore:
             sa.select(versions).where(versions.c.name == name).order_by(versions.c.version.desc()).limit(1)
         ).first()
 
-    def _head(self, conn: Connection, name: str) -> int:
-        """Latest version number of ``name`` (a deletion marker counts), 0 if none."""
-        head = conn.execute(sa.select(sa.func.max(versions.c.version)).where(versions.c.name == name)).scalar()
-        return int(head or 0)
+    def _head(self, conn: Connection, name: str) -> tuple[int, bool]:
+        """The head (version, is a deletion marker) as a writer's transaction sees it.
+
+        Between this read and the insert is the race window the unique
+        constraint closes; tests widen it by wrapping this method.
+        """
+        row = self._head_row(conn, name)
+        return (0, False) if row is None else (row.version, bool(row.deleted))
 
     def head_version(self, name: str) -> int:
         """The latest version of ``name`` (its deletion marker if deleted); 0 if never saved."""
         with self._read() as conn:
-            return self._head(conn, name)
+            return _max_version(conn, name)
 
     def get(self, name: str, version: int | None = None) -> Scenario:
         """Read a scenario: the latest version, or the given one.
@@ -510,8 +514,9 @@ class ScenarioStore:
         scenario : Scenario
             Its ``results``, if set, are stored with the new version.
         expected_version : int, optional
-            The version the edit was based on: 0 for a new scenario, the
-            deletion marker's version to bring a deleted one back. Default:
+            The version the edit was based on: 0 for a new scenario (or to
+            bring back a deleted one: the new version follows its deletion
+            marker). Default:
             ``scenario.version`` (set by :meth:`get`), or 0 if that is None.
         author, message : str, optional
             Recorded in :meth:`history`.
@@ -573,7 +578,11 @@ class ScenarioStore:
         new = expected + 1
         try:
             with self._write() as conn:
-                current = self._head(conn, name)
+                current, deleted = self._head(conn, name)
+                if deleted and expected == 0 and body is not None:
+                    # Saving "as new" over a deleted name brings it back; the
+                    # unique constraint still settles two such saves racing.
+                    expected, new = current, current + 1
                 if current != expected:
                     raise StaleWriteError(name, current, expected)
                 if body is None and current == 0:
@@ -598,7 +607,7 @@ class ScenarioStore:
             # Another writer read the same head and committed version `new` first;
             # the unique constraint made our insert fail and the transaction rolled back.
             current = self.head_version(name)
-            if current >= new:
+            if current >= new:  # `expected` may have been moved onto a deletion marker above
                 raise StaleWriteError(name, current, expected) from None
             raise
         return new
@@ -652,6 +661,12 @@ class ScenarioStore:
             if not r.deleted and (r.body is None or _sha256(r.body) != r.body_sha256):
                 problems.append(f"scenario '{r.name}' version {r.version}: checksum mismatch")
         return problems
+
+
+def _max_version(conn: Connection, name: str) -> int:
+    """Latest version number of ``name`` (a deletion marker counts), 0 if none."""
+    head = conn.execute(sa.select(sa.func.max(versions.c.version)).where(versions.c.name == name)).scalar()
+    return int(head or 0)
 
 
 def _edit_row(i: int, edit: Any) -> dict[str, Any]:

@@ -69,10 +69,15 @@ def scenario_from_yaml(text: str, source: str = "<string>") -> Scenario:
 
 def scenario_to_yaml(scenario: Scenario) -> str:
     """The scenario as a YAML document (fields in model order, unset optional fields left out)."""
-    data = scenario.model_dump(mode="json", exclude_none=True)
-    # Each edit lists op and id first: easier to scan in a long list.
+    data = scenario.model_dump(mode="json")
+    for key in ("standards", "results", "version"):
+        if data[key] is None:
+            del data[key]
+    # Each edit lists op and id first (easier to scan) and only the location it
+    # uses; a null capacity value stays, it means "unknown".
     data["edits"] = [
-        {"op": e.pop("op"), "id": e.pop("id"), **e} for e in data.get("edits", [])
+        {"op": e.pop("op"), "id": e.pop("id"), **{k: v for k, v in e.items() if v is not None or k == "value"}}
+        for e in data["edits"]
     ]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
