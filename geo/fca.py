@@ -242,7 +242,9 @@ def two_step_fca(
         raise ValueError(f"demand has {p.size} values but the distance matrix has {m} cell columns")
 
     in_reach = dist.data <= decay.limit_m
-    w = np.where(in_reach, decay(dist.data), 0.0)
+    # usually the matrix was computed up to the same limit: skip the masking then
+    everything = bool(in_reach.all())
+    w = decay(dist.data) if everything else np.where(in_reach, decay(dist.data), 0.0)
     # same sparsity pattern as dist, weights instead of distances
     weights = sparse.csr_array((w, dist.indices, dist.indptr), shape=(k, m))
 
@@ -252,7 +254,7 @@ def two_step_fca(
     r[has] = s[has] / catchment[has]
     access = weights.T @ r  # step 2
 
-    reach = np.bincount(dist.indices[in_reach], minlength=m).astype(np.int64)
+    reach = np.bincount(dist.indices if everything else dist.indices[in_reach], minlength=m).astype(np.int64)
     return FCAResult(
         accessibility=access * scale,
         ratio=r * scale,

@@ -61,7 +61,14 @@ class Pairs:
         is not mistaken for "unreachable".
         """
         d = np.maximum(self.dist, MIN_EDGE_M)
-        return sparse.csr_matrix((d, (self.source, self.target)), shape=(n_sources, n_targets))
+        s, t = self.source, self.target
+        if s.size and np.all((np.diff(s) > 0) | ((np.diff(s) == 0) & (np.diff(t) > 0))):
+            # already sorted by (source, target) without repeats, as pair_distances
+            # returns them: the arrays are the CSR structure, no COO sort needed
+            indptr = np.zeros(n_sources + 1, dtype=np.int64)
+            np.cumsum(np.bincount(s, minlength=n_sources), out=indptr[1:])
+            return sparse.csr_matrix((d, t, indptr), shape=(n_sources, n_targets))
+        return sparse.csr_matrix((d, (s, t)), shape=(n_sources, n_targets))
 
 
 def augmented_graph(network: WalkNetwork, sources: Snapped) -> tuple[sparse.csr_matrix, np.ndarray]:

@@ -17,7 +17,7 @@ from geo.fca import (
     two_step_fca,
 )
 from geo.network import WalkNetwork
-from geo.paths import pair_distances
+from geo.paths import Pairs, pair_distances
 from geo.ratios import CapacityError, DemandError
 from geo.snap import snap
 
@@ -71,6 +71,28 @@ def test_2sfca_by_hand(line_matrix):
     np.testing.assert_allclose(res.accessibility, [r0, r0 + r1, r1, r1, 0.0])
     assert res.no_demand.tolist() == [2]
     assert res.reach.tolist() == [1, 2, 1, 1, 0]
+
+
+def test_entries_beyond_the_limit_are_ignored(line_matrix):
+    # with a 400 m catchment: F0 reaches C0 (340) only, F1 reaches C2 (320) and C3 (10)
+    res = two_step_fca(line_matrix, SUPPLY, POP, 400.0)
+    r0, r1 = 10 / 100, 20 / (300 + 400)
+    np.testing.assert_allclose(res.accessibility, [r0, 0.0, r1, r1, 0.0])
+    assert res.reach.tolist() == [1, 0, 1, 1, 0]
+
+
+def test_pairs_to_csr_same_in_any_order():
+    # Pairs.to_csr builds sorted pairs directly; shuffled pairs go through COO
+    rng = np.random.default_rng(3)
+    src = np.repeat(np.arange(5), 4)
+    tgt = np.concatenate([np.sort(rng.choice(9, 4, replace=False)) for _ in range(5)])
+    dist = rng.uniform(0, 100, src.size)
+    dist[0] = 0.0
+    fast = Pairs(src, tgt, dist).to_csr(6, 9)
+    perm = rng.permutation(src.size)
+    slow = Pairs(src[perm], tgt[perm], dist[perm]).to_csr(6, 9)
+    np.testing.assert_array_equal(fast.toarray(), slow.toarray())
+    assert fast.nnz == src.size and fast.has_canonical_format
 
 
 def test_2sfca_scale_gives_supply_per_thousand(line_matrix):
@@ -231,3 +253,29 @@ def test_agrees_with_pysal_access_gaussian(town):
     ours = two_step_fca(pairs.to_csr(k, m), beds, pop, GaussianDecay(450.0, limit)).accessibility
     theirs = _access_scores(pairs, pop, beds, limit, weight_fn=access.weights.gaussian(450.0))
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.slow
+def test_agrees_with_pysal_access_on_demo_city():
+    """The built-in demo city, when it exists: real beds, elderly and streets."""
+    cities = pytest.importorskip("layers.cities")
+    if not hasattr(cities, "load_city"):
+        pytest.skip("layers.cities.load_city is not available yet")
+    city = cities.load_city("demo")
+    fac_idx = city.facilities_of(["elderly_care"])
+    beds = city.facilities["beds"].to_numpy(float)[fac_idx]
+    has_beds = np.isfinite(beds)
+    fac_idx, beds = fac_idx[has_beds], beds[has_beds]
+    if fac_idx.size < 5:
+        pytest.skip("demo city has too few elderly-care facilities with beds")
+    limit = 15 * 60 * 0.9
+    cells = city.snapped_cells
+    pairs = pair_distances(city.network, city.snapped_facilities.take(fac_idx), cells, limit)
+    elderly = city.cells["elderly"].to_numpy(float)
+    k, m = fac_idx.size, elderly.size
+    res = two_step_fca(pairs.to_csr(k, m), beds, elderly, limit, scale=1000)
+    theirs = _access_scores(pairs, elderly, beds, limit) * 1000
+    # access divides by zero for catchments holding no elderly: compare where it is defined
+    ok = np.isfinite(theirs)
+    assert ok.mean() > 0.9 and res.accessibility.max() > 0
+    np.testing.assert_allclose(res.accessibility[ok], theirs[ok], rtol=1e-12, atol=1e-12)
