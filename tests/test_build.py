@@ -130,3 +130,50 @@ def test_bad_crs_and_bad_layers_are_named(files, tmp_path):
         city_from_files(files["grid_path"], bad, network=files["net_path"])
     with pytest.raises(LayerError, match="missing.npz: file not found"):
         city_from_files(files["grid_path"], files["fac_path"], network=tmp_path / "missing.npz")
+
+
+def test_osm_path_calls_loader_with_city_crs(files, monkeypatch):
+    import layers.osm
+
+    calls = []
+
+    def fake_loader(path, crs=None):
+        calls.append((path, crs))
+        return files["net"]
+
+    monkeypatch.setattr(layers.osm, "load_osm_network", fake_loader)
+    with pytest.warns(LayerWarning):
+        city = city_from_files(files["grid_path"], files["fac_path"], osm="futian.osm.pbf")
+    # no crs given and an OSM source: the UTM zone of the population layer
+    assert calls == [("futian.osm.pbf", UTM50)]
+    assert city.attribution == "© OpenStreetMap contributors"
+    assert city.meta["sources"]["network"] == "futian.osm.pbf"
+
+
+# ------------------------------------------------------------- geo/crs.py
+def test_crs_choice():
+    from geo.crs import metric_crs, utm_crs_for
+
+    assert utm_crs_for(114.05, 22.54).to_epsg() == 32650
+    assert utm_crs_for(24.94, 60.17).to_epsg() == 32635  # Helsinki
+    assert utm_crs_for(-70.6, -33.4).to_epsg() == 32719  # Santiago, southern hemisphere
+    assert utm_crs_for(114.0, 30.0).to_epsg() == 32650  # on the 49/50 border: the standard numbering
+    assert metric_crs((113.9, 22.4, 114.2, 22.7)).to_epsg() == 32650
+    assert metric_crs(None, epsg="EPSG:4547").to_epsg() == 4547
+    with pytest.raises(ValueError, match="not a projected CRS in metres"):
+        metric_crs(None, epsg=4490)
+
+
+def test_project_network_keeps_lengths_and_moves_geometry():
+    from geo.crs import project_network
+
+    net = lattice(3)
+    lines = net.edge_lines
+    net = WalkNetwork.from_edges(net.x, net.y, net.u, net.v, geometry=lines, crs=UTM50)
+    moved = project_network(net, 4547)
+    ex, ey = transform_xy(net.x, net.y, UTM50, 4547)
+    assert np.allclose(moved.x, ex) and np.allclose(moved.y, ey)
+    assert np.array_equal(moved.length, net.length)
+    start = shapely.get_point(moved.geometry, 0)
+    assert np.allclose(shapely.get_x(start), moved.x[moved.u]) and np.allclose(shapely.get_y(start), moved.y[moved.u])
+    assert project_network(moved, 4547) is moved
