@@ -11,9 +11,9 @@ Run::
     PYTHONPATH=. python bench/bench_fca.py                 # ~1M nodes, 750k cells, 2,000 facilities
     PYTHONPATH=. python bench/bench_fca.py --scale 0.1     # quick look
 
-The instance is the generated Guangzhou-sized city when
-``layers.cities.demo.generate_city`` exists, otherwise (``--source grid``) a
-jittered street grid with the same counts.
+The instance is the generated Guangzhou-sized city
+(``layers.cities.generator.generate_city_of_size``), or with ``--source grid``
+a jittered street grid with the same counts.
 """
 
 from __future__ import annotations
@@ -57,15 +57,18 @@ def grid_instance(n_nodes: int, n_cells: int, n_fac: int, seed: int = 1, spacing
 
 
 def city_instance(scale: float):
-    """The generated Guangzhou-sized city, if the generator is available."""
-    from layers.cities.demo import generate_city  # noqa: PLC0415 (optional, being written)
+    """The generated Guangzhou-sized city (``scale`` times its counts)."""
+    from layers.cities.generator import generate_city_of_size  # noqa: PLC0415 (optional)
 
-    city = generate_city(scale=scale) if scale != 1.0 else generate_city()
-    fac = city.facilities
-    beds = fac["beds"].fillna(0.0).to_numpy(float)
+    city = generate_city_of_size(
+        n_nodes=int(1_000_000 * scale), n_cells=int(750_000 * scale), n_facilities=max(int(2000 * scale), 10)
+    )
+    # every facility with beds supplies; the rest count 0 (still in the matrix)
+    beds = city.facilities["beds"].fillna(0.0).to_numpy(float)
     cxy = np.vstack(city.cell_xy)
     fxy = np.vstack(city.facility_xy)
-    return city.network, cxy, fxy, city.cells["elderly"].to_numpy(float), beds, f"generated city '{city.name}'"
+    what = f"generated city '{city.name}' ({int((beds > 0).sum()):,} facilities with beds)"
+    return city.network, cxy, fxy, city.cells["elderly"].to_numpy(float), beds, what
 
 
 def timed(label: str, fn, *args, repeat: int = 1, **kw):

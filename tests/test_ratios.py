@@ -279,3 +279,34 @@ def test_ratio_rules_catalogue_data_builds():
     for r in rules:
         assert set(r.kinds) <= set(KINDS), r.id
         assert r.source, r.id
+
+
+@pytest.mark.slow
+def test_catalogue_rules_on_demo_city():
+    """Every catalogue rule on the built-in demo city: totals add up both ways."""
+    cities = pytest.importorskip("layers.cities")
+    if not hasattr(cities, "load_city"):
+        pytest.skip("layers.cities.load_city is not available yet")
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "ratio_rules.toml"
+    rules = [RatioRule.from_dict(e) for e in tomllib.loads(path.read_text(encoding="utf-8"))["rule"]]
+    city = cities.load_city("demo")
+    out = evaluate_ratio_rules(rules, city.units, city.facilities, city.cells)
+    for rule in rules:
+        res = out[rule.id]
+        t = res.table
+        assert len(t) == len(city.units[rule.level])
+        # demand: units plus outside = all cells
+        total = city.cells[rule.demand].sum()
+        assert t["demand"].sum() + res.totals["demand_outside"] == pytest.approx(total)
+        # supply: units = the facilities of the kinds inside units
+        fac = city.facilities[city.facilities["kind"].isin(rule.kinds)]
+        amount = len(fac) if rule.supply == "count" else fac[rule.supply].sum()
+        n_out = res.totals["facilities_outside"]
+        assert res.totals["facilities"] + n_out == len(fac)
+        if n_out == 0:
+            assert t["supply"].sum() == pytest.approx(amount)
+        # status and shortfall agree
+        assert ((t["status"] == "fail") == (t["shortfall"] > 0)).all()
+        # cells by their unit column and by location land in the same units
+        by_loc = evaluate_ratio_rule(rule, city.units[rule.level], city.facilities, city.cells, unit_column="-")
+        np.testing.assert_allclose(by_loc.table["demand"], t["demand"])
