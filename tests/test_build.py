@@ -79,8 +79,11 @@ def test_gcj02_points_population_and_explicit_crs(files, tmp_path):
     plon, plat = wgs84_to_gcj02(*to_wgs84(qx, qy, 4547))
     pop = tmp_path / "people.csv"
     pop.write_text("lon,lat,population,elderly\n" + "\n".join(f"{float(a)!r},{float(b)!r},10,2" for a, b in zip(plon, plat)) + "\n")
-    with pytest.warns(LayerWarning, match="generated ids"):
+    with pytest.warns(LayerWarning) as record:
         city = city_from_files(pop, fac, network=files["net"], coords="gcj02", crs=4547)
+    messages = " | ".join(str(w.message) for w in record)
+    assert "amap.csv, field 'id': no 'id' column; generated ids f1..f3" in messages
+    assert "(ids: f3)" in messages
     assert city.crs.to_epsg() == 4547
     ex, ey = transform_xy(files["fx"], files["fy"], UTM50, 4547)
     assert np.abs(city.facility_xy[0] - ex).max() < 0.01 and np.abs(city.facility_xy[1] - ey).max() < 0.01
