@@ -1,0 +1,183 @@
+"""The ``lifecircle`` command line (typer). Thin: parse, call, format."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(
+    name="lifecircle",
+    help="Who is within walking reach of public services: coverage, gaps and siting "
+    "for Chinese life-circle planning standards.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a clear error (no traceback) and exit."""
+    err_console.print(f"[bold red]error:[/bold red] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the project's validation errors into a one-line message and exit code 2."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError, KeyError) as exc:  # LayerError, StandardError, ... are ValueErrors
+        fail(str(exc))
+
+
+@contextmanager
+def progress_bar() -> Iterator:
+    """A rich progress bar; yields a ``progress(step, fraction)`` callback."""
+    with Progress(
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def update(step: str, fraction: float) -> None:
+            bar.update(task, description=step, completed=max(0.0, min(1.0, fraction)))
+
+        yield update
+        bar.update(task, completed=1.0)
+
+
+def print_summary(result, lang: str = "en") -> None:
+    """Print the coverage table of a run."""
+    table = Table(title=f"Coverage: {result.city.name}" + (" (generated, not a real place)" if result.city.generated else ""))
+    for col in ("standard", "facilities", "threshold", "covered", "share", "uncovered", "largest gap"):
+        table.add_column(col, justify="right" if col not in ("standard",) else "left")
+    for r in result.results.values():
+        s = r.summary()
+        unit = "elderly" if r.standard.weight == "elderly" else "residents"
+        thr = f"{r.standard.threshold_min:g} min walk" if r.standard.threshold_min else f"{r.standard.threshold_m:g} m radius"
+        share = s["share_covered"]
+        table.add_row(
+            r.standard.title(lang) if lang == "zh" else r.standard.id,
+            str(s["facilities"]),
+            thr,
+            f"{s['covered']:,.0f} {unit}",
+            "n/a" if share is None else f"{share:.1%}",
+            f"{s['uncovered']:,.0f}",
+            f"{s['largest_gap']:,.0f}",
+        )
+    console.print(table)
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
+    """``clinic-walk.threshold_min=20`` -> ``{"clinic-walk": {"threshold_min": "20"}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        sid, dot, param = key.partition(".")
+        if not sep or not dot or not sid or not param:
+            fail(f"--set '{item}': expected STANDARD.PARAMETER=VALUE, e.g. clinic-walk.threshold_min=20")
+        out.setdefault(sid, {})[param] = value
+    return out
+
+
+def run_and_write(city, standard_ids, overrides, out: Path, lang: str, map_html: bool) -> None:
+    """Evaluate standards on a city, print the table and write the output folder."""
+    from scenarios.evaluate import evaluate
+    from scenarios.outputs import write_outputs
+    from scenarios.standards import resolve_standards
+
+    standards = resolve_standards(standard_ids or None, overrides)
+    with progress_bar() as update:
+        result = evaluate(city, standards, progress=update)
+    print_summary(result, lang)
+    with progress_bar() as update:
+        update("writing coverage.gpkg", 0.1)
+        paths = write_outputs(result, out)
+        if map_html:
+            update("writing map.html", 0.7)
+            from maps.interactive import coverage_map
+
+            paths["map"] = coverage_map(result, out / "map.html", lang=lang)
+    for name, p in paths.items():
+        console.print(f"  {name:5} {p}")
+
+
+@app.command()
+def demo(
+    city: str = typer.Option("demo", help="Built-in city: 'demo' (generated district) or 'helsinki' (real OSM)."),
+    out: Path = typer.Option(Path("out"), "--out", help="Output folder."),
+    lang: str = typer.Option("en", help="Label language: en or zh."),
+    no_map: bool = typer.Option(False, "--no-map", help="Skip the HTML map."),
+) -> None:
+    """Build a built-in city, run every standard, print the table and write outputs."""
+    from layers.cities import load_city
+
+    with user_errors():
+        with progress_bar() as update:
+            c = load_city(city, progress=update)
+        run_and_write(c, None, {}, out, lang, not no_map)
+
+
+@app.command()
+def cover(
+    grid: Path = typer.Option(..., help="Population polygons (GeoPackage, GeoJSON, Shapefile, GeoParquet)."),
+    facilities: Path = typer.Option(..., help="Facilities (points: GeoPackage/GeoJSON/Shapefile, or CSV with lon/lat)."),
+    osm: Optional[Path] = typer.Option(None, help="Walking network from an .osm.pbf or .osm file."),
+    network: Optional[Path] = typer.Option(None, help="A saved lifecircle network file."),
+    place: Optional[str] = typer.Option(None, help="Download the walking network of a place with osmnx (needs internet)."),
+    standard: list[str] = typer.Option([], "--standard", "-s", help="Standard id (repeatable); all when omitted."),
+    set_: list[str] = typer.Option([], "--set", help="Override, e.g. clinic-walk.threshold_min=20 (repeatable)."),
+    coords: str = typer.Option("wgs84", help="Coordinate system of CSV points: wgs84, cgcs2000, gcj02, bd09 or EPSG:xxxx."),
+    crs: Optional[str] = typer.Option(None, help="Metric CRS for the analysis (default: the data's UTM zone)."),
+    out: Path = typer.Option(Path("results"), "--out", help="Output folder."),
+    lang: str = typer.Option("en", help="Label language: en or zh."),
+    no_map: bool = typer.Option(False, "--no-map", help="Skip the HTML map."),
+) -> None:
+    """Run standards on your own grid, facilities and network."""
+    from layers.build import city_from_files
+
+    if sum(x is not None for x in (osm, network, place)) != 1:
+        fail("give exactly one network source: --osm FILE, --network FILE or --place NAME")
+    with user_errors():
+        overrides = parse_overrides(set_)
+        with progress_bar() as update:
+            update("reading layers", 0.1)
+            c = city_from_files(grid, facilities, osm=osm, network=network, place=place, crs=crs, coords=coords)
+        run_and_write(c, list(standard), overrides, out, lang, not no_map)
+
+
+@app.command()
+def standards(lang: str = typer.Option("en", help="Label language: en or zh.")) -> None:
+    """List the standards catalogue with parameters and source clauses."""
+    from scenarios.standards import catalogue
+
+    table = Table(title="lifecircle standards", show_lines=True)
+    for col in ("id", "title", "kinds", "measure", "weight", "source"):
+        table.add_column(col)
+    for s in catalogue().values():
+        measure = (
+            f"{s.threshold_m:g} m straight line"
+            if s.mode == "euclidean"
+            else f"{s.threshold_min:g} min walk at {s.speed_mps:g} m/s (= {s.threshold_m:g} m)"
+        )
+        table.add_row(s.id, s.title(lang), ", ".join(s.kinds), measure, s.weight, s.source)
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

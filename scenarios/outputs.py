@@ -1,0 +1,119 @@
+"""Write a coverage run to an output folder: GeoPackage, CSV and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from scenarios.evaluate import CoverageResult
+from scenarios.service_areas import standard_service_areas
+
+__all__ = ["write_outputs", "summary_document"]
+
+WGS84 = "EPSG:4326"
+
+
+def _clean(value):
+    """JSON-safe scalars: NaN/inf become null, numpy types become Python."""
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def summary_document(result: CoverageResult) -> dict:
+    """The run summary as a JSON-ready dict: city provenance and one entry per standard."""
+    city = result.city
+    standards = []
+    for r in result.results.values():
+        entry = {k: _clean(v) for k, v in r.summary().items()}
+        entry["largest_gaps"] = [
+            {k: _clean(v) for k, v in row.items() if k != "geometry"}
+            for row in r.clusters.drop(columns="geometry").head(5).to_dict("records")
+        ]
+        standards.append(entry)
+    return {
+        "city": city.name,
+        "generated": city.generated,
+        "population_estimated": city.population_estimated,
+        "attribution": city.attribution,
+        "crs": city.crs.to_string(),
+        "cells": len(city.cells),
+        "facilities": len(city.facilities),
+        "population": _clean(city.cells["population"].sum()),
+        "elderly": _clean(city.cells["elderly"].sum()),
+        "standards": standards,
+    }
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_outputs(
+    result: CoverageResult,
+    out_dir: str | os.PathLike,
+    *,
+    service_areas: bool = True,
+) -> dict[str, Path]:
+    """Write ``coverage.gpkg``, ``summary.csv`` and ``summary.json``.
+
+    The GeoPackage (in WGS84, so any GIS opens it without setup) holds the
+    layers ``cells`` (per-standard results), ``facilities`` (with the weight
+    each serves), ``uncovered_clusters`` and, unless disabled,
+    ``service_areas`` (straight-line circles for radius standards, walking
+    service areas for network standards).
+
+    Parameters
+    ----------
+    result : CoverageResult
+    out_dir : path-like
+        Created if missing.
+    service_areas : bool, default True
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``{"gpkg": ..., "csv": ..., "json": ...}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gpkg = out / "coverage.gpkg"
+    # Write to a temporary file and move it into place: a crash never leaves
+    # a half-written GeoPackage under the final name.
+    tmp = out / ".coverage.partial.gpkg"
+    if tmp.exists():
+        tmp.unlink()
+    layers: dict[str, gpd.GeoDataFrame] = {
+        "cells": result.cells_frame(),
+        "facilities": result.facilities_frame(),
+        "uncovered_clusters": result.clusters_frame(),
+    }
+    if service_areas:
+        layers["service_areas"] = standard_service_areas(result.city, list(r.standard for r in result.results.values()))
+    for name, frame in layers.items():
+        frame = frame.copy()
+        for col in frame.columns:
+            if col != frame.geometry.name and frame[col].dtype == object:
+                frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        frame.to_crs(WGS84).to_file(tmp, layer=name, driver="GPKG")
+    os.replace(tmp, gpkg)
+
+    summary = result.summary_frame()
+    csv = out / "summary.csv"
+    _atomic_write_text(csv, summary.to_csv(index=False))
+    js = out / "summary.json"
+    _atomic_write_text(js, json.dumps(summary_document(result), ensure_ascii=False, indent=2))
+    return {"gpkg": gpkg, "csv": csv, "json": js}
