@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-import geopandas as gpd
-import pandas as pd
-import shapely
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pyproj import CRS, Transformer
 
 from layers.kinds import CAPACITY_FIELDS, KINDS
 from scenarios.standards import Standard, StandardError, resolve_standards
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
+    from pyproj import CRS
+
+# geopandas, shapely and pyproj are imported where edits are applied, not at
+# import: the store, the YAML reader and the CLI's listing commands read and
+# write scenarios without the GIS stack (about a second per process start).
 
 __all__ = [
     "AddFacility",
@@ -94,8 +99,10 @@ class _Located(BaseModel):
                 raise ValueError(f"{name} must be finite, got {v}")
         return self
 
-    def point(self, crs: CRS) -> shapely.Point:
+    def point(self, crs: "CRS") -> "shapely.Point":
         """The location as a point in ``crs`` (lon/lat is transformed, x/y taken as is)."""
+        import shapely
+
         if self.lon is not None:
             x, y = _to_crs(crs.to_wkt())(self.lon, self.lat)
             return shapely.Point(x, y)
@@ -296,6 +303,8 @@ def scenario_from_dict(data: Any, source: str | None = None) -> Scenario:
 
 @lru_cache(maxsize=16)
 def _to_crs(crs_wkt: str) -> Any:
+    from pyproj import CRS, Transformer
+
     # always_xy: lon/lat order regardless of the CRS's axis order.
     return Transformer.from_crs(CRS.from_epsg(4326), CRS.from_wkt(crs_wkt), always_xy=True).transform
 
@@ -304,7 +313,7 @@ def _edit_label(i: int, edit: Any) -> str:
     return f"edit {i} ({edit.op} '{edit.id}')"
 
 
-def apply_edits(facilities: gpd.GeoDataFrame, edits: list[Any], crs: Any) -> gpd.GeoDataFrame:
+def apply_edits(facilities: "gpd.GeoDataFrame", edits: list[Any], crs: Any) -> "gpd.GeoDataFrame":
     """Apply scenario edits, in order, to a facility layer.
 
     Parameters
@@ -330,6 +339,10 @@ def apply_edits(facilities: gpd.GeoDataFrame, edits: list[Any], crs: Any) -> gpd
         For an unknown facility id, an added id that already exists, or a
         layer in a different CRS; the message names the edit by position.
     """
+    import geopandas as gpd
+    import pandas as pd
+    from pyproj import CRS
+
     crs = CRS.from_user_input(crs)
     if facilities.crs is not None and CRS.from_user_input(facilities.crs) != crs:
         raise EditError(f"facilities are in {facilities.crs.name!r}, not the city CRS {crs.name!r}")

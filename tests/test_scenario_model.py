@@ -209,7 +209,7 @@ def reference(edits):
     return fac
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(edit_st, max_size=8))
 def test_apply_edits_matches_reference(edits):
     expected = reference(edits)
@@ -306,3 +306,36 @@ def test_examples_are_valid(path):
     assert s.city == "demo"
     assert s.name == path.stem
     assert s.edits, "a worked example should change something"
+
+
+@pytest.mark.slow
+def test_examples_do_what_their_descriptions_say():
+    """Each worked example applies to the demo city and moves its standard the stated way."""
+    import dataclasses
+
+    demo = pytest.importorskip("layers.cities.demo")
+    from scenarios.evaluate import evaluate_standard
+
+    city = demo.build_demo()
+    effect = {}
+    for name in ("new-clinic-east", "close-elderly-centre"):
+        s = load_scenario_yaml(EXAMPLES / f"{name}.yaml")
+        facilities = apply_edits(city.facilities, s.edits, city.crs)
+        (std,) = s.resolved_standards()
+        before = evaluate_standard(city, std).summary()
+        after = evaluate_standard(dataclasses.replace(city, facilities=facilities), std).summary()
+        effect[name] = (before, after, facilities)
+    before, after, facilities = effect["new-clinic-east"]
+    assert len(facilities) == len(city.facilities) + 1
+    # The new station lies inside the district, in the designed clinic gap.
+    gap = next(g for g in city.meta["designed_gaps"] if g["sort"] == "clinic_gap")
+    p = facilities.geometry.iloc[-1]
+    assert math.hypot(p.x - gap["x"], p.y - gap["y"]) < gap["radius_m"]
+    assert after["covered"] > before["covered"] + 10_000
+    assert after["share_le15"] > before["share_le15"]
+    before, after, facilities = effect["close-elderly-centre"]
+    assert "EC0008" not in set(facilities["id"])
+    assert city.facilities.set_index("id").loc[["EC0008", "EC0009"], "beds"].tolist() == [27.0, 17.0]
+    assert facilities.set_index("id").loc["EC0009", "beds"] == 44.0  # the merged places
+    lost = before["covered"] - after["covered"]
+    assert 0 < lost < 0.005 * before["total"]
