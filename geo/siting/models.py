@@ -32,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import sparse
 
+from geo.siting.bound import coverage_lagrangian_bound
 from geo.siting.errors import SitingError
 from geo.siting.greedy import greedy_cover, lazy_greedy, marginal_order, swap_search, value_of
 from geo.siting.milp import capacitated_model, cover_model, run_highs, savings_model
@@ -120,32 +121,47 @@ def _fill(sites: np.ndarray, total: int, prep: Prepared) -> tuple[np.ndarray, bo
     return np.asarray(sites, dtype=np.int64), True
 
 
-def _lp_and_milp(model, warm_x: np.ndarray, heur_obj: float, options: SiteOptions, prep: Prepared, maximize: bool, round_bound: bool = False):
-    """LP bound, then the MILP when asked or when the heuristic's gap is too wide.
+def _lp_and_milp(
+    model,
+    warm_x: np.ndarray,
+    heur_obj: float,
+    options: SiteOptions,
+    prep: Prepared,
+    maximize: bool,
+    round_bound: bool = False,
+    pre_bound: float | None = None,
+):
+    """Bound the heuristic, then run the MILP when asked or when its gap is too wide.
 
-    Returns ``(x or None, objective, bound, solver_gap, status, solver_used)``.
+    The bound is ``pre_bound`` (e.g. Lagrangian) when that already closes the
+    gap, else the better of it and the LP relaxation.
+
+    Returns ``(x or None, objective, bound, solver_bound, solver_gap, status)``;
+    ``x`` is set when the MILP's sites should replace the heuristic's.
     """
-    bound = np.inf if maximize else 0.0
-    if options.lp_bound or options.method != "greedy":
+    worst = np.inf if maximize else 0.0
+    bound = worst if pre_bound is None else pre_bound
+    better_bound = min if maximize else max
+    closed = relative_gap(heur_obj, bound) <= options.mip_rel_gap
+    if not closed and (options.lp_bound or options.method != "greedy"):
         prep.report("LP relaxation", 0.0, options)
         lp = run_highs(model, options, integer=False)
         if lp.status == "Optimal":
-            bound = lp.objective
-            if round_bound:
-                bound = float(np.ceil(bound - 1e-6))
+            lp_bound = float(np.ceil(lp.objective - 1e-6)) if round_bound else lp.objective
+            bound = better_bound(bound, lp_bound)
     gap = relative_gap(heur_obj, bound)
     if options.method == "greedy" or (options.method == "auto" and gap <= options.mip_rel_gap):
-        return None, heur_obj, bound, None, "heuristic", "heuristic"
+        return None, heur_obj, bound, None, None, "heuristic"
     prep.report("MILP", 0.0, options)
     out = run_highs(model, options, integer=True, warm=model.start(warm_x), progress=options.progress)
     if not np.isfinite(out.objective):
         if out.status == "Infeasible":
             raise SitingError("the problem is infeasible with these options (required sites, spacing, target)")
-        return None, heur_obj, bound, out.solver_gap, out.status, "heuristic"
-    better = out.objective > heur_obj if maximize else out.objective < heur_obj
-    x = out.x if better or out.status == "Optimal" else None
+        return None, heur_obj, bound, out.bound, out.solver_gap, out.status
+    improved = out.objective > heur_obj if maximize else out.objective < heur_obj
+    x = out.x if improved or out.status == "Optimal" else None
     obj = out.objective if x is not None else heur_obj
-    return x, obj, out.bound, out.solver_gap, out.status, "highs-milp"
+    return x, obj, better_bound(bound, out.bound), out.bound, out.solver_gap, out.status
 
 
 def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: SiteOptions, label: str):
@@ -168,14 +184,20 @@ def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: 
         sites_r = swap_search(red.s, sites_r, fixed, red.conflicts, progress=options.progress)
         solver = "greedy+swap"
     heur = value_of(red.s, sites_r)
-    status, solver_gap = "heuristic", None
+    status, solver_gap, solver_bound = "heuristic", None, None
     if red.s.shape[1] == 0:  # nothing to gain anywhere: every choice is optimal
         obj, bound = 0.0, 0.0
     else:
+        pre = None
+        if _is_coverage(red.s):
+            prep.report("Lagrangian bound", 0.0, options)
+            pre = coverage_lagrangian_bound(red.s, p_r, red.required, heur, tol=options.mip_rel_gap / 2)
         model = savings_model(red.s, p_r, red.required, red.conflicts)
         warm = np.zeros(k_r)
         warm[sites_r] = 1.0
-        x, obj, bound, solver_gap, status, used = _lp_and_milp(model, warm, heur, options, prep, maximize=True)
+        x, obj, bound, solver_bound, solver_gap, status = _lp_and_milp(
+            model, warm, heur, options, prep, maximize=True, pre_bound=pre
+        )
         if x is not None:
             sites_r = np.flatnonzero(x > 0.5)
             solver = "highs-milp"
@@ -184,7 +206,16 @@ def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: 
     if filled:
         notes.append("padded with zero-gain candidates (lowest index first) to reach p")
     order, gains = marginal_order(s, sites, prep.required)
-    return order, gains, obj, bound, solver_gap, status, solver, tuple(notes)
+    return order, gains, obj, bound, (solver_bound, solver_gap), status, solver, tuple(notes)
+
+
+def _is_coverage(s: sparse.csr_matrix) -> bool:
+    """True when every cell's savings are equal across candidates (MCLP-like)."""
+    csc = s.tocsc()
+    col = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
+    top = np.zeros(csc.shape[1])
+    np.maximum.at(top, col, csc.data)
+    return bool(np.all(csc.data == top[col]))
 
 
 def _covered(dist: np.ndarray, w: np.ndarray, reach: float) -> float:
@@ -242,7 +273,7 @@ def mclp(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> Siti
     after = np.minimum(base, _nearest_new(inp, sites))
     return _result(
         "mclp", inp, prep, before, after, t0, sites=sites, gains=gains, objective=obj, bound=bound,
-        gap=relative_gap(obj, bound), solver_gap=sg, status=status, solver=solver, objective_before=0.0,
+        gap=relative_gap(obj, bound), solver_bound=sg[0], solver_gap=sg[1], status=status, solver=solver, objective_before=0.0,
         unreachable_weight=_unreachable(inp, prep, mat, base), notes=notes,
     )
 
@@ -292,7 +323,7 @@ def p_median(
     after = np.minimum(base, _nearest_new(inp, sites))
     return _result(
         "p_median", inp, prep, before, after, t0, sites=sites, gains=gains, objective=obj, bound=bound,
-        gap=relative_gap(obj, bound), solver_gap=sg, status=status, solver=solver,
+        gap=relative_gap(obj, bound), solver_bound=sg[0], solver_gap=sg[1], status=status, solver=solver,
         objective_before=float((inp.weights * np.minimum(before, penalty)).sum()),
         unreachable_weight=_unreachable(inp, prep, mat, base), notes=notes + (f"penalty distance {penalty:g} m",),
     )
@@ -366,7 +397,7 @@ def max_attendance(
     after = np.minimum(base, _nearest_new(inp, sites))
     return _result(
         "attendance", inp, prep, before, after, t0, sites=sites, gains=gains, objective=start + gained,
-        bound=start + gain_bound, gap=relative_gap(start + gained, start + gain_bound), solver_gap=sg,
+        bound=start + gain_bound, gap=relative_gap(start + gained, start + gain_bound), solver_bound=sg[0], solver_gap=sg[1],
         status=status, solver=solver,
         objective_before=float((w * decay_value(before, inp.reach_m, decay, half_distance_m)).sum()),
         unreachable_weight=_unreachable(inp, prep, mat, base), notes=notes + (f"decay {decay}",),
@@ -412,7 +443,7 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
     red = reduce(s, prep.allowed, prep.required, prep.conflicts, shrink=options.shrink)
     notes = [f"lscp: solved on {red.s.shape[0]} candidates x {red.s.shape[1]} merged cells"]
     sites_r = red.required.copy()
-    obj, bound, sg, status, solver = float(sites_r.size), float(sites_r.size), None, "heuristic", "greedy"
+    obj, bound, sg, status, solver = float(sites_r.size), float(sites_r.size), (None, None), "heuristic", "greedy"
     full = coverage >= 1.0
     if need > _TOL * max(reachable_total, 1.0) and red.s.shape[1]:
         target = float(red.s.max(axis=0).sum()) if full else need
@@ -427,9 +458,10 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
         heur = float(sites_r.size) if reached else np.inf
         if not reached and options.method == "greedy":
             raise SitingError("the greedy could not reach the coverage target under the spacing rule; try method='milp'")
-        x, obj, bound, sg, status, used = _lp_and_milp(
+        x, obj, bound, sb, sgap, status = _lp_and_milp(
             model, warm, heur, options if reached else _force_milp(options), prep, maximize=False, round_bound=True
         )
+        sg = (sb, sgap)
         if x is not None:
             sites_r = np.flatnonzero(x > 0.5)
             solver = "highs-milp"
@@ -441,7 +473,7 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
     obj = float(order.size)
     return _result(
         "lscp", inp, prep, before, after, t0, sites=order, gains=gains, objective=obj, bound=bound,
-        gap=relative_gap(obj, bound), solver_gap=sg, status=status, solver=solver, objective_before=0.0,
+        gap=relative_gap(obj, bound), solver_bound=sg[0], solver_gap=sg[1], status=status, solver=solver, objective_before=0.0,
         unreachable_weight=unreachable, notes=tuple(notes),
     )
 
@@ -559,7 +591,8 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
     sites = _capacity_greedy(mat, residual, inp.candidate_capacity, p_total, prep)
     heur, warm = served(kept, sites)
     model = replace(build(kept, p_total, None), warm_columns=warm)
-    x, obj, bound, sg, status, _ = _lp_and_milp(model, _onehot(sites, k), heur, options, prep, maximize=True)
+    x, obj, bound, sb, sgap, status = _lp_and_milp(model, _onehot(sites, k), heur, options, prep, maximize=True)
+    sg = (None if sb is None else free + sb, sgap)
     solver = "greedy"
     if x is not None:
         sites = np.flatnonzero(x > 0.5)
@@ -580,7 +613,7 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
         order.append(rest.pop(j))
     return SitingResult(
         problem="capacitated", sites=np.asarray(order, dtype=np.int64), gains=np.asarray(gains),
-        objective=free + obj, bound=free + bound, gap=relative_gap(free + obj, free + bound), solver_gap=sg,
+        objective=free + obj, bound=free + bound, gap=relative_gap(free + obj, free + bound), solver_bound=sg[0], solver_gap=sg[1],
         status=status, solver=solver, seconds=time.perf_counter() - t0, covered_before=free + before,
         covered_after=free + value, objective_before=free + before, removed_existing=prep.removed,
         unreachable_weight=_unreachable(inp, prep, mat, _base_dist(inp, prep)[1]),

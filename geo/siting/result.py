@@ -42,10 +42,15 @@ class SitingResult:
         attendance (existing + new).
     bound : float
         Best proven bound on the objective (upper for maximising models,
-        lower for LSCP and p-median): HiGHS's ``mip_dual_bound`` after a MILP
-        run, the LP relaxation otherwise (rounded up for LSCP).
+        lower for LSCP and p-median): the best of HiGHS's ``mip_dual_bound``
+        (after a MILP run), the LP relaxation (rounded up for LSCP) and, for
+        coverage problems, the Lagrangian bound of :mod:`geo.siting.bound`.
     gap : float
         ``|bound - objective| / |bound|``.
+    solver_bound : float or None
+        HiGHS's own ``mip_dual_bound`` verbatim, in the units of the model it
+        solved (weight saved for p-median, attendance gained for maximal
+        attendance, served weight otherwise); ``None`` without a MILP run.
     solver_gap : float or None
         HiGHS's own ``mip_gap`` verbatim (of the model it solved, which for
         p-median is the equivalent savings form), ``None`` without a MILP run.
@@ -78,6 +83,7 @@ class SitingResult:
     objective: float
     bound: float
     gap: float
+    solver_bound: float | None
     solver_gap: float | None
     status: str
     solver: str
