@@ -53,8 +53,10 @@ mkdir -p "${CONF_DIR}/conf.d"
 conf="${CONF_DIR}/conf.d/lifecircle.conf"
 want_conf="listen_addresses = '127.0.0.1'
 port = ${PG_PORT}"
+restart=no
 if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$want_conf" ]; then
     printf '%s\n' "$want_conf" >"$conf"
+    restart=yes  # listen_addresses and port only change on a restart
     chown postgres:postgres "$conf"
     say "wrote $conf (listen on 127.0.0.1:${PG_PORT} only)"
 fi
@@ -77,8 +79,13 @@ fi
 
 # 3. Start (or reload to pick up the configuration) ------------------------------
 if pg_lsclusters -h | awk -v v="${PG_VERSION}" -v c="${PG_CLUSTER}" '$1==v && $2==c {print $4}' | grep -q online; then
-    pg_ctlcluster "${PG_VERSION}" "${PG_CLUSTER}" reload
-    say "cluster ${PG_VERSION}/${PG_CLUSTER} already running; reloaded its configuration"
+    if [ "$restart" = yes ]; then
+        pg_ctlcluster "${PG_VERSION}" "${PG_CLUSTER}" restart
+        say "cluster ${PG_VERSION}/${PG_CLUSTER} was running; restarted it to listen on 127.0.0.1:${PG_PORT}"
+    else
+        pg_ctlcluster "${PG_VERSION}" "${PG_CLUSTER}" reload
+        say "cluster ${PG_VERSION}/${PG_CLUSTER} already running; reloaded its configuration"
+    fi
 else
     pg_ctlcluster "${PG_VERSION}" "${PG_CLUSTER}" start
     say "started cluster ${PG_VERSION}/${PG_CLUSTER}"

@@ -4,16 +4,22 @@ A scenario file is the plain form of :class:`scenarios.model.Scenario`::
 
     name: new-clinic-east
     city: demo
-    description: Open a health station where the east side has none within 15 minutes.
+    description: Open a health station in the south-east clinic gap.
     standards: [clinic-walk]
     overrides:
       clinic-walk: {threshold_min: 20}
     edits:
       - op: add
-        id: hs-east-1
+        id: HS-NEW-SE
         kind: health_station
-        lon: 116.41
-        lat: 39.91
+        lon: 116.52048
+        lat: 18.98333
+      - {op: remove, id: EC0008}
+      - {op: set_capacity, id: EC0009, field: beds, value: 44}
+
+A file written from a stored scenario carries its ``version``; saving the file
+back checks it against the store, so edits made meanwhile by others are not
+overwritten (see :meth:`scenarios.store.ScenarioStore.save`).
 
 Errors name the file and the field (``plan.yaml: edits[0].kind: unknown facility kind ...``)
 or, for YAML syntax, the file, line and column.

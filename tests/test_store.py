@@ -50,11 +50,16 @@ def pg_unreachable() -> str | None:
     return None
 
 
-def reset_pg() -> None:
+def fresh_pg_url() -> str:
+    """PG_URL with the store's tables dropped; skips the test when PostgreSQL is unreachable."""
+    reason = pg_unreachable()
+    if reason:
+        pytest.skip(reason)
     engine = sa.create_engine(PG_URL)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS scenario_edits, scenario_versions, lifecircle_meta CASCADE")
     engine.dispose()
+    return PG_URL
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -62,21 +67,13 @@ def store_url(request, tmp_path) -> str:
     """A fresh, empty store's URL, for each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'data' / 'scenarios.db'}"
-    reason = pg_unreachable()
-    if reason:
-        pytest.skip(reason)
-    reset_pg()
-    return PG_URL
+    return fresh_pg_url()
 
 
 @pytest.fixture
 def pg_url() -> str:
     """A fresh PostgreSQL store's URL, for PostgreSQL-only behaviour."""
-    reason = pg_unreachable()
-    if reason:
-        pytest.skip(reason)
-    reset_pg()
-    return PG_URL
+    return fresh_pg_url()
 
 
 @pytest.fixture
