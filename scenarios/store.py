@@ -603,13 +603,13 @@ class ScenarioStore:
                 version_id = inserted.inserted_primary_key[0]
                 if edit_rows:
                     conn.execute(sa.insert(edits_table), [{**r, "version_id": version_id} for r in edit_rows])
-        except IntegrityError:
+        except IntegrityError as exc:
             # Another writer read the same head and committed version `new` first;
             # the unique constraint made our insert fail and the transaction rolled back.
             current = self.head_version(name)
             if current >= new:  # `expected` may have been moved onto a deletion marker above
                 raise StaleWriteError(name, current, expected) from None
-            raise
+            raise StoreError(f"saving scenario '{name}' failed and was rolled back: {exc.orig}") from exc
         return new
 
     def save_results(self, name: str, version: int, results: dict[str, Any]) -> None:

@@ -254,6 +254,21 @@ def test_postgres_concurrent_transactions_both_reading_the_same_head(pg_url, mon
         s.close()
 
 
+def test_a_save_is_one_transaction(store, monkeypatch):
+    # Make the second statement of the save (the edit rows) fail: the version row
+    # inserted just before must be rolled back with it.
+    import scenarios.store as store_module
+
+    store.save(plan(1), 0)
+    monkeypatch.setattr(store_module, "_edit_row", lambda i, e: {"edit_index": 0, "op": None, "facility_id": "x"})
+    with pytest.raises(StoreError, match="saving scenario 'east' failed and was rolled back"):
+        store.save(plan(2), 1)
+    monkeypatch.undo()
+    assert store.head_version("east") == 1
+    assert store.save(plan(2), 1) == 2
+    assert store.check() == []
+
+
 # -- delete ---------------------------------------------------------------------------------------------
 
 
