@@ -222,6 +222,7 @@ def generate_city_of_size(
     n_cells: int = 750_000,
     n_facilities: int = 2000,
     seed: int = 7,
+    target_population: float | None = None,
     progress: Progress = None,
 ) -> City:
     """Generate a city with roughly the requested network and grid sizes (for benchmarks).
@@ -239,6 +240,9 @@ def generate_city_of_size(
     n_facilities : int
         Total facilities.
     seed : int
+    target_population : float, optional
+        Total residents (e.g. 18.7 million for Guangzhou); default: what the
+        demo's block densities give over the whole extent.
     progress : callable, optional
 
     Returns
@@ -259,7 +263,7 @@ def generate_city_of_size(
     # (large enough to hold a river and a railway in their usual proportion).
     pilot = min(side, 20_000.0)
     lo, hi = 20.0, 1000.0
-    for _ in range(10):
+    for _ in range(8):  # 8 halvings of a 50x range: spacing within 1.5 %
         mid = np.sqrt(lo * hi)
         lo, hi = (mid, hi) if _pilot_nodes(mid, seed, pilot) > want else (lo, mid)
     spacing = float(np.sqrt(lo * hi))
@@ -268,6 +272,7 @@ def generate_city_of_size(
         height_m=float(round(side / 1.03)),
         seed=seed,
         n_facilities=n_facilities,
+        target_population=target_population,
         path_spacing_m=spacing,
         lane_spacing_m=1.8 * spacing,
         name=f"generated-{n_nodes}n-{n_cells}c",
