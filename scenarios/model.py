@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -82,7 +82,7 @@ class _Located(BaseModel):
     y: float | None = Field(default=None, description="northing in the city's metric CRS, metres")
 
     @model_validator(mode="after")
-    def _one_location(self) -> "_Located":
+    def _one_location(self) -> _Located:
         has_ll = self.lon is not None or self.lat is not None
         has_xy = self.x is not None or self.y is not None
         if has_ll and has_xy:
@@ -99,7 +99,7 @@ class _Located(BaseModel):
                 raise ValueError(f"{name} must be finite, got {v}")
         return self
 
-    def point(self, crs: "CRS") -> "shapely.Point":
+    def point(self, crs: CRS) -> shapely.Point:
         """The location as a point in ``crs`` (lon/lat is transformed, x/y taken as is)."""
         import shapely
 
@@ -176,7 +176,7 @@ class SetCapacity(BaseModel):
         return _check_amount(v, "value")
 
 
-Edit = Annotated[Union[AddFacility, MoveFacility, RemoveFacility, SetCapacity], Field(discriminator="op")]
+Edit = Annotated[AddFacility | MoveFacility | RemoveFacility | SetCapacity, Field(discriminator="op")]
 """One facility edit; the ``op`` field (add, move, remove, set_capacity) says which."""
 
 
@@ -222,7 +222,7 @@ class Scenario(BaseModel):
     version: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
-    def _standards_known(self, info: ValidationInfo) -> "Scenario":
+    def _standards_known(self, info: ValidationInfo) -> Scenario:
         # Resolving catches unknown ids, overrides for standards not being run and
         # bad override values, each with a message naming the standard and parameter.
         # Versions read back from the store skip this (context "stored"): they were
@@ -313,7 +313,7 @@ def _edit_label(i: int, edit: Any) -> str:
     return f"edit {i} ({edit.op} '{edit.id}')"
 
 
-def apply_edits(facilities: "gpd.GeoDataFrame", edits: list[Any], crs: Any) -> "gpd.GeoDataFrame":
+def apply_edits(facilities: gpd.GeoDataFrame, edits: list[Any], crs: Any) -> gpd.GeoDataFrame:
     """Apply scenario edits, in order, to a facility layer.
 
     Parameters
@@ -386,7 +386,7 @@ def apply_edits(facilities: "gpd.GeoDataFrame", edits: list[Any], crs: Any) -> "
             rows[find(i, edit)][edit.field] = math.nan if edit.value is None else edit.value
         else:
             raise EditError(f"edit {i}: not a facility edit: {edit!r}")
-    kept = [r for r, a in zip(rows, alive) if a]
+    kept = [r for r, a in zip(rows, alive, strict=True) if a]
     result = gpd.GeoDataFrame(
         pd.DataFrame(kept, columns=list(out.columns)), geometry=out.geometry.name, crs=crs
     )

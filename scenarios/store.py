@@ -48,7 +48,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,7 @@ def _plain(obj: Any, where: str = "results") -> Any:
 
 def _utc(ts: datetime) -> datetime:
     # SQLite keeps no zone; every timestamp was written in UTC.
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def _info(row: Any) -> VersionInfo:
@@ -380,7 +380,7 @@ class ScenarioStore:
         """Release the database connections."""
         self.engine.dispose()
 
-    def __enter__(self) -> "ScenarioStore":
+    def __enter__(self) -> ScenarioStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -591,7 +591,7 @@ class ScenarioStore:
                     sa.insert(versions).values(
                         name=name,
                         version=new,
-                        saved_at=datetime.now(timezone.utc),
+                        saved_at=datetime.now(UTC),
                         author=author,
                         message=message,
                         deleted=body is None,

@@ -71,7 +71,7 @@ def read_line(proc: subprocess.Popen) -> str:
     return line.strip()
 
 
-def test_sigkill_during_saves_loses_no_committed_version(store_url):
+def test_sigkill_during_saves_loses_no_committed_version(store_url):  # noqa: F811 (fixture)
     rng = random.Random(20261125)
     reported: list[int] = []
     for _ in range(3):
@@ -98,7 +98,7 @@ def test_sigkill_during_saves_loses_no_committed_version(store_url):
                 assert got.results == expected_results(v)
 
 
-def test_processes_racing_never_both_win(store_url, tmp_path):
+def test_processes_racing_never_both_win(store_url, tmp_path):  # noqa: F811 (fixture)
     with ScenarioStore(store_url) as store:
         store.save(plan(1), expected_version=0)
     go = tmp_path / "go"
