@@ -170,26 +170,36 @@ def test_stale_write_is_refused_with_a_clear_message(store):
     assert store.head_version("east") == 5
 
 
-def test_two_threads_racing_one_wins(store_url):
-    stores = [ScenarioStore(store_url) for _ in range(2)]
-    stores[0].save(plan(1), 0)
-    barrier = threading.Barrier(2, timeout=30)
+def race(writer, n: int = 2) -> dict[int, object]:
+    """Run ``writer(k)`` in ``n`` threads; each one's return value or StaleWriteError."""
     outcome: dict[int, object] = {}
 
-    def writer(k: int) -> None:
-        s = stores[k].get("east")  # both read version 1
-        s.description = f"writer {k}"
-        barrier.wait()
+    def run(k: int) -> None:
         try:
-            outcome[k] = stores[k].save(s)
+            outcome[k] = writer(k)
         except StaleWriteError as exc:
             outcome[k] = exc
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return outcome
+
+
+def test_two_threads_racing_one_wins(store_url):
+    stores = [ScenarioStore(store_url) for _ in range(2)]
+    stores[0].save(plan(1), 0)
+    barrier = threading.Barrier(2, timeout=30)
+
+    def writer(k: int) -> int:
+        s = stores[k].get("east")  # both read version 1
+        s.description = f"writer {k}"
+        barrier.wait()
+        return stores[k].save(s)
+
+    outcome = race(writer)
     winners = [k for k, v in outcome.items() if v == 2]
     losers = [k for k, v in outcome.items() if isinstance(v, StaleWriteError)]
     assert len(winners) == 1 and len(losers) == 1, outcome
@@ -229,19 +239,7 @@ def test_postgres_concurrent_transactions_both_reading_the_same_head(pg_url, mon
         return v
 
     monkeypatch.setattr(ScenarioStore, "_head", head_then_wait)
-    outcome: dict[int, object] = {}
-
-    def writer(k: int) -> None:
-        try:
-            outcome[k] = stores[k].save(plan(10 + k), expected_version=1)
-        except StaleWriteError as exc:
-            outcome[k] = exc
-
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcome = race(lambda k: stores[k].save(plan(10 + k), expected_version=1))
     monkeypatch.undo()
     winners = [k for k, v in outcome.items() if v == 2]
     assert len(winners) == 1, outcome
