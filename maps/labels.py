@@ -13,7 +13,7 @@ from layers.kinds import kind_label
 from maps.errors import MapError
 from scenarios.standards import Standard
 
-__all__ = ["LANGS", "check_lang", "text", "standard_short", "band_text", "class_labels", "format_reach", "map_title", "kind_text", "unit_text"]
+__all__ = ["LANGS", "check_lang", "text", "standard_short", "band_text", "class_labels", "format_reach", "map_title", "kind_text", "unit_text", "threshold_text"]
 
 LANGS = ("en", "zh")
 
@@ -66,6 +66,10 @@ TEXT: dict[str, dict[str, str]] = {
     "weight_population": {"en": "residents", "zh": "常住人口"},
     "weight_elderly": {"en": "elderly", "zh": "老年人口"},
     "facility_count": {"en": "Facilities", "zh": "设施数"},
+    "threshold_walk": {"en": "{m:g} min walk ({d:,.0f} m)", "zh": "步行{m:g}分钟（{d:,.0f}米）"},
+    "threshold_radius": {"en": "{d:,.0f} m radius", "zh": "半径{d:,.0f}米"},
+    "total_pop": {"en": "Total", "zh": "总数"},
+    "caption": {"en": "Standard: {title}. Source: {source}", "zh": "标准：{title}。依据：{source}"},
     "unit_subdistrict": {"en": "Subdistricts", "zh": "街道"},
     "unit_community": {"en": "Communities", "zh": "社区"},
 }
@@ -140,6 +144,13 @@ def unit_text(level: str, lang: str = "en") -> str:
     """Label of an administrative level (the level id itself if unknown)."""
     key = f"unit_{level}"
     return text(key, lang) if key in TEXT else level
+
+
+def threshold_text(standard: Standard, lang: str = "en") -> str:
+    """The threshold as planners state it: minutes of walking, or a radius."""
+    if standard.mode == "network" and standard.threshold_min is not None:
+        return text("threshold_walk", lang, m=standard.threshold_min, d=standard.threshold_m)
+    return text("threshold_radius", lang, d=standard.threshold_m)
 
 
 def kind_text(kind: str, lang: str = "en") -> str:

@@ -19,7 +19,7 @@ import shapely
 from PIL import Image
 from pyproj import CRS, Transformer
 
-__all__ = ["CellRaster", "rasterize_cells", "class_png", "png_data_uri", "lattice"]
+__all__ = ["CellRaster", "rasterize_cells", "class_rgba", "class_png", "png_data_uri", "lattice"]
 
 # A lattice index (rows x columns of the bounding box) larger than this falls
 # back to the point-in-polygon path rather than allocating a huge table.
@@ -167,6 +167,12 @@ def rasterize_cells(
     if index is None:
         index = _lookup_polygons(geoms, sx, sy)
     return CellRaster(index=index, bounds=tuple(float(v) for v in bounds), crs=dst)
+
+
+def class_rgba(raster: CellRaster, cell_class: np.ndarray, rgba: np.ndarray) -> np.ndarray:
+    """An RGBA image ``(height, width, 4)`` uint8 of per-cell classes (``-1`` transparent)."""
+    palette = np.vstack([[0, 0, 0, 0], np.asarray(rgba, dtype=np.uint8)])
+    return palette[raster.classes(cell_class) + 1]
 
 
 def class_png(raster: CellRaster, cell_class: np.ndarray, rgba: np.ndarray) -> bytes:

@@ -8,6 +8,8 @@ counts worked out directly from the inputs.
 
 from __future__ import annotations
 
+import functools
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -89,8 +91,9 @@ def make_city(name: str = "tiny", generated: bool = True) -> City:
     )
 
 
+@functools.lru_cache(maxsize=2)
 def make_result(generated: bool = True):
-    """All catalogue standards evaluated on the small city."""
+    """All catalogue standards evaluated on the small city (shared: do not modify it)."""
     return evaluate(make_city(generated=generated))
 
 

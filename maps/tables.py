@@ -1,0 +1,115 @@
+"""The one-page summary table per standard, as a DataFrame, CSV or XLSX."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from maps.content import select_standards
+from maps.errors import MapError
+from maps.labels import check_lang, standard_short, text, threshold_text
+from scenarios.evaluate import CoverageResult
+
+__all__ = ["summary_table", "write_summary_table", "TABLE_COLUMNS"]
+
+TABLE_COLUMNS = (
+    "standard",
+    "threshold",
+    "facility_count",
+    "weight",
+    "total_pop",
+    "covered_pop",
+    "share",
+    "uncovered_pop",
+    "gaps",
+)
+"""Column keys of the summary table (labels from :mod:`maps.labels`)."""
+
+
+def summary_table(
+    result: CoverageResult,
+    lang: str = "en",
+    standards: Sequence[str] | None = None,
+    gaps: int = 3,
+) -> pd.DataFrame:
+    """Coverage per standard: population covered, share, uncovered, largest gaps.
+
+    Parameters
+    ----------
+    result : CoverageResult
+    lang : {"en", "zh"}
+        Language of headers and labels.
+    standards : sequence of str, optional
+        Standard ids (all evaluated ones by default).
+    gaps : int, default 3
+        How many of the largest uncovered clusters to list (their populations).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per standard; headers in ``lang``. Counts are numbers
+        (rounded to whole people), the share a fraction 0..1 (``NaN`` when
+        nobody is counted).
+    """
+    check_lang(lang)
+    rows = []
+    for sr in select_standards(result, standards):
+        s = sr.summary()
+        top = sr.clusters["population"].head(gaps).tolist() if len(sr.clusters) else []
+        rows.append(
+            {
+                "standard": standard_short(sr.standard, lang),
+                "threshold": threshold_text(sr.standard, lang),
+                "facility_count": s["facilities"],
+                "weight": text(f"weight_{sr.standard.weight}", lang),
+                "total_pop": round(s["total"]),
+                "covered_pop": round(s["covered"]),
+                "share": float("nan") if s["share_covered"] is None else s["share_covered"],
+                "uncovered_pop": round(s["uncovered"]),
+                "gaps": "; ".join(f"{v:,.0f}" for v in top) if top else "–",
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    return frame.rename(columns={k: text(k, lang) for k in TABLE_COLUMNS})
+
+
+def write_summary_table(
+    result: CoverageResult,
+    path: str | os.PathLike,
+    *,
+    lang: str = "en",
+    standards: Sequence[str] | None = None,
+) -> Path:
+    """Write :func:`summary_table` as CSV (UTF-8 with BOM, so Excel shows Chinese) or XLSX.
+
+    The format follows the file suffix: ``.csv`` or ``.xlsx``.
+
+    Raises
+    ------
+    MapError
+        For any other suffix.
+    """
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise MapError(f"summary table {str(out)!r}: use a .csv or .xlsx file name")
+    table = summary_table(result, lang, standards)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        table.to_csv(out, index=False, encoding="utf-8-sig")
+        return out
+    share = text("share", lang)
+    with pd.ExcelWriter(out, engine="openpyxl") as xl:
+        table.to_excel(xl, index=False, sheet_name="summary")
+        ws = xl.sheets["summary"]
+        for j, col in enumerate(table.columns, start=1):
+            letter = ws.cell(row=1, column=j).column_letter
+            width = max([len(str(col))] + [len(str(v)) for v in table[col]])
+            ws.column_dimensions[letter].width = min(60, width + 2)
+            if col == share:
+                for row in range(2, len(table) + 2):
+                    ws.cell(row=row, column=j).number_format = "0.0%"
+    return out
