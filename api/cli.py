@@ -61,7 +61,7 @@ def print_summary(result, lang: str = "en") -> None:
     """Print the coverage table of a run."""
     table = Table(title=f"Coverage: {result.city.name}" + (" (generated, not a real place)" if result.city.generated else ""))
     for col in ("standard", "facilities", "threshold", "covered", "share", "uncovered", "largest gap"):
-        table.add_column(col, justify="right" if col not in ("standard",) else "left")
+        table.add_column(col, justify="left" if col == "standard" else "right", no_wrap=col == "standard")
     for r in result.results.values():
         s = r.summary()
         unit = "elderly" if r.standard.weight == "elderly" else "residents"
@@ -164,7 +164,7 @@ def standards(lang: str = typer.Option("en", help="Label language: en or zh.")) 
 
     table = Table(title="lifecircle standards", show_lines=True)
     for col in ("id", "title", "kinds", "measure", "weight", "source"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "id")
     for s in catalogue().values():
         measure = (
             f"{s.threshold_m:g} m straight line"
