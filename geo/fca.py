@@ -229,7 +229,8 @@ def two_step_fca(
     geo.ratios.DemandError
         When a demand value is missing, negative or not a number.
     ValueError
-        When the shapes of ``dist``, ``supply`` and ``demand`` disagree.
+        When the shapes of ``dist``, ``supply`` and ``demand`` disagree, or a
+        distance is negative or NaN.
     """
     decay = _as_decay(decay)
     dist = sparse.csr_array(dist)
@@ -241,6 +242,8 @@ def two_step_fca(
     if p.shape != (m,):
         raise ValueError(f"demand has {p.size} values but the distance matrix has {m} cell columns")
 
+    if not (dist.data >= 0).all():  # also catches NaN
+        raise ValueError("distance matrix holds negative or NaN distances")
     in_reach = dist.data <= decay.limit_m
     # usually the matrix was computed up to the same limit: skip the masking then
     everything = bool(in_reach.all())

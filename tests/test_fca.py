@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,10 @@ def test_bad_supply_names_facility(line_matrix):
         two_step_fca(line_matrix, SUPPLY, [1, 1, 1, 1, -5], LIMIT)
     with pytest.raises(ValueError, match="supply has 2 values"):
         two_step_fca(line_matrix, [1, 2], POP, LIMIT)
+    bad = line_matrix.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="negative or NaN"):
+        two_step_fca(bad, SUPPLY, POP, LIMIT)
 
 
 # --------------------------------------------------------------------- a generated town
@@ -200,15 +205,17 @@ def _access_scores(pairs, pop, beds, limit, weight_fn=None, enhanced=False):
     demand = pd.DataFrame({"cell": np.arange(pop.size), "pop": pop})
     supply = pd.DataFrame({"fac": np.arange(beds.size), "beds": beds})
     cost = pd.DataFrame({"origin": pairs.target, "dest": pairs.source, "cost": pairs.dist})
-    a = access.Access(
-        demand_df=demand, demand_index="cell", demand_value="pop",
-        supply_df=supply, supply_index="fac", supply_value=["beds"],
-        cost_df=cost, cost_origin="origin", cost_dest="dest", cost_name="cost",
-    )
-    if enhanced:
-        out = a.enhanced_two_stage_fca(name="e", max_cost=limit, weight_fn=weight_fn)
-    else:
-        out = a.two_stage_fca(name="e", max_cost=limit, weight_fn=weight_fn)
+    with warnings.catch_warnings():  # access uses pandas' deprecated inplace=True
+        warnings.simplefilter("ignore")
+        a = access.Access(
+            demand_df=demand, demand_index="cell", demand_value="pop",
+            supply_df=supply, supply_index="fac", supply_value=["beds"],
+            cost_df=cost, cost_origin="origin", cost_dest="dest", cost_name="cost",
+        )
+        if enhanced:
+            out = a.enhanced_two_stage_fca(name="e", max_cost=limit, weight_fn=weight_fn)
+        else:
+            out = a.two_stage_fca(name="e", max_cost=limit, weight_fn=weight_fn)
     return out["e_beds"].reindex(np.arange(pop.size)).fillna(0.0).to_numpy()
 
 
