@@ -175,6 +175,9 @@ def standards(lang: str = typer.Option("en", help="Label language: en or zh.")) 
     console.print(table)
 
 
+from api.commands import maps as _maps_cmd; _maps_cmd.register(app)  # noqa: E402,E702  lifecircle map / export
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -1,0 +1,1 @@
+"""Sub-command groups of the ``lifecircle`` CLI, each with ``register(app)``."""

@@ -1,0 +1,109 @@
+"""``lifecircle map`` and ``lifecircle export``: HTML maps and print exports. Thin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["register"]
+
+_CITY = typer.Option("demo", help="Built-in city ('demo' or 'helsinki'); ignored when --grid is given.")
+_GRID = typer.Option(None, help="Your population polygons instead of a built-in city (then also --facilities and --osm/--network).")
+_FACILITIES = typer.Option(None, help="Facilities file (with --grid).")
+_OSM = typer.Option(None, help="Walking network from an .osm.pbf/.osm file (with --grid).")
+_NETWORK = typer.Option(None, help="A saved lifecircle network file (with --grid).")
+_STANDARDS = typer.Option([], "--standard", "-s", help="Standard id (repeatable); all when omitted.")
+_SET = typer.Option([], "--set", help="Override, e.g. clinic-walk.threshold_min=20 (repeatable).")
+_LANG = typer.Option("en", help="Label language: en or zh.")
+
+
+def _result(city: str, grid, facilities, osm, network, standards: list[str], set_: list[str]):
+    """Build or load the city, then evaluate the standards (with a progress bar)."""
+    from api.cli import fail, parse_overrides, progress_bar
+    from scenarios.evaluate import evaluate
+    from scenarios.standards import resolve_standards
+
+    overrides = parse_overrides(set_)
+    with progress_bar() as update:
+        if grid is not None:
+            from layers.build import city_from_files
+
+            if facilities is None or (osm is None) == (network is None):
+                fail("with --grid give --facilities and exactly one of --osm FILE or --network FILE")
+            update("reading layers", 0.1)
+            c = city_from_files(grid, facilities, osm=osm, network=network)
+        else:
+            from layers.cities import load_city
+
+            c = load_city(city, progress=update)
+    chosen = resolve_standards(list(standards) or None, overrides)
+    with progress_bar() as update:
+        return evaluate(c, chosen, progress=update)
+
+
+def map_command(
+    city: str = _CITY,
+    grid: Optional[Path] = _GRID,
+    facilities: Optional[Path] = _FACILITIES,
+    osm: Optional[Path] = _OSM,
+    network: Optional[Path] = _NETWORK,
+    standard: list[str] = _STANDARDS,
+    set_: list[str] = _SET,
+    basemap: Optional[str] = typer.Option(None, help="osm, light or none (default: none for generated cities, osm otherwise)."),
+    lang: str = _LANG,
+    no_service_areas: bool = typer.Option(False, "--no-service-areas", help="Leave out the service-area layers."),
+    out: Path = typer.Option(Path("map.html"), "--out", help="HTML file to write."),
+) -> None:
+    """Write an interactive HTML coverage map."""
+    from api.cli import console, user_errors
+    from maps.interactive import coverage_map
+
+    with user_errors():
+        result = _result(city, grid, facilities, osm, network, standard, set_)
+        path = coverage_map(result, out, lang=lang, basemap=basemap, service_areas=not no_service_areas)
+    console.print(f"  map   {path}")
+
+
+def export_command(
+    city: str = _CITY,
+    grid: Optional[Path] = _GRID,
+    facilities: Optional[Path] = _FACILITIES,
+    osm: Optional[Path] = _OSM,
+    network: Optional[Path] = _NETWORK,
+    standard: Optional[str] = typer.Option(None, "--standard", "-s", help="Standard to map (default: the clinic walk)."),
+    set_: list[str] = _SET,
+    format: Optional[str] = typer.Option(None, "--format", help="png, pdf or svg (default: from --out's suffix)."),
+    paper: str = typer.Option("A4", help="A4 or A3."),
+    orientation: str = typer.Option("portrait", help="portrait or landscape."),
+    dpi: int = typer.Option(300, help="Resolution of PNG output."),
+    lang: str = _LANG,
+    font: Optional[Path] = typer.Option(None, help="Font file for the labels (e.g. a CJK font for --lang zh)."),
+    no_table: bool = typer.Option(False, "--no-table", help="Do not write the summary table as CSV and XLSX."),
+    out: Path = typer.Option(Path("map.pdf"), "--out", help="File to write."),
+) -> None:
+    """Export a print-ready map page (PNG/PDF/SVG) and the summary table (CSV, XLSX)."""
+    from api.cli import console, user_errors
+    from maps.static import export_map
+    from maps.tables import write_summary_table
+
+    if format is not None and out.suffix.lstrip(".").lower() != format.lower():
+        out = out.with_suffix(f".{format.lower()}")
+    with user_errors():
+        result = _result(city, grid, facilities, osm, network, [], set_)
+        paths = {
+            "map": export_map(result, out, format=format, paper=paper, orientation=orientation, dpi=dpi, lang=lang,
+                              standard=standard, font=font)
+        }
+        if not no_table:
+            for suffix in ("csv", "xlsx"):
+                paths[suffix] = write_summary_table(result, out.with_name(f"{out.stem}-summary.{suffix}"), lang=lang)
+    for name, p in paths.items():
+        console.print(f"  {name:5} {p}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``map`` and ``export`` to the ``lifecircle`` app."""
+    app.command("map")(map_command)
+    app.command("export")(export_command)
