@@ -40,23 +40,30 @@ from geo.network import WalkNetwork
 from layers.city import City
 from layers.errors import LayerError
 from layers.kinds import CAPACITY_FIELDS, KINDS
-from layers.population import BUILDING_KEYS, HELSINKI, SOURCES, PopulationParams, estimate_building_population, population_grid
+from layers.population import (
+    BUILDING_KEYS,
+    HELSINKI,
+    SOURCES,
+    PopulationParams,
+    estimate_building_population,
+    population_grid,
+)
 
 __all__ = [
+    "ATTRIBUTION",
     "OsmError",
     "TagMapping",
-    "load_tag_mapping",
-    "facility_kind",
-    "facility_capacities",
-    "is_walkable",
-    "load_osm_network",
-    "network_from_osmnx_graph",
-    "download_network",
-    "load_osm_facilities",
-    "load_osm_buildings",
-    "load_osm_landuse",
     "city_from_osm",
-    "ATTRIBUTION",
+    "download_network",
+    "facility_capacities",
+    "facility_kind",
+    "is_walkable",
+    "load_osm_buildings",
+    "load_osm_facilities",
+    "load_osm_landuse",
+    "load_osm_network",
+    "load_tag_mapping",
+    "network_from_osmnx_graph",
 ]
 
 ATTRIBUTION = "© OpenStreetMap contributors"
@@ -150,9 +157,7 @@ def is_walkable(tags: Mapping[str, object], drop_separate_sidewalks: bool = True
         return False
     if "private" in _values(tags.get("service")):
         return False
-    if drop_separate_sidewalks and any("separate" in _values(tags.get(k)) for k in _SIDEWALK_KEYS):
-        return False
-    return True
+    return not (drop_separate_sidewalks and any("separate" in _values(tags.get(k)) for k in _SIDEWALK_KEYS))
 
 
 def _has_footways(highways: pd.Series) -> bool:
@@ -929,7 +934,7 @@ def city_from_osm(
             "method": "building footprint x floors x residential share / gross floor area per person, "
             f"areal-weighted onto a {cell_size:g} m grid (layers.population)",
             "parameters": {**params.as_dict(), "default_levels_used": housed.attrs["default_levels"]},
-            "buildings": int(len(buildings)),
+            "buildings": len(buildings),
             "buildings_housing": int((housed["population"] > 0).sum()),
             "total": round(float(cells["population"].sum()), 1),
             "elderly": round(float(cells["elderly"].sum()), 1),

@@ -75,18 +75,18 @@ import shapely
 from layers.grid import allocate_population, square_grid
 
 __all__ = [
-    "PopulationParams",
-    "HELSINKI",
-    "SOURCES",
-    "RESIDENTIAL_BUILDINGS",
-    "NON_RESIDENTIAL_KEYS",
-    "NON_RESIDENTIAL_LANDUSE",
     "BUILDING_KEYS",
     "FALLBACK_LEVELS",
-    "residential_share",
+    "HELSINKI",
+    "NON_RESIDENTIAL_KEYS",
+    "NON_RESIDENTIAL_LANDUSE",
+    "RESIDENTIAL_BUILDINGS",
+    "SOURCES",
+    "PopulationParams",
     "building_floors",
     "estimate_building_population",
     "population_grid",
+    "residential_share",
 ]
 
 RESIDENTIAL_BUILDINGS: frozenset[str] = frozenset(

@@ -9,7 +9,7 @@ plain ElementTree parse of the XML.
 
 from __future__ import annotations
 
-import math
+import itertools
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -480,7 +480,7 @@ def test_shenzhen_roads_load_without_motorway_or_trunk():
         mids = []
         for refs, tags in ways:
             if kind(tags):
-                for a, b in zip(refs[:-1], refs[1:]):
+                for a, b in itertools.pairwise(refs):
                     mids.append(((nodes[a][0] + nodes[b][0]) / 2, (nodes[a][1] + nodes[b][1]) / 2, frozenset((a, b))))
         return mids
 
