@@ -30,7 +30,7 @@ import pandas as pd
 from geo.fca import StepDecay, two_step_fca
 from geo.network import WalkNetwork
 from geo.paths import pair_distances
-from geo.snap import Snapped, snap
+from geo.snap import snap
 
 SPEED_MPS = 1.2  # residents' walking speed of the standards catalogue
 
@@ -38,7 +38,7 @@ SPEED_MPS = 1.2  # residents' walking speed of the standards catalogue
 def grid_instance(n_nodes: int, n_cells: int, n_fac: int, seed: int = 1, spacing: float = 70.0):
     """A jittered street grid (10% of streets removed), random cells and facilities."""
     rng = np.random.default_rng(seed)
-    side = int(round(np.sqrt(n_nodes)))
+    side = round(np.sqrt(n_nodes))
     gx, gy = np.meshgrid(np.arange(side, dtype=float), np.arange(side, dtype=float))
     x = gx.ravel() * spacing + rng.normal(0, spacing * 0.15, side * side)
     y = gy.ravel() * spacing + rng.normal(0, spacing * 0.15, side * side)
@@ -58,7 +58,7 @@ def grid_instance(n_nodes: int, n_cells: int, n_fac: int, seed: int = 1, spacing
 
 def city_instance(scale: float):
     """The generated Guangzhou-sized city (``scale`` times its counts)."""
-    from layers.cities.generator import generate_city_of_size  # noqa: PLC0415 (optional)
+    from layers.cities.generator import generate_city_of_size
 
     city = generate_city_of_size(
         n_nodes=int(1_000_000 * scale), n_cells=int(750_000 * scale), n_facilities=max(int(2000 * scale), 10)
@@ -92,7 +92,7 @@ def timed(label: str, fn, *args, repeat: int = 1, **kw):
 
 def run_access(pairs, elderly: np.ndarray, beds: np.ndarray, limit: float, weight_fn=None):
     """PySAL access 2SFCA from our pairs: long cost DataFrame + Access + two_stage_fca."""
-    import access  # noqa: PLC0415
+    import access
 
     cost = pd.DataFrame({"origin": pairs.target, "dest": pairs.source, "cost": pairs.dist})
     demand = pd.DataFrame({"cell": np.arange(elderly.size), "elderly": elderly})
@@ -179,7 +179,7 @@ def main() -> None:
               f"(max value {res.accessibility.max():.3g})")
     t_acc_e_full = np.nan
     if not args.skip_e2sfca:
-        import access  # noqa: PLC0415
+        import access
 
         fn = access.weights.step_fn(dict(zip(zones.upper_m, zones.weights)))
         theirs_e, t_acc_e = timed(

@@ -31,15 +31,15 @@ from scipy import sparse
 from geo.ratios import capacity_values, demand_values
 
 __all__ = [
-    "Decay",
-    "UniformDecay",
-    "StepDecay",
-    "GaussianDecay",
-    "FCAResult",
-    "ServiceClasses",
-    "two_step_fca",
-    "classify_service",
     "LUO_QI_WEIGHTS",
+    "Decay",
+    "FCAResult",
+    "GaussianDecay",
+    "ServiceClasses",
+    "StepDecay",
+    "UniformDecay",
+    "classify_service",
+    "two_step_fca",
 ]
 
 LUO_QI_WEIGHTS: tuple[float, float, float] = (1.0, 0.68, 0.22)
@@ -109,12 +109,12 @@ class StepDecay:
     @classmethod
     def from_minutes(
         cls, upper_min: Sequence[float], weights: Sequence[float], speed_mps: float
-    ) -> "StepDecay":
+    ) -> StepDecay:
         """Zones given in walking minutes at ``speed_mps`` (e.g. 5/10/15 min at 1.2 m/s)."""
         return cls(tuple(float(m) * 60.0 * speed_mps for m in upper_min), tuple(weights))
 
     @classmethod
-    def luo_qi(cls, limit_m: float) -> "StepDecay":
+    def luo_qi(cls, limit_m: float) -> StepDecay:
         """Three equal zones up to ``limit_m`` weighted 1.0 / 0.68 / 0.22 (Luo & Qi 2009)."""
         return cls(tuple(limit_m * k / 3.0 for k in (1, 2, 3)), LUO_QI_WEIGHTS)
 

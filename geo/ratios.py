@@ -28,12 +28,12 @@ import shapely
 __all__ = [
     "CapacityError",
     "DemandError",
-    "demand_values",
-    "RatioRule",
     "RatioResult",
+    "RatioRule",
     "RuleError",
-    "capacity_values",
     "assign_to_units",
+    "capacity_values",
+    "demand_values",
     "evaluate_ratio_rule",
     "evaluate_ratio_rules",
 ]
@@ -213,7 +213,7 @@ class RatioRule:
             raise RuleError(f"{where}: max_value {self.max_value} is below min_value {self.min_value}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RatioRule":
+    def from_dict(cls, data: dict[str, Any]) -> RatioRule:
         """Build a rule from plain data (a TOML/JSON table), rejecting unknown keys."""
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known

@@ -22,7 +22,6 @@ from geo.paths import Pairs, pair_distances
 from geo.ratios import CapacityError, DemandError
 from geo.snap import snap
 
-
 # --------------------------------------------------------------------- a tiny line city
 # Street along y = 0: nodes at x = 0, 300, 600, 900, 1200, 1800, 2400, plus an
 # island street (5000..5300) that nobody lives on.
@@ -125,7 +124,7 @@ def test_e2sfca_zones_in_minutes_and_luo_qi():
 
 def test_gaussian_decay_by_hand(line_matrix):
     g = GaussianDecay(sigma_m=400.0, limit_m=LIMIT)
-    w = lambda d: np.exp(-d * d / (2 * 400.0**2))  # noqa: E731
+    w = lambda d: np.exp(-d * d / (2 * 400.0**2))
     d0 = 100 * w(340) + 200 * w(630)
     d1 = 200 * w(630) + 300 * w(320) + 400 * w(10)
     res = two_step_fca(line_matrix, SUPPLY, POP, g)
