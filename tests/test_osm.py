@@ -502,3 +502,34 @@ def test_shenzhen_roads_load_without_motorway_or_trunk():
     # rounding of the XML) exactly when the segment is in it.
     assert (distance_to_network(fast_mids) > 0.05).all()
     assert (distance_to_network(plain_mids) < 0.05).all()
+
+
+# ------------------------------------------------------ a whole city from XML
+def test_city_from_small_xml(tmp_path):
+    from layers.osm import city_from_osm
+
+    nodes = dict(NODES)
+    # a block of flats, 4 floors, near node 2 (about 22 x 22 m)
+    nodes.update({31: (24.9408, 60.1702), 32: (24.9412, 60.1702), 33: (24.9412, 60.1704), 34: (24.9408, 60.1704)})
+    ways = dict(WAYS)
+    ways[120] = ([31, 32, 33, 34, 31], {"building": "apartments", "building:levels": "4"})
+    path = write_osm(tmp_path / "small.osm", nodes, ways, POI)
+    city = city_from_osm(path, "small")
+
+    flats = gpd_area_m2([nodes[i] for i in (31, 32, 33, 34)], city.crs)
+    assert city.cells["population"].sum() == pytest.approx(flats * 4 / 40, rel=1e-9)
+    assert city.meta["population"]["buildings"] == 2  # the flats and the clinic building
+    assert city.meta["population"]["buildings_housing"] == 1
+    assert sorted(city.facilities["id"]) == ["node/21", "node/22", "way/112"]
+    assert city.meta["facilities"]["counts"]["health_station"] == 2
+    assert city.attribution == "© OpenStreetMap contributors" and city.population_estimated
+
+    # without any housing there is nothing to analyse, and the error says so
+    del ways[120]
+    with pytest.raises(OsmError, match=r"none of the 1 buildings was counted as housing"):
+        city_from_osm(write_osm(tmp_path / "nohome.osm", nodes, ways, POI), "nohome")
+
+
+def gpd_area_m2(lonlat: list[tuple[float, float]], crs) -> float:
+    x, y = from_wgs84([p[0] for p in lonlat], [p[1] for p in lonlat], crs)
+    return shapely.Polygon(np.column_stack([x, y])).area
