@@ -424,7 +424,8 @@ def evaluate_ratio_rule(
 
     n_units = len(units)
     fac = facilities[facilities["kind"].isin(list(rule.kinds)).to_numpy()]
-    fac_ids = fac["id"].astype(str).to_numpy() if "id" in fac.columns else None
+    # without an id column, name facilities by their row label in the full table
+    fac_ids = fac["id"].astype(str).to_numpy() if "id" in fac.columns else [f"row {i}" for i in fac.index]
     if rule.supply == "count":
         amount = np.ones(len(fac))
     else:

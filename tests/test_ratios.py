@@ -222,6 +222,13 @@ def test_bad_capacity_names_facility_and_field(units, facilities, cells, bad, ma
         evaluate_ratio_rule(BEDS_30, units, fac, cells)
 
 
+def test_bad_capacity_without_ids_names_the_row(units, facilities, cells):
+    fac = facilities.drop(columns="id")
+    fac.loc[3, "beds"] = -1.0
+    with pytest.raises(CapacityError, match="facility 'row 3': field 'beds' is negative"):
+        evaluate_ratio_rule(BEDS_30, units, fac, cells)
+
+
 def test_capacity_of_other_kinds_is_not_needed(units, facilities, cells):
     # health centres have NaN beds: irrelevant to an elderly-care beds rule
     evaluate_ratio_rule(BEDS_30, units, facilities, cells)
