@@ -379,25 +379,29 @@ _PYROSM_META = frozenset({"id", "osm_type", "geometry", "tags", "lon", "lat", "v
 _OSMNX_META = frozenset({"geometry", "nodes", "ways", "element", "id"})
 
 
-def _tag_records(frame: pd.DataFrame, meta: frozenset[str]) -> list[dict[str, str]]:
-    """One dict of all OSM tags per row.
+def _tag_records(frame: pd.DataFrame, meta: frozenset[str], keys: tuple[str, ...] | None = None) -> list[dict[str, str]]:
+    """One dict of OSM tags per row (all tags, or only ``keys``).
 
     pyrosm keeps common keys as columns and the rest as a JSON string in
     ``tags``; osmnx keeps every key as a column. Both end up here as plain dicts.
+    Restricting to ``keys`` keeps the per-row work small on big networks.
     """
-    cols = [c for c in frame.columns if c not in meta]
+    cols = [c for c in frame.columns if c not in meta and (keys is None or c in keys)]
     values = frame[cols].to_numpy(dtype=object)
     extra = frame["tags"].to_numpy(dtype=object) if "tags" in frame.columns else [None] * len(frame)
+    wanted = None if keys is None else [k for k in keys if k not in cols]
     records = []
-    for row, more in zip(values, extra):
-        rec = {k: str(v) for k, v in zip(cols, row) if isinstance(v, str) or (v is not None and not pd.isna(v))}
-        if isinstance(more, str) and more:
+    for row, more in zip(values, extra, strict=True):
+        rec = {k: str(v) for k, v in zip(cols, row, strict=True) if isinstance(v, str) or (v is not None and not pd.isna(v))}
+        # Parse the JSON only when it may hold a wanted key (cheap substring test).
+        if isinstance(more, str) and more and (wanted is None or any(f'"{k}"' in more for k in wanted)):
             try:
                 parsed = json.loads(more)
             except json.JSONDecodeError:
                 parsed = {}
             for k, v in parsed.items():
-                rec.setdefault(k, str(v))
+                if wanted is None or k in wanted:
+                    rec.setdefault(k, str(v))
         records.append(rec)
     return records
 
@@ -578,7 +582,7 @@ def _pbf_network(path: Path, crs, drop_separate_sidewalks: bool | None) -> WalkN
     if got is None or got[1] is None or len(got[1]) == 0:
         raise OsmError(path.name, "no walkable ways found")
     nodes, edges = got
-    records = _tag_records(edges, _PYROSM_META)
+    records = _tag_records(edges, _PYROSM_META, WALK_KEYS)
     if drop_separate_sidewalks is None:
         drop_separate_sidewalks = _has_footways(edges["highway"])
     keep = np.fromiter((is_walkable(t, drop_separate_sidewalks) for t in records), dtype=bool, count=len(records))
