@@ -218,10 +218,6 @@ class TagMapping:
         return {k: (True if v is True else sorted(v)) for k, v in out.items()}
 
 
-def _mapping_error(source: str, problem: str) -> OsmError:
-    return OsmError(source, problem)
-
-
 def load_tag_mapping(path: str | Path | None = None) -> TagMapping:
     """Read a tag-to-kind mapping (default: ``layers/osm_tags.toml``).
 
@@ -256,7 +252,7 @@ def _read_mapping(path: Path) -> TagMapping:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise _mapping_error(source, f"cannot read the tag mapping: {exc}") from exc
+        raise OsmError(source, f"cannot read the tag mapping: {exc}") from exc
     rules = []
     for i, entry in enumerate(data.get("rule", []), start=1):
         kind, match = entry.get("kind"), entry.get("match")
