@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from functools import cached_property
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,7 +30,7 @@ from geo.clusters import uncovered_clusters
 from geo.incremental import EuclidReach, IncrementalNearest, NetworkReach
 from layers.city import City
 from layers.kinds import CAPACITY_FIELDS
-from scenarios.evaluate import SEARCH_FACTOR, CoverageResult, StandardResult, _bands, evaluate
+from scenarios.evaluate import SEARCH_FACTOR, CoverageResult, StandardResult, _bands, band_labels, evaluate
 from scenarios.model import (
     AddFacility,
     Edit,
@@ -214,22 +215,25 @@ def _standard_result(
     n_facilities: int,
     n_kind: int,
     unreachable: int,
-    clusters: bool,
+    clusters: gpd.GeoDataFrame | None,
+    weight: np.ndarray | None = None,
+    bands: bool = True,
 ) -> StandardResult:
     """A :class:`StandardResult` from per-cell nearest distances and facility positions.
 
-    The same derivation as :func:`scenarios.evaluate.evaluate_standard`;
-    ``clusters=False`` skips the gap clusters (an empty layer) for quick summaries.
+    The same derivation as :func:`scenarios.evaluate.evaluate_standard`.
+    ``clusters`` is the gap layer to attach (``None``: compute it);
+    ``bands=False`` leaves the per-cell band labels out (quick summaries
+    compute band shares numerically instead, see :func:`_band_shares`).
     """
     time_min = dist / standard.speed_mps / 60.0
     covered = dist <= standard.threshold_m
-    weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
+    if weight is None:
+        weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
     ok = facility >= 0
     load = np.bincount(facility[ok], weights=weight[ok], minlength=n_facilities).astype(np.float64)
-    if clusters:
-        gaps = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight)
-    else:
-        gaps = gpd.GeoDataFrame({"population": []}, geometry=[], crs=city.crs)
+    if clusters is None:
+        clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight)
     return StandardResult(
         standard=standard,
         dist_m=dist,
@@ -237,12 +241,32 @@ def _standard_result(
         facility=facility,
         covered=covered,
         weight=weight,
-        band=_bands(standard, time_min),
-        clusters=gaps,
+        band=_bands(standard, time_min) if bands else None,
+        clusters=clusters,
         load=load,
         n_facilities=n_kind,
         unreachable_cells=unreachable,
     )
+
+
+def _band_shares(result: StandardResult) -> dict[str, float | None]:
+    """``share_<band>`` entries of :meth:`StandardResult.summary`, without per-cell label strings.
+
+    The same cells are summed in the same order as the label comparison in
+    ``summary()`` does, so the numbers are identical; comparing a
+    750,000-element array of label strings three times is what this avoids.
+    """
+    s = result.standard
+    labels = band_labels(s)
+    if not labels:
+        return {}
+    idx = np.searchsorted(np.asarray(s.bands_min), result.time_min, side="left")
+    total = float(result.weight.sum())
+    out: dict[str, float | None] = {}
+    for j, label in enumerate(labels):
+        share = float(result.weight[idx == j].sum()) / total if total > 0 else None
+        out[f"share_{label}"] = None if share is None else round(share, 4)
+    return out
 
 
 _EDIT = TypeAdapter(Edit)
@@ -296,6 +320,7 @@ class LiveScenario:
         self._alive = [True] * len(self._records)
         self._slot = {rec["id"]: i for i, rec in enumerate(self._records)}
         self._states: dict[str, IncrementalNearest] = {}
+        self._weights: dict[str, np.ndarray] = {}
         for i, s in enumerate(self.standards):
             if progress:
                 progress(f"indexing {s.id}", i / max(len(self.standards), 1))
@@ -356,8 +381,15 @@ class LiveScenario:
         """Change a capacity field (coverage does not depend on it); returns the summaries."""
         return self.apply({"op": "set_capacity", "id": id, "field": field, "value": value})
 
-    def apply(self, edit: Any) -> dict[str, Any]:
+    def apply(self, edit: Any, summaries: bool = True) -> dict[str, Any]:
         """Apply one edit (an Edit model or its plain dict) and update every standard it touches.
+
+        Parameters
+        ----------
+        edit : Edit or dict
+        summaries : bool, default True
+            Recompute the per-standard summaries (sums over all cells); off,
+            ``"standards"`` is left out of the answer.
 
         Returns
         -------
@@ -382,12 +414,14 @@ class LiveScenario:
         with self._lock:
             changed = self._apply(edit)
             self.edits.append(edit)
-            return {
+            out = {
                 "edit": edit.model_dump(mode="json", exclude_none=True),
                 "version": len(self.edits),
                 "changed_cells": {sid: int(c.size) for sid, c in changed.items()},
-                "standards": self.summaries(),
             }
+            if summaries:
+                out["standards"] = self.summaries()
+            return out
 
     def _find(self, edit: Any) -> int:
         slot = self._slot.get(edit.id)
@@ -441,25 +475,44 @@ class LiveScenario:
         geom = gpd.points_from_xy(np.asarray(self._x)[keep], np.asarray(self._y)[keep], crs=self.city.crs)
         return gpd.GeoDataFrame(frame, geometry=geom, crs=self.city.crs)
 
-    def _standard_result(self, standard: Standard, clusters: bool) -> StandardResult:
+    def _standard_result(self, standard: Standard, quick: bool = False) -> StandardResult:
+        """The standard's result on the current facilities; ``quick``: no gap clusters, no band labels."""
         state = self._states[standard.id]
         alive = np.asarray(self._alive, dtype=bool)
         position = np.cumsum(alive) - 1  # slot -> row of the current facility layer
         facility = np.where(state.slot >= 0, position[np.maximum(state.slot, 0)], -1).astype(np.int64)
-        kinds = np.array([r["kind"] for r in self._records], dtype=object)
-        n_kind = int(np.count_nonzero(alive & np.isin(kinds, list(standard.kinds))))
-        unreachable = 0 if standard.mode == "euclidean" else int(np.count_nonzero(~self.city.snapped_cells.ok))
+        n_kind = sum(1 for r, a in zip(self._records, self._alive) if a and r["kind"] in standard.kinds)
+        if standard.weight not in self._weights:
+            self._weights[standard.weight] = self.city.cells[standard.weight].to_numpy(dtype=np.float64)
         return _standard_result(
-            self.city, standard, state.dist.copy(), facility, int(alive.sum()), n_kind, unreachable, clusters
+            self.city, standard, state.dist.copy(), facility, int(alive.sum()), n_kind,
+            0 if standard.mode == "euclidean" else self._unreachable,
+            self._no_gaps if quick else None,
+            weight=self._weights[standard.weight],
+            bands=not quick,
         )
 
+    @cached_property
+    def _no_gaps(self) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame({"population": []}, geometry=[], crs=self.city.crs)
+
+    @cached_property
+    def _unreachable(self) -> int:
+        return int(np.count_nonzero(~self.city.snapped_cells.ok))
+
     def summaries(self) -> dict[str, dict[str, Any]]:
-        """Per standard, :meth:`StandardResult.summary` without ``largest_gap`` (clusters are not redone per edit)."""
+        """Per standard, :meth:`StandardResult.summary` without ``largest_gap``.
+
+        Gap clusters are not redone per edit (they need the cell polygons);
+        :meth:`result` has them.
+        """
         with self._lock:
             out = {}
             for s in self.standards:
-                summary = self._standard_result(s, clusters=False).summary()
+                r = self._standard_result(s, quick=True)
+                summary = r.summary()
                 summary.pop("largest_gap", None)
+                summary.update(_band_shares(r))
                 out[s.id] = summary
             return out
 
@@ -467,7 +520,7 @@ class LiveScenario:
         """Every standard's full result on the current facilities (gap clusters included)."""
         with self._lock:
             city = city_with_facilities(self.city, self.facilities())
-            return CoverageResult(city=city, results={s.id: self._standard_result(s, True) for s in self.standards})
+            return CoverageResult(city=city, results={s.id: self._standard_result(s) for s in self.standards})
 
     def scenario(self, name: str, city_name: str | None = None, description: str = "") -> Scenario:
         """The edits so far as a :class:`Scenario` (to save or run)."""
