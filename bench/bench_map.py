@@ -1,0 +1,133 @@
+"""HTML map of a Guangzhou-sized city: file size, build time, browser load time.
+
+    PYTHONPATH=. python bench/bench_map.py [--cells 750000] [--nodes 1000000] [--peer-cells 20000]
+
+Ours: :func:`maps.interactive.coverage_map` on the generated city (750,000
+cells, grid drawn as images). Peer, on the same data in the same run:
+geopandas ``GeoDataFrame.explore`` (folium GeoJSON, one polygon per cell),
+which is what one would write without the image path; it is run on the first
+``--peer-cells`` cells, because at city scale its page is hundreds of MB.
+Our vector path (shared GeoJSON, up to 20,000 cells) is timed on the same
+subset. Browser load: headless Chromium (Debian's chromium + chromedriver),
+page served from localhost, time from navigation start until the load event
+plus until every map image is decoded. The peer page is not opened: it loads
+Leaflet from CDNs, which a machine without internet cannot reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from layers.city import City
+from layers.cities.generator.build import generate_city_of_size
+from maps.interactive import coverage_map
+from scenarios.evaluate import evaluate
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+         "--window-size=1280,900"]
+
+
+def _subset(city: City, n: int) -> City:
+    cells = city.cells.iloc[:n].reset_index(drop=True)
+    return City(name=city.name, crs=city.crs, cells=cells, facilities=city.facilities, network=city.network,
+                units=city.units, attribution=city.attribution, generated=city.generated)
+
+
+def _browser_load(folder: Path, names: list[str]) -> dict[str, float]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    profile = tempfile.mkdtemp()
+    opts = Options()
+    opts.binary_location = shutil.which("chromium")
+    for f in FLAGS + [f"--user-data-dir={profile}"]:
+        opts.add_argument(f)
+    driver = webdriver.Chrome(options=opts, service=Service(shutil.which("chromedriver")))
+    driver.set_page_load_timeout(600)
+    out = {}
+    try:
+        for name in names:
+            driver.get(f"http://127.0.0.1:{server.server_address[1]}/{name}")
+            # wait for images to decode, then read the navigation timing
+            driver.execute_script(
+                "return Promise.all(Array.from(document.images).map(i => i.decode ? i.decode().catch(() => 0) : 0));"
+            )
+            nav = driver.execute_script(
+                "const n = performance.getEntriesByType('navigation')[0]; return [n.loadEventEnd, performance.now()];"
+            )
+            out[name] = (nav[0] / 1000, nav[1] / 1000)
+    finally:
+        driver.quit()
+        server.shutdown()
+        shutil.rmtree(profile, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cells", type=int, default=750_000)
+    ap.add_argument("--nodes", type=int, default=1_000_000)
+    ap.add_argument("--facilities", type=int, default=2000)
+    ap.add_argument("--peer-cells", type=int, default=20_000)
+    args = ap.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="lc-bench-map-"))
+
+    t = time.perf_counter()
+    city = generate_city_of_size(n_nodes=args.nodes, n_cells=args.cells, n_facilities=args.facilities,
+                                 target_population=18_676_605)
+    print(f"city: {len(city.cells):,} cells, {city.network.n_nodes:,} nodes, {len(city.facilities):,} facilities "
+          f"({time.perf_counter() - t:.1f} s)")
+    t = time.perf_counter()
+    result = evaluate(city)
+    print(f"evaluate: {time.perf_counter() - t:.1f} s")
+
+    t = time.perf_counter()
+    big = coverage_map(result, folder / "city.html", service_areas=False)
+    t_big = time.perf_counter() - t
+    print(f"ours, {len(city.cells):,} cells (images): {big.stat().st_size / 1e6:.1f} MB in {t_big:.1f} s")
+
+    sub = _subset(city, args.peer_cells)
+    sub_result = evaluate(sub)
+    t = time.perf_counter()
+    ours = coverage_map(sub_result, folder / "ours_sub.html", service_areas=False)
+    t_ours = time.perf_counter() - t
+    cells = sub_result.cells_frame()
+    keep = ["cell_id", "population", "elderly"] + [c for c in cells.columns if c.endswith(("_time_min", "_dist_m", "_band", "_covered"))]
+    cells = cells[keep + ["geometry"]]
+    t = time.perf_counter()
+    m = None
+    for col in [c for c in cells.columns if c.endswith(("_band", "_covered"))] + ["population"]:
+        m = cells.explore(column=col, m=m, name=col, tiles=None if m is not None else "OpenStreetMap", show=False)
+    import folium
+
+    folium.LayerControl().add_to(m)
+    m.save(folder / "peer_sub.html")
+    t_peer = time.perf_counter() - t
+    s_ours, s_peer = ours.stat().st_size / 1e6, (folder / "peer_sub.html").stat().st_size / 1e6
+    print(f"{args.peer_cells:,} cells: ours (vector) {s_ours:.1f} MB in {t_ours:.1f} s; "
+          f"geopandas.explore {s_peer:.1f} MB in {t_peer:.1f} s; size ratio {s_peer / s_ours:.1f}x, time ratio {t_peer / t_ours:.1f}x")
+
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        # the peer page links Leaflet from CDNs, which this machine cannot reach: its load time would
+        # measure failed requests, so only our two pages are opened
+        loads = _browser_load(folder, ["city.html", "ours_sub.html"])
+        for name, (load, drawn) in loads.items():
+            print(f"browser {name}: load event {load:.2f} s, images decoded {drawn:.2f} s")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
