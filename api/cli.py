@@ -91,7 +91,30 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def run_and_write(city, standard_ids, overrides, out: Path, lang: str, map_html: bool) -> None:
+def print_ratios(report) -> None:
+    """Print ratio rules per unit and accessibility per cell."""
+    table = Table(title="Ratio rules per unit")
+    for col in ("rule", "level", "pass", "fail", "no facility", "city supply", "shortfall"):
+        table.add_column(col, justify="left" if col in ("rule", "level") else "right", no_wrap=col == "rule")
+    for row in report.rules_frame().to_dict("records"):
+        table.add_row(
+            row["rule"], row["level"], str(row["units_pass"]), str(row["units_fail"]),
+            str(row["units_without_facility"]), f"{row['supply']:,.0f}", f"{row['shortfall']:,.0f}",
+        )
+    console.print(table)
+    table = Table(title="Supply-aware accessibility (E2SFCA)")
+    for col in ("standard", "catchment", "mean", "served", "under-served", "uncovered"):
+        table.add_column(col, justify="left" if col == "standard" else "right", no_wrap=col == "standard")
+    for row in report.access_frame().to_dict("records"):
+        table.add_row(
+            row["standard"], f"{row['catchment_min']:g} min", f"{row['mean_accessibility']:.1f} {row['unit']}",
+            f"{row['served_population']:,.0f}", f"{row['under-served_population']:,.0f}",
+            f"{row['uncovered_population']:,.0f}",
+        )
+    console.print(table)
+
+
+def run_and_write(city, standard_ids, overrides, out: Path, lang: str, map_html: bool, ratios: bool = False) -> None:
     """Evaluate standards on a city, print the table and write the output folder."""
     from scenarios.evaluate import evaluate
     from scenarios.outputs import write_outputs
@@ -101,9 +124,15 @@ def run_and_write(city, standard_ids, overrides, out: Path, lang: str, map_html:
     with progress_bar() as update:
         result = evaluate(city, standards, progress=update)
     print_summary(result, lang)
+    report = None
+    if ratios and city.units:
+        from scenarios.ratios import run_ratios
+
+        report = run_ratios(city)
+        print_ratios(report)
     with progress_bar() as update:
         update("writing coverage.gpkg", 0.1)
-        paths = write_outputs(result, out)
+        paths = write_outputs(result, out, ratios=report)
         if map_html:
             update("writing map.html", 0.7)
             from maps.interactive import coverage_map
@@ -126,7 +155,7 @@ def demo(
     with user_errors():
         with progress_bar() as update:
             c = load_city(city, progress=update)
-        run_and_write(c, None, {}, out, lang, not no_map)
+        run_and_write(c, None, {}, out, lang, not no_map, ratios=True)
 
 
 @app.command()
@@ -176,6 +205,46 @@ def standards(lang: str = typer.Option("en", help="Label language: en or zh.")) 
 
 
 from api.commands import maps as _maps_cmd; _maps_cmd.register(app)  # noqa: E402,E702  lifecircle map / export
+from api.commands import scenario as _scenario_cmd; _scenario_cmd.register(app)  # noqa: E402,E702  lifecircle run / scenario
+
+
+@app.command()
+def ratios(
+    city: str = typer.Option("demo", help="Built-in city with subdistrict/community units."),
+    rule: list[str] = typer.Option([], "--rule", "-r", help="Ratio rule id (repeatable); all when omitted."),
+    access: list[str] = typer.Option([], "--access", "-a", help="Accessibility standard id (repeatable); all when omitted."),
+    set_: list[str] = typer.Option([], "--set", help="Override, e.g. elderly-beds-zhuhai.min_value=40 or beds-access.catchment_min=10."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write ratios.csv and access.csv here."),
+    list_: bool = typer.Option(False, "--list", help="List the ratio rules and accessibility standards."),
+) -> None:
+    """Ratio standards per unit (beds per 1,000 elderly, ...) and supply-aware accessibility per cell."""
+    from scenarios.ratios import access_standards, ratio_rules, run_ratios
+
+    if list_:
+        table = Table(title="Ratio rules and accessibility standards", show_lines=True)
+        for col in ("id", "title", "level / catchment", "source"):
+            table.add_column(col, no_wrap=col == "id")
+        for r in ratio_rules().values():
+            table.add_row(r.id, r.title_en, r.level, r.source)
+        for a in access_standards().values():
+            table.add_row(a.id, a.title_en, f"{a.catchment_min:g} min walk", a.source)
+        console.print(table)
+        return
+    from layers.cities import load_city
+
+    with user_errors():
+        overrides = parse_overrides(set_)
+        with progress_bar() as update:
+            c = load_city(city, progress=update)
+        if not c.units:
+            fail(f"city '{city}' has no administrative units to check ratio rules in")
+        report = run_ratios(c, list(rule) or None, list(access) or None, overrides)
+        print_ratios(report)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            report.units_frame().to_csv(out / "ratios.csv", index=False)
+            report.access_frame().to_csv(out / "access.csv", index=False)
+            console.print(f"  ratios {out / 'ratios.csv'}\n  access {out / 'access.csv'}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from scenarios.evaluate import CoverageResult
+from scenarios.ratios import RatioReport
 from scenarios.service_areas import standard_service_areas
 
 __all__ = ["write_outputs", "summary_document"]
@@ -67,6 +68,7 @@ def write_outputs(
     out_dir: str | os.PathLike,
     *,
     service_areas: bool = True,
+    ratios: RatioReport | None = None,
 ) -> dict[str, Path]:
     """Write ``coverage.gpkg``, ``summary.csv`` and ``summary.json``.
 
@@ -82,6 +84,10 @@ def write_outputs(
     out_dir : path-like
         Created if missing.
     service_areas : bool, default True
+    ratios : RatioReport, optional
+        Ratio rules and accessibility: adds the per-cell accessibility columns
+        to ``cells``, one layer ``units_<level>`` per unit level with the
+        rules' status and shortfall, and ``ratios.csv`` / ``access.csv``.
 
     Returns
     -------
@@ -96,11 +102,17 @@ def write_outputs(
     tmp = out / ".coverage.partial.gpkg"
     if tmp.exists():
         tmp.unlink()
+    cells = result.cells_frame()
+    if ratios is not None:
+        cells = cells.join(ratios.cell_columns())
     layers: dict[str, gpd.GeoDataFrame] = {
-        "cells": result.cells_frame(),
+        "cells": cells,
         "facilities": result.facilities_frame(),
         "uncovered_clusters": result.clusters_frame(),
     }
+    if ratios is not None:
+        for level in sorted({r.rule.level for r in ratios.rules.values()}):
+            layers[f"units_{level}"] = ratios.units_layer(level)
     if service_areas:
         layers["service_areas"] = standard_service_areas(result.city, list(r.standard for r in result.results.values()))
     for name, frame in layers.items():
@@ -115,5 +127,15 @@ def write_outputs(
     csv = out / "summary.csv"
     _atomic_write_text(csv, summary.to_csv(index=False))
     js = out / "summary.json"
-    _atomic_write_text(js, json.dumps(summary_document(result), ensure_ascii=False, indent=2))
-    return {"gpkg": gpkg, "csv": csv, "json": js}
+    doc = summary_document(result)
+    if ratios is not None:
+        doc["ratio_rules"] = [{k: _clean(v) for k, v in row.items()} for row in ratios.rules_frame().to_dict("records")]
+        doc["accessibility"] = [{k: _clean(v) for k, v in row.items()} for row in ratios.access_frame().to_dict("records")]
+    _atomic_write_text(js, json.dumps(doc, ensure_ascii=False, indent=2))
+    paths = {"gpkg": gpkg, "csv": csv, "json": js}
+    if ratios is not None:
+        paths["ratios"] = out / "ratios.csv"
+        _atomic_write_text(paths["ratios"], ratios.units_frame().to_csv(index=False))
+        paths["access"] = out / "access.csv"
+        _atomic_write_text(paths["access"], ratios.access_frame().to_csv(index=False))
+    return paths
