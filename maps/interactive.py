@@ -276,36 +276,39 @@ def _service_area_layers(m, result, results, lang) -> None:
         group.add_to(m)
 
 
-def _cluster_layer(m, result, results, lang, legend) -> None:
+def _cluster_layers(m, result, results, lang, legend) -> None:
+    """One layer per standard of its largest uncovered clusters; the first standard's shown."""
     frame = result.clusters_frame()
-    ids = [sr.standard.id for sr in results]
-    frame = frame[frame["standard"].isin(ids)] if len(frame) else frame
-    if not len(frame):
-        return
-    short = {sr.standard.id: standard_short(sr.standard, lang) for sr in results}
-    props = pd.DataFrame(
-        {
-            "standard": frame["standard"].map(short).to_numpy(),
-            "rank": frame["rank"].astype(int).to_numpy(),
-            "population": [f"{v:,.0f}" for v in frame["population"]],
-            "n_cells": frame["n_cells"].astype(int).to_numpy(),
-        }
-    )
     name = text("clusters", lang)
-    group = folium.FeatureGroup(name=name, show=True)
-    folium.GeoJson(
-        _collection(_wgs84(frame.geometry.values, result.city.crs, simplify_m=2.0), props),
-        style_function=lambda f: {"color": CLUSTER_COLOUR, "weight": 3, "dashArray": "6 4", "fillOpacity": 0.0},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["standard", "rank", "population", "n_cells"],
-            aliases=[text("standard", lang), text("rank", lang), text("population", lang), text("cells", lang)],
-        ),
-        control=False,
-    ).add_to(group)
-    group.add_to(m)
-    legend.append(
-        {"layer": name, "shown": True, "entries": [{"label": name, "colour": CLUSTER_COLOUR, "outline": True}], "note": ""}
-    )
+    added = False
+    for k, sr in enumerate(results):
+        sel = frame[frame["standard"] == sr.standard.id] if len(frame) else frame
+        if not len(sel):
+            continue
+        props = pd.DataFrame(
+            {
+                "standard": standard_short(sr.standard, lang),
+                "rank": sel["rank"].astype(int).to_numpy(),
+                "population": [f"{v:,.0f}" for v in sel["population"]],
+                "n_cells": sel["n_cells"].astype(int).to_numpy(),
+            }
+        )
+        group = folium.FeatureGroup(name=f"{name}: {standard_short(sr.standard, lang)}", show=k == 0)
+        folium.GeoJson(
+            _collection(_wgs84(sel.geometry.values, result.city.crs, simplify_m=2.0), props),
+            style_function=lambda f: {"color": CLUSTER_COLOUR, "weight": 3, "dashArray": "6 4", "fillOpacity": 0.0},
+            tooltip=folium.GeoJsonTooltip(
+                fields=["standard", "rank", "population", "n_cells"],
+                aliases=[text("standard", lang), text("rank", lang), text("population", lang), text("cells", lang)],
+            ),
+            control=False,
+        ).add_to(group)
+        group.add_to(m)
+        added = True
+    if added:
+        legend.append(
+            {"layer": name, "shown": True, "entries": [{"label": name, "colour": CLUSTER_COLOUR, "outline": True}], "note": ""}
+        )
 
 
 def _facility_layers(m, result, results, lang, legend) -> list:
@@ -479,7 +482,7 @@ def coverage_map(
     _unit_layers(m, city, lang)
     if service_areas:
         _service_area_layers(m, result, results, lang)
-    _cluster_layer(m, result, results, lang, legend)
+    _cluster_layers(m, result, results, lang, legend)
     clusters = _facility_layers(m, result, results, lang, legend)
     _extra_layers(m, extra_layers, city.crs)
 

@@ -110,7 +110,7 @@ def test_layers_listed_in_layer_control(vector_map, result):
     expected = ["Residents per cell"] + [r.standard.title_en for r in result.results.values()]
     expected += ["Subdistricts"]
     expected += [f"Service areas: {n}" for n in ("Service centre (distance)", "Community station (distance)", "Clinic (walk)", "Elderly care (walk)")]
-    expected += ["Largest uncovered clusters"]
+    expected += [f"Largest uncovered clusters: {n}" for n in ("Service centre (distance)", "Community station (distance)", "Clinic (walk)", "Elderly care (walk)")]
     expected += [
         "Street public service centre (1)",
         "Community public service station (2)",
