@@ -1,0 +1,179 @@
+"""The FastAPI application of the city portal.
+
+Routes live in ``api/routes_*.py`` and ``api/ogc.py``, one :class:`fastapi.APIRouter`
+each, listed in :data:`ROUTERS`. To add endpoints (scenarios, siting, ...):
+write ``api/routes_scenarios.py`` with ``router = APIRouter(prefix="/scenarios",
+tags=["Scenarios"], responses=ERROR_RESPONSES)``, take the shared state with
+``state: AppState = Depends(get_state)``, protect writes with
+``dependencies=[Depends(require_write)]`` (reads with ``require_read``), raise
+:class:`api.problems.ApiProblem` for errors, and append the router to
+:data:`ROUTERS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import ogc, routes_coverage, routes_jobs, routes_layers, routes_meta, routes_reach, routes_service_areas
+from api.config import ApiConfig, load_config
+from api.problems import PROBLEM_TYPE, install_handlers
+from api.state import AppState
+from layers.city import City
+
+__all__ = ["create_app", "ROUTERS", "BodyLimitMiddleware"]
+
+log = logging.getLogger("lifecircle.api")
+
+ROUTERS: list[APIRouter] = [
+    routes_meta.router,
+    ogc.router,
+    routes_reach.router,
+    routes_layers.router,
+    routes_coverage.router,
+    routes_service_areas.router,
+    routes_jobs.router,
+]
+"""Routers mounted by :func:`create_app`, in this order."""
+
+TAGS = [
+    {"name": "Service", "description": "Status and the standards catalogue (thresholds, speeds, source clauses)."},
+    {"name": "OGC API - Features", "description": "Layers and results as OGC collections in WGS84, for QGIS and web maps."},
+    {"name": "Reach", "description": "Who is within walking reach: one address against every facility kind and standard."},
+    {"name": "Layers", "description": "Upload facilities, population grids and units (GeoJSON, GeoPackage, zipped Shapefile, CSV)."},
+    {"name": "Coverage", "description": "Run standards over the city, download results and maps."},
+    {"name": "Service areas", "description": "Walking service-area polygons for points or facilities."},
+    {"name": "Jobs", "description": "Background work: progress, result link, cancel."},
+]
+
+# multipart framing and form fields around the file itself
+_MULTIPART_SLACK = 64 * 1024
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies above a size with a 413 problem, before reading them.
+
+    Bodies with a ``Content-Length`` are checked up front; streamed bodies are
+    counted as they arrive and cut off once they pass the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_bytes
+            except ValueError:
+                too_big = False
+            if too_big:
+                await self._refuse(scope, send)
+                return
+        seen = 0
+        sent_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal sent_started
+            if message["type"] == "http.response.start":
+                sent_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not sent_started:
+                await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        import json
+
+        body = json.dumps(
+            {
+                "type": PROBLEM_TYPE,
+                "title": "Content Too Large",
+                "status": 413,
+                "detail": f"the request body exceeds the limit of {self.max_bytes - _MULTIPART_SLACK:,} bytes",
+                "instance": scope.get("path", ""),
+            }
+        ).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(config: ApiConfig | None = None, *, city: City | None = None) -> FastAPI:
+    """Build the API.
+
+    Parameters
+    ----------
+    config : ApiConfig, optional
+        Defaults to :func:`api.config.load_config` (environment and
+        ``$LIFECIRCLE_CONFIG``).
+    city : City, optional
+        Serve this city instead of loading the configured one (tests, embedding).
+
+    Returns
+    -------
+    fastapi.FastAPI
+        With ``app.state.lifecircle`` holding the :class:`api.state.AppState`.
+        The city is loaded here (cached on disk by :mod:`layers`), so the
+        first request is as fast as any other.
+    """
+    config = config or load_config()
+    state = AppState(config, city)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        state.close()
+
+    app = FastAPI(
+        title="lifecircle API",
+        version="0.1.0",
+        summary="Who is within walking reach of public services, where the gaps are.",
+        description=(
+            f"Life-circle coverage for **{state.city.name}**"
+            + (" (a generated district, not a real place)" if state.city.generated else "")
+            + ". All coordinates in responses are WGS84 (lon, lat); inputs may be WGS84, CGCS2000, GCJ-02 or BD-09. "
+            "Errors are RFC 9457 `application/problem+json`. Write endpoints need an `X-API-Key`."
+        ),
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.lifecircle = state
+    install_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_upload_bytes + _MULTIPART_SLACK)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=config.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["X-API-Key", "Content-Type", "If-Match", "Prefer", "Accept"],
+        expose_headers=["Location", "ETag", "Preference-Applied"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    log.info("lifecircle API serving %s (%d cells, %d facilities)", state.city.name, len(state.city.cells), len(state.city.facilities))
+    return app

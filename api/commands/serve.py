@@ -1,0 +1,40 @@
+"""``lifecircle serve``: run the HTTP API with uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["register", "serve_command"]
+
+
+def serve_command(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (use 0.0.0.0 only behind a proxy)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML or TOML configuration file (see api/config.py)."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve the city-portal API (OpenAPI docs at /docs).
+
+    One process: uploaded layers, runs and jobs live in its memory and data folder.
+    """
+    import uvicorn
+
+    from api.app import create_app
+    from api.cli import fail
+    from api.config import load_config
+
+    try:
+        cfg = load_config(config)
+        app = create_app(cfg)
+    except ValueError as exc:  # ConfigError, UnknownCityError, LayerError: a message, not a traceback
+        fail(str(exc))
+        return
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``lifecircle`` app."""
+    app.command("serve")(serve_command)

@@ -1,0 +1,301 @@
+"""OGC API - Features (Part 1: Core, GeoJSON) read access to layers and results.
+
+Collections:
+
+* ``cells``, ``facilities`` and ``units-<level>``: the loaded city;
+* ``layer-<id>``: uploaded layers;
+* ``run-<id>-cells`` and ``run-<id>-facilities``: coverage run results.
+
+All items are GeoJSON in WGS84 (CRS84), paged with ``limit``/``offset`` and
+``next``/``prev`` links, filtered with ``bbox``, so QGIS and other OGC clients
+can add them directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.models import Link
+from api.problems import ERROR_RESPONSES, ApiProblem
+from api.security import get_state, require_read
+from api.state import AppState
+
+__all__ = ["router", "layer_id_column", "GeoJSONResponse", "Source", "find_source", "items_page", "feature_collection", "extent_wgs84"]
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+GEOJSON = "application/geo+json"
+HARD_MAX_LIMIT = 100_000
+
+
+class GeoJSONResponse(JSONResponse):
+    """JSON with the GeoJSON media type."""
+
+    media_type = GEOJSON
+
+
+@dataclass
+class Source:
+    """A collection: where its WGS84 features come from."""
+
+    id: str
+    title: str
+    description: str
+    load: Callable[[], gpd.GeoDataFrame]
+    id_column: str | None
+    extent: list[float]
+
+
+def extent_wgs84(gdf: gpd.GeoDataFrame) -> list[float]:
+    """``[minlon, minlat, maxlon, maxlat]`` of a layer in any CRS (cheap: corners only)."""
+    if len(gdf) == 0:
+        return [-180.0, -90.0, 180.0, 90.0]
+    minx, miny, maxx, maxy = gdf.total_bounds
+    corners = gpd.GeoSeries(shapely.points([minx, minx, maxx, maxx], [miny, maxy, miny, maxy]), crs=gdf.crs)
+    b = corners.to_crs("EPSG:4326").total_bounds if gdf.crs is not None else corners.total_bounds
+    return [round(float(v), 7) for v in b]
+
+
+def _sources(state: AppState) -> list[Source]:
+    city = state.city
+    out = [
+        Source("cells", f"Population cells of {city.name}", "Residents and residents aged 60+ per cell.", lambda: state.city_cells, "cell_id", extent_wgs84(city.cells)),
+        Source("facilities", f"Facilities of {city.name}", "Public service facilities with kind and capacities.", lambda: state.city_facilities, "id", extent_wgs84(city.facilities)),
+    ]
+    for level, gdf in state.city_units.items():
+        out.append(Source(f"units-{level}", f"{level} units of {city.name}", f"Administrative units ({level}).", (lambda g=gdf: g), "unit_id" if "unit_id" in gdf else None, extent_wgs84(city.units[level])))
+    for layer in state.layers.values():
+        out.append(Source(f"layer-{layer.id}", layer.name, f"Uploaded {layer.type} layer ({layer.source}).", (lambda lay=layer: lay.wgs84), layer_id_column(layer.type), extent_wgs84(layer.frame)))
+    for run in state.runs.values():
+        ext = extent_wgs84(run.result.city.cells)
+        out.append(Source(f"run-{run.id}-cells", f"Coverage run {run.id}: cells", "Per-cell distance, time, nearest facility and coverage per standard.", (lambda r=run: r.cells_wgs84), "cell_id", ext))
+        out.append(Source(f"run-{run.id}-facilities", f"Coverage run {run.id}: facilities", "Facilities with the population each serves per standard.", (lambda r=run: r.facilities_wgs84), "id", extent_wgs84(run.result.city.facilities)))
+    return out
+
+
+def layer_id_column(layer_type: str) -> str:
+    return {"facilities": "id", "grid": "cell_id", "units": "unit_id"}[layer_type]
+
+
+def find_source(state: AppState, collection_id: str) -> Source:
+    """The collection ``collection_id``; 404 problem when unknown."""
+    for s in _sources(state):
+        if s.id == collection_id:
+            return s
+    raise ApiProblem(404, f"no collection named '{collection_id}'; see /collections")
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """``"minlon,minlat,maxlon,maxlat"`` as numbers; 422 problem when malformed."""
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ApiProblem(422, f"bbox {bbox!r}: expected four numbers minlon,minlat,maxlon,maxlat", errors=[{"field": "query.bbox", "message": "expected four comma-separated numbers"}])
+    x0, y0, x1, y1 = values
+    if x0 > x1 or y0 > y1 or abs(y0) > 90 or abs(y1) > 90:
+        raise ApiProblem(422, f"bbox {bbox!r}: need minlon <= maxlon, minlat <= maxlat and latitudes within [-90, 90]", errors=[{"field": "query.bbox", "message": "min greater than max or latitude out of range"}])
+    return x0, y0, x1, y1
+
+
+def feature_collection(frame: gpd.GeoDataFrame, rows: np.ndarray, id_column: str | None) -> dict:
+    """GeoJSON FeatureCollection of ``frame.iloc[rows]`` with feature ids."""
+    sub = frame.iloc[rows]
+    doc = sub.to_geo_dict(na="null", drop_id=True)
+    ids = sub[id_column].to_numpy() if id_column else rows
+    for f, fid in zip(doc["features"], ids, strict=True):
+        f["id"] = str(fid) if id_column else int(fid)
+    doc.pop("bbox", None)
+    return doc
+
+
+def items_page(request: Request, frame: gpd.GeoDataFrame, id_column: str | None, bbox: str | None, limit: int, offset: int, max_limit: int, extra_links: list[dict] | None = None) -> GeoJSONResponse:
+    """One page of features with OGC ``numberMatched``/``numberReturned`` and next/prev links."""
+    box = parse_bbox(bbox)
+    if box is None:
+        rows = np.arange(len(frame))
+    else:
+        x0, y0, x1, y1 = box
+        rows = np.sort(frame.sindex.query(shapely.box(x0, y0, x1, y1), predicate="intersects"))
+    limit = min(limit, max_limit)
+    page = rows[offset : offset + limit]
+    doc = feature_collection(frame, page, id_column)
+    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
+    if offset + limit < rows.size:
+        links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
+    if offset > 0:
+        links.append({"href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON})
+    links += extra_links or []
+    doc.update(
+        numberMatched=int(rows.size),
+        numberReturned=int(page.size),
+        timeStamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        links=links,
+    )
+    return GeoJSONResponse(doc)
+
+
+def one_feature(frame: gpd.GeoDataFrame, id_column: str | None, feature_id: str, where: str) -> dict:
+    """A single feature by id; 404 problem when absent."""
+    if id_column:
+        rows = np.flatnonzero(frame[id_column].astype(str).to_numpy() == feature_id)
+    else:
+        rows = np.array([int(feature_id)]) if feature_id.isdigit() and int(feature_id) < len(frame) else np.array([], dtype=int)
+    if rows.size == 0:
+        raise ApiProblem(404, f"no feature '{feature_id}' in {where}")
+    feature = feature_collection(frame, rows[:1], id_column)["features"][0]
+    return feature
+
+
+# ---------------------------------------------------------------- documents
+class LandingPage(BaseModel):
+    """OGC API landing page."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"title": "lifecircle", "description": "...", "links": [{"href": "/collections", "rel": "data"}]}]})
+
+    title: str
+    description: str
+    links: list[Link]
+
+
+class Conformance(BaseModel):
+    """OGC conformance classes implemented."""
+
+    conformsTo: list[str]
+
+
+class Extent(BaseModel):
+    spatial: dict
+
+
+class Collection(BaseModel):
+    """One OGC collection."""
+
+    id: str
+    title: str
+    description: str
+    itemType: str = "feature"
+    crs: list[str] = Field(default_factory=lambda: [CRS84])
+    extent: Extent
+    links: list[Link]
+
+
+class Collections(BaseModel):
+    """All collections."""
+
+    links: list[Link]
+    collections: list[Collection]
+
+
+router = APIRouter(tags=["OGC API - Features"], dependencies=[Depends(require_read)], responses=ERROR_RESPONSES)
+
+
+def _collection_doc(request: Request, s: Source) -> Collection:
+    base = str(request.url_for("ogc_collection", collection_id=s.id))
+    return Collection(
+        id=s.id,
+        title=s.title,
+        description=s.description,
+        extent=Extent(spatial={"bbox": [s.extent], "crs": CRS84}),
+        links=[
+            Link(href=base, rel="self", type="application/json"),
+            Link(href=base + "/items", rel="items", type=GEOJSON, title="Features as GeoJSON"),
+        ],
+    )
+
+
+@router.get("/", summary="Landing page", description="OGC API landing page with links to the API description, conformance and collections.", response_model=LandingPage)
+def landing(request: Request, state: AppState = Depends(get_state)) -> LandingPage:
+    url = lambda name: str(request.url_for(name))  # noqa: E731
+    return LandingPage(
+        title=f"lifecircle: {state.city.name}",
+        description="Who is within walking reach of public services: layers, coverage results and reach queries (OGC API - Features).",
+        links=[
+            Link(href=str(request.url), rel="self", type="application/json", title="This document"),
+            Link(href=str(request.url_for("openapi")), rel="service-desc", type="application/vnd.oai.openapi+json;version=3.0", title="OpenAPI description"),
+            Link(href=str(request.base_url) + "docs", rel="service-doc", type="text/html", title="Interactive documentation"),
+            Link(href=url("ogc_conformance"), rel="conformance", type="application/json"),
+            Link(href=url("ogc_collections"), rel="data", type="application/json", title="Collections"),
+        ],
+    )
+
+
+@router.get("/conformance", name="ogc_conformance", summary="Conformance classes", description="The OGC API - Features conformance classes this server implements.", response_model=Conformance)
+def conformance() -> Conformance:
+    return Conformance(conformsTo=CONFORMANCE)
+
+
+@router.get("/collections", name="ogc_collections", summary="List collections", description="The city's layers, uploaded layers and coverage results as OGC collections.", response_model=Collections)
+def collections(request: Request, state: AppState = Depends(get_state)) -> Collections:
+    return Collections(
+        links=[Link(href=str(request.url), rel="self", type="application/json")],
+        collections=[_collection_doc(request, s) for s in _sources(state)],
+    )
+
+
+CollectionId = Path(description="Collection id, e.g. `cells`, `facilities`, `layer-<id>`, `run-<id>-cells`.", max_length=200)
+
+
+@router.get("/collections/{collection_id}", name="ogc_collection", summary="Describe a collection", description="Title, extent (CRS84) and links of one collection.", response_model=Collection)
+def collection(request: Request, collection_id: str = CollectionId, state: AppState = Depends(get_state)) -> Collection:
+    return _collection_doc(request, find_source(state, collection_id))
+
+
+class FeatureCollectionPage(BaseModel):
+    """A page of GeoJSON features (WGS84) with OGC paging links."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "FeatureCollection"
+    features: list[dict]
+    numberMatched: int
+    numberReturned: int
+    links: list[Link]
+
+
+class FeatureDoc(BaseModel):
+    """One GeoJSON feature (WGS84)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "Feature"
+    id: str | int
+    geometry: dict | None
+    properties: dict | None
+
+
+LimitQ = Query(100, ge=1, le=HARD_MAX_LIMIT, description="Features per page (capped by the server's max_page_size).")
+OffsetQ = Query(0, ge=0, le=10**9, description="Features to skip.")
+BboxQ = Query(None, max_length=200, description="minlon,minlat,maxlon,maxlat (CRS84).", examples=["116.45,18.97,116.50,19.01"])
+
+
+@router.get("/collections/{collection_id}/items", summary="Features of a collection", description="GeoJSON features in WGS84, filtered by `bbox`, paged with `limit`/`offset` and next/prev links.", response_class=GeoJSONResponse, response_model=FeatureCollectionPage)
+def items(request: Request, collection_id: str = CollectionId, bbox: str | None = BboxQ, limit: int = LimitQ, offset: int = OffsetQ, state: AppState = Depends(get_state)) -> GeoJSONResponse:
+    s = find_source(state, collection_id)
+    coll = str(request.url_for("ogc_collection", collection_id=s.id))
+    return items_page(request, s.load(), s.id_column, bbox, limit, offset, state.config.limits.max_page_size, [{"href": coll, "rel": "collection", "type": "application/json"}])
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", summary="One feature", description="A single GeoJSON feature by id.", response_class=GeoJSONResponse, response_model=FeatureDoc)
+def item(collection_id: str = CollectionId, feature_id: str = Path(max_length=200), state: AppState = Depends(get_state)) -> GeoJSONResponse:
+    s = find_source(state, collection_id)
+    return GeoJSONResponse(one_feature(s.load(), s.id_column, feature_id, f"collection '{collection_id}'"))
+

@@ -1,0 +1,270 @@
+"""Coverage runs: summaries, per-cell GeoJSON, GeoPackage download and maps.
+
+Small runs (cells x standards up to ``limits.sync_max_cell_standards``) are
+computed in the request and answered ``201 Created``; larger ones, or any
+request sent with ``Prefer: respond-async``, become a background job answered
+``202 Accepted`` with the job's URL in ``Location``. Identical requests
+(same standards after overrides, same layers) reuse the kept run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path as FsPath
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from api.jobs import Job, Progress
+from api.models import CoverageRequest, JobInfo, Link, RunInfo
+from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
+from api.problems import ERROR_RESPONSES, ApiProblem
+from api.security import get_state, require_read, require_write
+from api.state import AppState, CoverageRun
+from api.uploads import layer_city_frames
+from scenarios.evaluate import evaluate
+from scenarios.outputs import summary_document, write_outputs
+from scenarios.standards import Standard, resolve_standards
+
+__all__ = ["router", "run_info", "start_or_run"]
+
+router = APIRouter(prefix="/coverage", tags=["Coverage"], responses=ERROR_RESPONSES)
+
+RunId = Path(max_length=64, description="Run id as returned by POST /coverage.")
+MEDIA = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml"}
+
+
+def run_info(request: Request, run: CoverageRun) -> RunInfo:
+    """The API description of a run, with links to its outputs."""
+    base = str(request.url_for("get_run", run_id=run.id))
+    coll = str(request.url_for("ogc_collection", collection_id=f"run-{run.id}-cells"))
+    doc = summary_document(run.result)
+    return RunInfo(
+        id=run.id,
+        city=run.result.city.name,
+        generated=run.result.city.generated,
+        created=run.created,
+        request=run.request,
+        summary=doc["standards"],
+        links=[
+            Link(href=base, rel="self", type="application/json"),
+            Link(href=base + "/cells", rel="items", type=GEOJSON, title="Per-cell results (paged GeoJSON)"),
+            Link(href=coll, rel="collection", type="application/json", title="OGC collection of the cells"),
+            Link(href=base + "/coverage.gpkg", rel="enclosure", type="application/geopackage+sqlite3", title="GeoPackage"),
+            Link(href=base + "/map.html", rel="alternate", type="text/html", title="Interactive map"),
+            Link(href=base + "/map.png", rel="alternate", type="image/png", title="Map (PNG)"),
+            Link(href=base + "/map.pdf", rel="alternate", type="application/pdf", title="Map (PDF)"),
+        ],
+    )
+
+
+def _key(standards: list[Standard], req: CoverageRequest) -> str:
+    return json.dumps({"s": [s.to_dict() for s in standards], "f": req.facilities_layer, "g": req.grid_layer}, sort_keys=True)
+
+
+def _execute(state: AppState, standards: list[Standard], req: CoverageRequest, key: str, progress: Progress | None) -> CoverageRun:
+    fac, grid = layer_city_frames(state, req.facilities_layer, req.grid_layer)
+    city = state.city
+    if fac is not None or grid is not None:
+        # a fresh City (own caches) over the uploaded layers; the shared one is never touched
+        city = dataclasses.replace(
+            city,
+            facilities=fac if fac is not None else city.facilities,
+            cells=grid if grid is not None else city.cells,
+            name=f"{city.name} (uploaded layers)",
+        )
+    result = evaluate(city, standards, progress=progress)
+    run_id, folder = state.new_run_folder()
+    run = CoverageRun(id=run_id, key=key, result=result, request=req.model_dump(mode="json"), folder=folder)
+    state.runs.add(run)
+    return run
+
+
+def _job_response(request: Request, state: AppState, job: Job) -> JSONResponse:
+    url = str(request.url_for("get_job", job_id=job.id))
+    return JSONResponse(state.jobs.describe(job), status_code=202, headers={"Location": url, "Preference-Applied": "respond-async"})
+
+
+def start_or_run(request: Request, state: AppState, kind: str, size: int, prefer: str | None, work: Callable[[Progress], str]) -> JSONResponse | None:
+    """Submit ``work`` as a job (and return the 202 response) when it is large or async was asked for.
+
+    Returns ``None`` when the caller should run the work in the request.
+    """
+    wants_async = prefer is not None and "respond-async" in prefer.lower()
+    if not wants_async and size <= state.config.limits.sync_max_cell_standards:
+        return None
+    job = state.jobs.submit(kind, lambda job, progress: work(progress))
+    return _job_response(request, state, job)
+
+
+PreferH = Header(None, max_length=200, description="`respond-async` to always get a background job (202).")
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Run coverage",
+    description="Evaluate standards (all by default) with optional parameter overrides over the loaded city, or over "
+    "uploaded facilities/grid layers. Answers 201 with the run, 200 when an identical run is kept, or 202 with a "
+    "job URL for large runs and `Prefer: respond-async`.",
+    response_model=RunInfo,
+    responses={200: {"model": RunInfo, "description": "An identical run was already kept"}, 202: {"model": JobInfo, "description": "Running as a background job"}},
+    dependencies=[Depends(require_write)],
+)
+def create_run(req: CoverageRequest, request: Request, response: Response, prefer: str | None = PreferH, state: AppState = Depends(get_state)):
+    overrides = {k: v.model_dump(exclude_none=True) for k, v in req.overrides.items()}
+    standards = resolve_standards(req.standards, overrides)
+    _, grid = layer_city_frames(state, req.facilities_layer, req.grid_layer)  # 404/422 now, not in a job
+    key = _key(standards, req)
+    kept = state.runs.find(lambda r: r.key == key)
+    if kept is not None:
+        response.status_code = 200
+        response.headers["Location"] = str(request.url_for("get_run", run_id=kept.id))
+        return run_info(request, kept)
+    n_cells = len(grid) if grid is not None else len(state.city.cells)
+
+    def work(progress: Progress) -> str:
+        run = _execute(state, standards, req, key, progress)
+        return str(request.url_for("get_run", run_id=run.id))
+
+    queued = start_or_run(request, state, "coverage", n_cells * len(standards), prefer, work)
+    if queued is not None:
+        return queued
+    run = _execute(state, standards, req, key, None)
+    response.headers["Location"] = str(request.url_for("get_run", run_id=run.id))
+    return run_info(request, run)
+
+
+def _run(state: AppState, run_id: str) -> CoverageRun:
+    run = state.runs.get(run_id)
+    if run is None:
+        raise ApiProblem(404, f"no coverage run with id '{run_id}' (it may have expired)")
+    return run
+
+
+@router.get("", summary="List runs", description="Coverage runs still kept.", response_model=list[RunInfo], dependencies=[Depends(require_read)])
+def list_runs(request: Request, state: AppState = Depends(get_state)) -> list[RunInfo]:
+    return [run_info(request, r) for r in state.runs.values()]
+
+
+@router.get("/{run_id}", name="get_run", summary="A run's summary", description="Per standard: population covered, share, uncovered, largest gaps, source clause; links to the outputs.", response_model=RunInfo, dependencies=[Depends(require_read)])
+def get_run(request: Request, run_id: str = RunId, state: AppState = Depends(get_state)) -> RunInfo:
+    return run_info(request, _run(state, run_id))
+
+
+@router.delete("/{run_id}", status_code=204, summary="Delete a run", description="Forget a run and its files.", dependencies=[Depends(require_write)])
+def delete_run(run_id: str = RunId, state: AppState = Depends(get_state)) -> Response:
+    if state.runs.remove(run_id) is None:
+        raise ApiProblem(404, f"no coverage run with id '{run_id}'")
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{run_id}/cells",
+    summary="Per-cell results (GeoJSON)",
+    description="Cells with distance, walking time, nearest facility and coverage per standard, in WGS84, paged with next/prev links.",
+    response_class=GeoJSONResponse,
+    dependencies=[Depends(require_read)],
+)
+def run_cells(request: Request, run_id: str = RunId, bbox: str | None = BboxQ, limit: int = LimitQ, offset: int = OffsetQ, state: AppState = Depends(get_state)) -> GeoJSONResponse:
+    run = _run(state, run_id)
+    return items_page(request, run.cells_wgs84, "cell_id", bbox, limit, offset, state.config.limits.max_page_size)
+
+
+def _file_or_job(request: Request, state: AppState, run: CoverageRun, path: FsPath, make: Callable[[], object], media: str, download: str | None, prefer: str | None):
+    """Serve ``path``, making it first (in the request, or as a job for large cities)."""
+    if not path.exists():
+        size = len(run.result.city.cells) * len(run.result.results)
+
+        def work(progress: Progress) -> str:
+            progress("writing", 0.1)
+            with run.lock:
+                if not path.exists():
+                    make()
+            return str(request.url)
+
+        queued = start_or_run(request, state, "export", size, prefer, work)
+        if queued is not None:
+            return queued
+        work(lambda step, fraction: None)
+    return FileResponse(path, media_type=media, filename=download)
+
+
+_FILE_RESPONSES = {202: {"model": JobInfo, "description": "The file is being made in a background job"}}
+
+
+@router.get(
+    "/{run_id}/coverage.gpkg",
+    summary="Download the GeoPackage",
+    description="Layers cells, facilities, uncovered_clusters and service_areas in WGS84.",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/geopackage+sqlite3": {}}, "description": "The GeoPackage"}, **_FILE_RESPONSES},
+    dependencies=[Depends(require_read)],
+)
+def run_gpkg(request: Request, run_id: str = RunId, prefer: str | None = PreferH, state: AppState = Depends(get_state)):
+    run = _run(state, run_id)
+    path = run.folder / "coverage.gpkg"
+    return _file_or_job(request, state, run, path, lambda: write_outputs(run.result, run.folder), "application/geopackage+sqlite3", f"coverage-{run.id}.gpkg", prefer)
+
+
+Lang = Query("en", pattern="^(en|zh)$", description="Label language.")
+
+
+@router.get(
+    "/{run_id}/map.html",
+    summary="Interactive map",
+    description="Self-contained HTML map (Leaflet) of the run: cells, facilities, service areas, gaps; English or Chinese labels.",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The map"}, **_FILE_RESPONSES},
+    dependencies=[Depends(require_read)],
+)
+def run_map(
+    request: Request,
+    run_id: str = RunId,
+    lang: str = Lang,
+    basemap: Literal["osm", "light", "none"] | None = Query(None, description="Background tiles (default: none for generated cities)."),
+    prefer: str | None = PreferH,
+    state: AppState = Depends(get_state),
+):
+    from maps.interactive import coverage_map
+
+    run = _run(state, run_id)
+    path = run.folder / f"map-{lang}-{basemap or 'default'}.html"
+    return _file_or_job(request, state, run, path, lambda: coverage_map(run.result, path, lang=lang, basemap=basemap), "text/html", None, prefer)
+
+
+@router.get(
+    "/{run_id}/map.{fmt}",
+    summary="Print map (PNG, PDF or SVG)",
+    description="A print-ready page for one standard with legend, scale bar, north arrow and summary table.",
+    response_class=FileResponse,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}, "description": "The exported map"}, **_FILE_RESPONSES},
+    dependencies=[Depends(require_read)],
+)
+def run_export(
+    request: Request,
+    fmt: Literal["png", "pdf", "svg"],
+    run_id: str = RunId,
+    lang: str = Lang,
+    standard: str | None = Query(None, max_length=100, description="Standard id to map (default: the walking clinic standard)."),
+    paper: Literal["A4", "A3"] = "A4",
+    orientation: Literal["portrait", "landscape"] = "portrait",
+    dpi: int = Query(150, ge=50, le=300, description="PNG resolution."),
+    prefer: str | None = PreferH,
+    state: AppState = Depends(get_state),
+):
+    from maps.static import export_map
+
+    run = _run(state, run_id)
+    if standard is not None and standard not in run.result.results:
+        raise ApiProblem(422, f"standard '{standard}' was not evaluated in this run; it has: {', '.join(run.result.results)}", errors=[{"field": "query.standard", "message": "not in this run"}])
+    path = run.folder / f"map-{standard or 'default'}-{lang}-{paper}-{orientation}-{dpi}.{fmt}"
+
+    def make() -> None:
+        with state.map_lock:
+            export_map(run.result, path, format=fmt, paper=paper, orientation=orientation, dpi=dpi, lang=lang, standard=standard)
+
+    return _file_or_job(request, state, run, path, make, MEDIA[fmt], f"coverage-{run.id}.{fmt}", prefer)

@@ -1,0 +1,101 @@
+"""Reach of one address: nearest facility of each kind and the standards met."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from fastapi import APIRouter, Depends
+
+from api.models import FacilityRef, KindReach, LonLat, ReachRequest, ReachResponse, StandardReach
+from api.problems import ERROR_RESPONSES, ApiProblem
+from api.reach import OutsideCityError
+from api.security import get_state, require_read
+from api.state import AppState
+from geo.chinacoords import bd09_to_wgs84, gcj02_to_wgs84
+from geo.crs import to_wgs84, transform_xy
+from layers.kinds import KINDS
+from scenarios.standards import resolve_standards, walking_speeds
+
+__all__ = ["router", "to_city_xy", "facility_ref"]
+
+router = APIRouter(tags=["Reach"], dependencies=[Depends(require_read)], responses=ERROR_RESPONSES)
+
+_SOURCE_CRS = {"wgs84": "EPSG:4326", "gcj02": "EPSG:4326", "bd09": "EPSG:4326", "cgcs2000": "EPSG:4490"}
+
+
+def to_city_xy(state: AppState, lon: float, lat: float, coords: str) -> tuple[float, float, float, float]:
+    """A point in a declared datum as ``(x, y)`` in the city's CRS and ``(lon, lat)`` in WGS84."""
+    if coords == "gcj02":
+        lon, lat = (float(v[0]) for v in gcj02_to_wgs84([lon], [lat]))
+    elif coords == "bd09":
+        lon, lat = (float(v[0]) for v in bd09_to_wgs84([lon], [lat]))
+    x, y = transform_xy([lon], [lat], _SOURCE_CRS[coords], state.city.crs)
+    return float(x[0]), float(y[0]), lon, lat
+
+
+def facility_ref(state: AppState, row: int) -> FacilityRef | None:
+    """A facility of the loaded city by row position (``None`` for -1)."""
+    if row < 0:
+        return None
+    f = state.city_facilities.iloc[row]
+    return FacilityRef(id=str(f["id"]), name=str(f["name"]), kind=str(f["kind"]), lon=float(f.geometry.x), lat=float(f.geometry.y))
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+@router.post(
+    "/reach",
+    summary="Reach of one address",
+    description="Walking time and distance from one address to the nearest facility of each kind, which facility "
+    "(id, name, location), and which standards the address meets. Coordinates may be WGS84 (GPS), GCJ-02 "
+    "(Amap/Gaode, Tencent), BD-09 (Baidu) or CGCS2000. Points outside the loaded city, or too far from "
+    "its streets, are refused with 422.",
+    response_model=ReachResponse,
+)
+def reach(req: ReachRequest, state: AppState = Depends(get_state)) -> ReachResponse:
+    standards = resolve_standards(req.standards, {k: v.model_dump(exclude_none=True) for k, v in req.overrides.items()})
+    x, y, lon, lat = to_city_xy(state, req.lon, req.lat, req.coords)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ApiProblem(422, "lon/lat cannot be projected into the city's coordinate system", errors=[{"field": "body.lon", "message": "outside the projection's area"}])
+    try:
+        q = state.reach.locate(x, y)
+    except OutsideCityError as exc:
+        raise ApiProblem(422, f"lon {req.lon:g}, lat {req.lat:g}: {exc}", errors=[{"field": "body.lon", "message": str(exc)}]) from None
+    answers = {a.kind: a for a in state.reach.kind_answers(x, y, q)}
+    speeds = walking_speeds()
+    v_res, v_old = float(speeds["residents_mps"]), float(speeds["elderly_mps"])
+    kinds = [
+        KindReach(
+            kind=k,
+            label_en=KINDS[k]["en"],
+            label_zh=KINDS[k]["zh"],
+            facility=facility_ref(state, a.facility),
+            walk_m=_finite(a.walk_m),
+            walk_min=_finite(a.walk_m / v_res / 60.0),
+            walk_min_elderly=_finite(a.walk_m / v_old / 60.0),
+            straight_m=_finite(a.straight_m),
+        )
+        for k, a in answers.items()
+    ]
+    out = []
+    for s in standards:
+        ans = state.reach.standard_answer(s, answers)
+        out.append(
+            StandardReach(
+                id=s.id,
+                title_en=s.title_en,
+                title_zh=s.title_zh,
+                mode=s.mode,
+                threshold_m=s.threshold_m,
+                threshold_min=s.threshold_min,
+                distance_m=_finite(ans.dist_m),
+                time_min=_finite(ans.dist_m / s.speed_mps / 60.0) if s.mode == "network" else None,
+                facility=facility_ref(state, ans.facility),
+                met=ans.met,
+            )
+        )
+    slon, slat = to_wgs84(np.array([q.x[0]]), np.array([q.y[0]]), state.city.crs)
+    return ReachResponse(lon=lon, lat=lat, snapped=LonLat(lon=float(slon[0]), lat=float(slat[0])), access_m=float(q.access[0]), kinds=kinds, standards=out)

@@ -1,0 +1,58 @@
+"""API keys: write endpoints need ``X-API-Key``; reads only when configured.
+
+Keys are compared with :func:`hmac.compare_digest` against every configured
+key (no early exit, so timing says nothing about which key nearly matched)
+and never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from api.problems import ApiProblem
+from api.state import AppState
+
+__all__ = ["get_state", "require_read", "require_write", "API_KEY_HEADER"]
+
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="API key for write endpoints (and for reads when the server is configured so).",
+)
+
+_CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+
+
+def get_state(request: Request) -> AppState:
+    """The :class:`AppState` of the app serving this request."""
+    return request.app.state.lifecircle
+
+
+def _key_ok(given: str, keys: list[str]) -> bool:
+    given_b = given.encode("utf-8", "surrogateescape")
+    results = [hmac.compare_digest(given_b, k.encode("utf-8")) for k in keys]
+    return any(results)
+
+
+def _check(state: AppState, key: str | None, what: str) -> None:
+    keys = state.config.api_keys
+    if not keys:
+        raise ApiProblem(403, f"{what} endpoints are disabled: the server has no API key configured (LIFECIRCLE_API_KEYS)")
+    if not key:
+        raise ApiProblem(401, f"{what} endpoints need an API key in the X-API-Key header", headers=_CHALLENGE)
+    if not _key_ok(key, keys):
+        raise ApiProblem(403, "the API key in the X-API-Key header is not accepted")
+
+
+def require_write(state: AppState = Depends(get_state), key: str | None = Security(API_KEY_HEADER)) -> None:
+    """Dependency of endpoints that create, change or delete something."""
+    _check(state, key, "write")
+
+
+def require_read(state: AppState = Depends(get_state), key: str | None = Security(API_KEY_HEADER)) -> None:
+    """Dependency of read endpoints: a key is needed only if ``reads_require_key``."""
+    if state.config.reads_require_key:
+        _check(state, key, "read")

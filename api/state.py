@@ -1,0 +1,239 @@
+"""What the running API holds: the city, uploaded layers, coverage runs, jobs.
+
+The loaded city and its reach index are read only after startup and shared by
+all requests. Uploaded layers and coverage runs live in registries guarded by
+a lock; a run's files (GeoPackage, maps) are written once, under the run's own
+lock, into its folder of the data directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from api.config import ApiConfig
+from api.jobs import JobManager
+from api.reach import ReachIndex
+from layers.city import City
+from scenarios.evaluate import CoverageResult
+
+__all__ = ["AppState", "StoredLayer", "CoverageRun", "Registry", "wgs84_frame", "load_configured_city"]
+
+WGS84 = "EPSG:4326"
+log = logging.getLogger("lifecircle.api")
+
+
+def wgs84_frame(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy in WGS84 with JSON-safe columns and a built spatial index.
+
+    Columns holding objects other than text (dates, lists, ...) become text;
+    the spatial index is built here so that concurrent readers never race to
+    build it.
+    """
+    out = gdf.to_crs(WGS84) if gdf.crs is not None else gdf.set_crs(WGS84)
+    out = out.reset_index(drop=True)
+    for col in out.columns:
+        if col == out.geometry.name:
+            continue
+        s = out[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            continue
+        out[col] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)).astype(object)
+    out.sindex  # noqa: B018 - build now, not inside a request
+    return out
+
+
+@dataclass(eq=False)
+class StoredLayer:
+    """An uploaded layer, validated and in the city's CRS."""
+
+    id: str
+    name: str
+    type: str  # facilities | grid | units
+    frame: gpd.GeoDataFrame
+    source: str
+    warnings: list[str] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.time)
+    _wgs84: gpd.GeoDataFrame | None = None
+
+    @property
+    def wgs84(self) -> gpd.GeoDataFrame:
+        if self._wgs84 is None:
+            self._wgs84 = wgs84_frame(self.frame)
+        return self._wgs84
+
+
+@dataclass(eq=False)
+class CoverageRun:
+    """One coverage run and the files made from it."""
+
+    id: str
+    key: str
+    result: CoverageResult
+    request: dict
+    folder: Path
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _cells: gpd.GeoDataFrame | None = None
+    _facilities: gpd.GeoDataFrame | None = None
+
+    @property
+    def cells_wgs84(self) -> gpd.GeoDataFrame:
+        with self.lock:
+            if self._cells is None:
+                self._cells = wgs84_frame(self.result.cells_frame())
+            return self._cells
+
+    @property
+    def facilities_wgs84(self) -> gpd.GeoDataFrame:
+        with self.lock:
+            if self._facilities is None:
+                self._facilities = wgs84_frame(self.result.facilities_frame())
+            return self._facilities
+
+
+T = TypeVar("T", StoredLayer, CoverageRun)
+
+
+class Registry(Generic[T]):
+    """Thread-safe store of layers or runs, bounded in count and kept for a TTL.
+
+    Parameters
+    ----------
+    capacity : int
+        Most items kept; adding more drops the least recently used.
+    ttl_s : float
+        Items unused this long are dropped.
+    on_drop : callable, optional
+        Called with each dropped item (to delete its files).
+    """
+
+    def __init__(self, capacity: int, ttl_s: float, on_drop=None):
+        self._items: OrderedDict[str, T] = OrderedDict()
+        self._lock = threading.Lock()
+        self.capacity = capacity
+        self.ttl_s = ttl_s
+        self._on_drop = on_drop
+
+    def add(self, item: T) -> None:
+        dropped = []
+        with self._lock:
+            self._items[item.id] = item
+            while len(self._items) > self.capacity:
+                dropped.append(self._items.popitem(last=False)[1])
+        self._dropped(dropped)
+
+    def get(self, item_id: str) -> T | None:
+        self.purge()
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is not None:
+                item.last_used = time.time()
+                self._items.move_to_end(item_id)
+            return item
+
+    def find(self, predicate) -> T | None:
+        with self._lock:
+            for item in self._items.values():
+                if predicate(item):
+                    item.last_used = time.time()
+                    return item
+        return None
+
+    def remove(self, item_id: str) -> T | None:
+        with self._lock:
+            item = self._items.pop(item_id, None)
+        if item is not None:
+            self._dropped([item])
+        return item
+
+    def values(self) -> list[T]:
+        self.purge()
+        with self._lock:
+            return list(self._items.values())
+
+    def purge(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            old = [k for k, v in self._items.items() if now - v.last_used > self.ttl_s]
+            dropped = [self._items.pop(k) for k in old]
+        self._dropped(dropped)
+
+    def _dropped(self, items: list[T]) -> None:
+        if self._on_drop:
+            for item in items:
+                self._on_drop(item)
+
+
+def load_configured_city(config: ApiConfig) -> City:
+    """The city named by the configuration (built-in, or from layer files)."""
+    if config.city_files is not None:
+        from layers.build import city_from_files
+
+        f = config.city_files
+        return city_from_files(f.grid, f.facilities, osm=f.osm, network=f.network, coords=f.coords, crs=f.crs, name=f.name)
+    from layers.cities import load_city
+
+    return load_city(config.city)
+
+
+class AppState:
+    """Shared state of one API instance.
+
+    Parameters
+    ----------
+    config : ApiConfig
+    city : City, optional
+        The city to serve; loaded from the configuration when omitted.
+    """
+
+    def __init__(self, config: ApiConfig, city: City | None = None):
+        self.config = config
+        self.city = city if city is not None else load_configured_city(config)
+        # Build every lazily cached structure of the city now: requests only read.
+        _ = (self.city.snapped_cells, self.city.snapped_facilities, self.city.network.csr, self.city.cell_xy)
+        self.reach = ReachIndex(self.city, margin_m=config.outside_margin_m)
+        self._own_dir = config.data_dir is None
+        self.data_dir = Path(config.data_dir or tempfile.mkdtemp(prefix="lifecircle-api-"))
+        (self.data_dir / "runs").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "uploads").mkdir(parents=True, exist_ok=True)
+        ttl = config.result_ttl_s
+        self.layers: Registry[StoredLayer] = Registry(config.limits.max_layers, ttl)
+        self.runs: Registry[CoverageRun] = Registry(config.limits.max_runs, ttl, on_drop=self._drop_run_files)
+        self.jobs = JobManager(config.job_workers, ttl)
+        self.city_cells = wgs84_frame(self.city.cells)
+        self.city_facilities = wgs84_frame(self.city.facilities)
+        self.city_units = {level: wgs84_frame(gdf) for level, gdf in self.city.units.items()}
+        self.map_lock = threading.Lock()  # matplotlib/folium exports one at a time
+
+    def new_run_folder(self) -> tuple[str, Path]:
+        """A fresh run id and its (created) folder."""
+        run_id = uuid.uuid4().hex
+        folder = self.data_dir / "runs" / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return run_id, folder
+
+    @staticmethod
+    def _drop_run_files(run: CoverageRun) -> None:
+        shutil.rmtree(run.folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop jobs; remove the data folder if it was a temporary one."""
+        self.jobs.shutdown()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
