@@ -444,11 +444,13 @@ class IncrementalNearest:
         self._known2[promote] = self.slot[promote] < 0
         self._s2[promote], self._d2[promote] = -1, np.inf
         if search.size:
-            self.searches += 1
             slots = np.array(self.slots, dtype=np.int64)
-            d, w = self.finder.nearest([self._sites[int(s)] for s in slots], search, self.limit)
-            # csgraph breaks exact ties arbitrarily; restore the lowest-slot rule
-            w = np.where(w >= 0, slots[np.maximum(w, 0)], -1)
+            if slots.size:
+                self.searches += 1
+                d, w = self.finder.nearest([self._sites[int(s)] for s in slots], search, self.limit)
+                w = np.where(w >= 0, slots[np.maximum(w, 0)], -1)  # position in `slots` -> slot
+            else:  # the last facility closed: nothing to search
+                d, w = np.full(search.size, np.inf), np.full(search.size, -1, dtype=np.int64)
             self.dist[search], self.slot[search] = d, w
             self._known2[search] = w < 0
             self._s2[search], self._d2[search] = -1, np.inf

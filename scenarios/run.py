@@ -321,6 +321,7 @@ class LiveScenario:
         self._slot = {rec["id"]: i for i, rec in enumerate(self._records)}
         self._states: dict[str, IncrementalNearest] = {}
         self._weights: dict[str, np.ndarray] = {}
+        self._summary: dict[str, dict[str, Any]] = {}  # per standard, until an edit touches it
         for i, s in enumerate(self.standards):
             if progress:
                 progress(f"indexing {s.id}", i / max(len(self.standards), 1))
@@ -430,7 +431,10 @@ class LiveScenario:
         return slot
 
     def _touched(self, kind: str) -> list[Standard]:
-        return [s for s in self.standards if kind in s.kinds]
+        touched = [s for s in self.standards if kind in s.kinds]
+        for s in touched:
+            self._summary.pop(s.id, None)
+        return touched
 
     def _apply(self, edit: Any) -> dict[str, np.ndarray]:
         changed: dict[str, np.ndarray] = {}
@@ -507,14 +511,15 @@ class LiveScenario:
         :meth:`result` has them.
         """
         with self._lock:
-            out = {}
             for s in self.standards:
-                r = self._standard_result(s, quick=True)
-                summary = r.summary()
-                summary.pop("largest_gap", None)
-                summary.update(_band_shares(r))
-                out[s.id] = summary
-            return out
+                # only standards an edit touched are summed again (an edit touches one, usually)
+                if s.id not in self._summary:
+                    r = self._standard_result(s, quick=True)
+                    summary = r.summary()
+                    summary.pop("largest_gap", None)
+                    summary.update(_band_shares(r))
+                    self._summary[s.id] = summary
+            return {s.id: dict(self._summary[s.id]) for s in self.standards}
 
     def result(self) -> CoverageResult:
         """Every standard's full result on the current facilities (gap clusters included)."""
