@@ -287,3 +287,17 @@ def test_deterministic_and_progress():
     b = mclp(inp, 3, SiteOptions(method="milp"))
     assert a.sites.tolist() == b.sites.tolist() and a.objective == b.objective
     assert seen and all(0.0 <= f <= 1.0 for _, f in seen)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lagrangian_bound_is_valid(seed):
+    from geo.siting.bound import coverage_lagrangian_bound
+
+    inp, dc, de, w, _ = instance(seed, k=9, m=30, e=0)
+    a = (np.isfinite(dc)).astype(float) * w[None, :]
+    s = sparse.csr_matrix(a)
+    for p in (1, 2, 4):
+        opt = brute(9, p, mclp_value(dc, de, w))
+        b = coverage_lagrangian_bound(s, p, np.empty(0, dtype=np.int64), lower=0.0, tol=0.0)
+        trivial = np.sort(a.sum(axis=1))[::-1][:p].sum()
+        assert opt - 1e-6 <= b <= min(trivial, w[np.isfinite(dc).any(axis=0)].sum()) + 1e-6
