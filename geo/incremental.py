@@ -282,8 +282,7 @@ class NetworkReach:
         dist[ok], which[ok] = best[ok], pick[s[ok]]
         si, ti, direct = self._direct(chosen, cells)
         if ti.size:
-            where = np.searchsorted(cells, ti) if np.all(np.diff(cells) > 0) else _positions(cells, ti)
-            for a, b, dd in zip(where, si, direct):  # few cells share an edge with a site
+            for a, b, dd in zip(_positions(cells, ti), si, direct):  # few cells share an edge with a site
                 if dd < dist[a] or (dd == dist[a] and pick[b] < which[a]):
                     dist[a], which[a] = dd, pick[b]
         over = dist > limit

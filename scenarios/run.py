@@ -322,6 +322,8 @@ class LiveScenario:
         self._states: dict[str, IncrementalNearest] = {}
         self._weights: dict[str, np.ndarray] = {}
         self._summary: dict[str, dict[str, Any]] = {}  # per standard, until an edit touches it
+        self.last_changed: dict[str, np.ndarray] = {}
+        """Per standard touched by the last edit, the cell positions whose nearest facility changed."""
         for i, s in enumerate(self.standards):
             if progress:
                 progress(f"indexing {s.id}", i / max(len(self.standards), 1))
@@ -343,13 +345,15 @@ class LiveScenario:
     # -- distance rules, shared by standards ---------------------------------------
 
     def _finder(self, standard: Standard) -> NetworkReach | EuclidReach:
-        if standard.mode == "euclidean":
-            if not hasattr(self, "_euclid"):
-                self._euclid = EuclidReach(*self.city.cell_xy)
-            return self._euclid
-        if not hasattr(self, "_network"):
-            self._network = NetworkReach(self.city.network, self.city.snapped_cells, self.city.max_snap_m)
-        return self._network
+        return self._euclid_reach if standard.mode == "euclidean" else self._network_reach
+
+    @cached_property
+    def _euclid_reach(self) -> EuclidReach:
+        return EuclidReach(*self.city.cell_xy)
+
+    @cached_property
+    def _network_reach(self) -> NetworkReach:
+        return NetworkReach(self.city.network, self.city.snapped_cells, self.city.max_snap_m)
 
     # -- edits -----------------------------------------------------------------------
 
@@ -415,6 +419,7 @@ class LiveScenario:
         with self._lock:
             changed = self._apply(edit)
             self.edits.append(edit)
+            self.last_changed = changed
             out = {
                 "edit": edit.model_dump(mode="json", exclude_none=True),
                 "version": len(self.edits),

@@ -88,8 +88,13 @@ def test_live_edits_equal_a_full_run(city):
     live = LiveScenario(city)  # every standard of the catalogue
     before = live.summaries()
     for edit in _edits(city, 15, seed=5):
+        was = {sid: (st.dist.copy(), st.slot.copy()) for sid, st in live._states.items()}
         answer = live.apply(edit)
         assert set(answer["standards"]) == {s.id for s in live.standards}
+        for sid, st in live._states.items():  # every cell whose nearest changed is reported
+            moved = np.flatnonzero((st.dist != was[sid][0]) | (st.slot != was[sid][1]))
+            assert np.isin(moved, live.last_changed.get(sid, [])).all()
+            assert answer["changed_cells"].get(sid, 0) == len(live.last_changed.get(sid, []))
     scenario = live.scenario("live-plan")
     full = run_scenario(scenario, city)
     inc = live.result()
