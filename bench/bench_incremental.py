@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from geo.euclid import nearest_euclidean
-from geo.paths import nearest_source
+from geo.paths import nearest_source, node_distances
 from layers.cache import cache_key, cached_city
 from layers.cities.generator import generate_city_of_size
 from scenarios.evaluate import SEARCH_FACTOR
@@ -138,6 +138,21 @@ def main() -> None:
         print(f"edit {i:2} {edit['op']:6} {edit['id']:>8}: update {t_upd * 1000:6.1f} ms, summaries "
               f"{t_sum * 1000:6.1f} ms | full recompute {t_full * 1000:7.0f} ms | cells changed: {touched}")
 
+    # The single-source search itself: on the local piece of network (ours) vs
+    # node_distances, which builds the whole augmented CSR for one site.
+    clinic = next(s for s in standards if s.id == "clinic-walk")
+    limit = clinic.threshold_m * SEARCH_FACTOR
+    finder = live._network_reach
+    sites = [finder.locate(x, y) for x, y in zip(*(a[:20] for a in city.facility_xy))]
+    t = time.perf_counter()
+    for site in sites:
+        finder.reach(site, limit)
+    t_local = (time.perf_counter() - t) / len(sites)
+    t = time.perf_counter()
+    for site in sites:
+        node_distances(city.network, site, limit)
+    t_whole = (time.perf_counter() - t) / len(sites)
+
     ours, ours_sum, peer = map(np.asarray, (ours, ours_sum, peer))
     print()
     print(f"edits: {len(ours)}, distances identical to the full recomputation after every edit; "
@@ -148,6 +163,8 @@ def main() -> None:
     print(f"  + summaries over all cells:      median {np.median(ours + ours_sum) * 1000:.1f} ms, "
           f"max {(ours + ours_sum).max() * 1000:.1f} ms")
     print(f"full recomputation, all standards: median {np.median(peer) * 1000:.0f} ms, max {peer.max() * 1000:.0f} ms")
+    print(f"one {limit:.0f} m walk search from a site: local sub-network {t_local * 1000:.1f} ms (incl. gathering "
+          f"cells) vs whole-city augmented CSR {t_whole * 1000:.1f} ms (node distances only)")
     print(f"ratio (median full / median incremental update): {np.median(peer) / np.median(ours):.0f}x; "
           f"with summaries: {np.median(peer) / np.median(ours + ours_sum):.0f}x")
 
