@@ -136,8 +136,10 @@ def run_and_write(city, standard_ids, overrides, out: Path, lang: str, map_html:
         if map_html:
             update("writing map.html", 0.7)
             from maps.interactive import coverage_map
+            from maps.ratios import ratio_layers
 
-            paths["map"] = coverage_map(result, out / "map.html", lang=lang)
+            extra = ratio_layers(report, lang) if report is not None else None
+            paths["map"] = coverage_map(result, out / "map.html", lang=lang, extra_layers=extra)
     for name, p in paths.items():
         console.print(f"  {name:5} {p}")
 

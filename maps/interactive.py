@@ -123,10 +123,11 @@ class _CellLayers(MacroElement):
     """
 
     _template = Template(
-        """{% macro script(this, kwargs) %}
+        """{% macro html(this, kwargs) %}{% if this.doc %}<script type="application/json" id="{{ this.doc_id }}">{{ this.doc }}</script>{% endif %}{% endmacro %}
+        {% macro script(this, kwargs) %}
         (function () {
             var map = {{ this._parent.get_name() }};
-            var cells = JSON.parse(document.getElementById("lc-cells").textContent);
+            var cells = JSON.parse(document.getElementById({{ this.doc_id|tojson }}).textContent);
             var specs = {{ this.specs|tojson }};
             var groups = [{% for g in this.groups %}{{ g.get_name() }}{{ "," if not loop.last }}{% endfor %}];
             var renderer = L.canvas({padding: 0.5});
@@ -157,12 +158,16 @@ class _CellLayers(MacroElement):
         {% endmacro %}"""
     )
 
-    def __init__(self, groups: list, specs: list[dict], opacity: float = _FILL_OPACITY):
+    def __init__(self, groups: list, specs: list[dict], opacity: float = _FILL_OPACITY, doc_id: str = "lc-cells",
+                 doc: str | None = None):
         super().__init__()
         self._name = "CellLayers"
         self.groups = groups
         self.specs = specs
         self.opacity = opacity
+        # another set of cell layers (e.g. maps.ratios) may carry its own document
+        self.doc_id = doc_id
+        self.doc = doc
 
 
 def _cells_document(geoms: np.ndarray, details: pd.DataFrame) -> str:
@@ -343,7 +348,8 @@ def _facility_layers(m, result, results, lang, legend) -> list:
     return clusters
 
 
-def _extra_layers(m, extra_layers, crs) -> None:
+def _extra_layers(m, extra_layers, crs, legend: list[dict]) -> None:
+    """Add the caller's layers; a folium element's ``lc_legend`` section (a dict) joins the legend."""
     if extra_layers is None:
         return
     items = extra_layers.items() if isinstance(extra_layers, Mapping) else [(None, el) for el in extra_layers]
@@ -359,10 +365,12 @@ def _extra_layers(m, extra_layers, crs) -> None:
                 control=False,
             ).add_to(group)
             group.add_to(m)
-        elif isinstance(layer, folium.map.Layer):
+        elif isinstance(layer, MacroElement):
             layer.add_to(m)
+            if getattr(layer, "lc_legend", None):
+                legend.append(layer.lc_legend)
         else:
-            raise MapError(f"extra layer {name!r}: expected a GeoDataFrame or a folium layer, got {type(layer).__name__}")
+            raise MapError(f"extra layer {name!r}: expected a GeoDataFrame or a folium element, got {type(layer).__name__}")
 
 
 # --- page furniture ---------------------------------------------------------
@@ -443,7 +451,9 @@ def coverage_map(
         place" appended whatever the title.
     extra_layers : mapping of name to GeoDataFrame, or sequence of folium layers, optional
         More layers to show (any CRS; GeoDataFrames without CRS are taken
-        to be in the city's CRS).
+        to be in the city's CRS). A folium element with an ``lc_legend``
+        attribute (a legend section, as :func:`maps.ratios.ratio_layers`
+        makes) adds that section to the legend.
     service_areas : bool, default True
         Add service-area layers (circles for radius standards, walking
         service areas for walking standards; hidden until switched on).
@@ -484,7 +494,7 @@ def coverage_map(
         _service_area_layers(m, result, results, lang)
     _cluster_layers(m, result, results, lang, legend)
     clusters = _facility_layers(m, result, results, lang, legend)
-    _extra_layers(m, extra_layers, city.crs)
+    _extra_layers(m, extra_layers, city.crs, legend)
 
     fullscreen = Fullscreen(position="topright")
     measure = MeasureControl(position="topright", primary_length_unit="meters", secondary_length_unit="kilometers",

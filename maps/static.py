@@ -28,9 +28,11 @@ from maps.fonts import resolve_font
 from maps.interactive import VECTOR_MAX_CELLS
 from maps.labels import check_lang, kind_text, map_title, text
 from maps.raster import class_rgba, rasterize_cells
+from maps.ratios import draw_ratio_table
 from maps.style import CLUSTER_COLOUR, UNIT_COLOUR, kind_style, rgba_bytes
 from maps.tables import summary_table
 from scenarios.evaluate import CoverageResult, StandardResult
+from scenarios.ratios import RatioReport
 
 __all__ = ["export_map", "PAPERS", "FORMATS"]
 
@@ -58,6 +60,22 @@ _LAYOUT = {
         "title_y": 0.965,
         "caption_y": 0.055,
         "wrap": 150,
+    },
+}
+
+# With a RatioReport the page makes room for the ratio table below the coverage table.
+_RATIO_LAYOUT = {
+    "portrait": {
+        "map": [0.06, 0.535, 0.88, 0.40],
+        "legend": [0.06, 0.44, 0.88, 0.09],
+        "table": [0.06, 0.325, 0.88, 0.10],
+        "ratios": [0.06, 0.065, 0.88, 0.20],
+    },
+    "landscape": {
+        "map": [0.03, 0.10, 0.50, 0.80],
+        "legend": [0.56, 0.68, 0.42, 0.23],
+        "table": [0.56, 0.47, 0.42, 0.18],
+        "ratios": [0.56, 0.12, 0.42, 0.31],
     },
 }
 
@@ -200,6 +218,7 @@ def export_map(
     font: str | os.PathLike | None = None,
     title: str | None = None,
     max_vector_cells: int = VECTOR_MAX_CELLS,
+    ratios: RatioReport | None = None,
 ) -> Path:
     """Export a print-ready map page of one standard.
 
@@ -226,6 +245,10 @@ def export_map(
         Page title; generated cities are marked whatever the title.
     max_vector_cells : int
         Above this many cells the grid is drawn as an image.
+    ratios : RatioReport, optional
+        Adds the table of ratio rules (units failing, shortfall) and
+        accessibility standards (served / under-served / out of reach) to the
+        page (:func:`maps.ratios.draw_ratio_table`).
 
     Returns
     -------
@@ -248,7 +271,7 @@ def export_map(
     sr = select_standards(result, [standard])[0] if standard else _default_standard(result)
     family = resolve_font(lang, font)
     size = _page_inches(paper, orientation, fmt, dpi)
-    layout = _LAYOUT[orientation]
+    layout = _LAYOUT[orientation] if ratios is None else {**_LAYOUT[orientation], **_RATIO_LAYOUT[orientation]}
 
     rc = {"pdf.fonttype": 42, "svg.fonttype": "none", "font.size": 8}
     if family:
@@ -263,6 +286,8 @@ def export_map(
         extra = _draw_map(ax, result, sr, classes, lang, max_vector_cells)
         _draw_legend(fig.add_axes(layout["legend"]), sr, classes, extra, lang, orientation)
         _draw_table(fig.add_axes(layout["table"]), result, lang, orientation)
+        if ratios is not None:
+            draw_ratio_table(fig.add_axes(layout["ratios"]), ratios, lang, fontsize=6 if orientation == "portrait" else 5.5)
         caption = text("caption", lang, title=sr.standard.title(lang), source=sr.standard.source)
         credit = f"{text('attribution', lang)}: {city.attribution}" if city.attribution else ""
         if city.generated:

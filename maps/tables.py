@@ -11,7 +11,9 @@ import pandas as pd
 from maps.content import select_standards
 from maps.errors import MapError
 from maps.labels import check_lang, standard_short, text, threshold_text
+from maps.ratios import RATIO_COLUMNS, ratio_text, summary_rows
 from scenarios.evaluate import CoverageResult
+from scenarios.ratios import RatioReport
 
 __all__ = ["summary_table", "write_summary_table", "TABLE_COLUMNS"]
 
@@ -34,6 +36,7 @@ def summary_table(
     lang: str = "en",
     standards: Sequence[str] | None = None,
     gaps: int = 3,
+    ratios: RatioReport | None = None,
 ) -> pd.DataFrame:
     """Coverage per standard: population covered, share, uncovered, largest gaps.
 
@@ -46,6 +49,11 @@ def summary_table(
         Standard ids (all evaluated ones by default).
     gaps : int, default 3
         How many of the largest uncovered clusters to list (their populations).
+    ratios : RatioReport, optional
+        Adds a row per ratio rule and per accessibility standard, and the
+        columns :data:`maps.ratios.RATIO_COLUMNS` (units failing, shortfall,
+        under-served, city-wide level); see :func:`maps.ratios.summary_rows`
+        for what the shared columns mean in those rows.
 
     Returns
     -------
@@ -73,7 +81,14 @@ def summary_table(
             }
         )
     frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    return frame.rename(columns={k: text(k, lang) for k in TABLE_COLUMNS})
+    labels = {k: text(k, lang) for k in TABLE_COLUMNS}
+    if ratios is not None:
+        # coverage rows have no ratio figures: dashes, and no number for "under-served"
+        blank = {k: ("–" if k != "under_served_pop" else float("nan")) for k in RATIO_COLUMNS}
+        frame = frame.assign(**blank)
+        frame = pd.concat([frame, summary_rows(ratios, lang, gaps)], ignore_index=True)
+        labels.update({k: ratio_text(k, lang) for k in RATIO_COLUMNS})
+    return frame.rename(columns=labels)
 
 
 def write_summary_table(
@@ -82,10 +97,12 @@ def write_summary_table(
     *,
     lang: str = "en",
     standards: Sequence[str] | None = None,
+    ratios: RatioReport | None = None,
 ) -> Path:
     """Write :func:`summary_table` as CSV (UTF-8 with BOM, so Excel shows Chinese) or XLSX.
 
-    The format follows the file suffix: ``.csv`` or ``.xlsx``.
+    The format follows the file suffix: ``.csv`` or ``.xlsx``. With
+    ``ratios`` the table has the ratio-rule and accessibility rows too.
 
     Raises
     ------
@@ -96,7 +113,7 @@ def write_summary_table(
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise MapError(f"summary table {str(out)!r}: use a .csv or .xlsx file name")
-    table = summary_table(result, lang, standards)
+    table = summary_table(result, lang, standards, ratios=ratios)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         table.to_csv(out, index=False, encoding="utf-8-sig")
