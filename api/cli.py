@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
@@ -37,6 +39,36 @@ def user_errors() -> Iterator[None]:
         fail(str(exc))
 
 
+class PhaseClock:
+    """Wall time of each named step, fed by the same ``progress(step, fraction)`` calls as the bar.
+
+    A step lasts from its first report until the next step's; ``--timings``
+    writes the result as JSON (used by ``bench/bench_cover_large.py``).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._step: str | None = None
+        self._since = time.perf_counter()
+
+    def __call__(self, step: str, fraction: float = 0.0) -> None:
+        now = time.perf_counter()
+        if step != self._step:
+            if self._step is not None:
+                self.seconds[self._step] = self.seconds.get(self._step, 0.0) + now - self._since
+            self._step, self._since = step, now
+
+    def write(self, path: Path) -> None:
+        """Close the running step and write ``{step: seconds}`` (plus ``total``) as JSON."""
+        self("(end)")
+        self.seconds["total"] = sum(v for k, v in self.seconds.items() if k != "total")
+        path.write_text(json.dumps({k: round(v, 3) for k, v in self.seconds.items()}, indent=1), encoding="utf-8")
+
+
+CLOCK = PhaseClock()
+"""Times every progress step of this process (one command per process)."""
+
+
 @contextmanager
 def progress_bar() -> Iterator:
     """A rich progress bar; yields a ``progress(step, fraction)`` callback."""
@@ -51,6 +83,7 @@ def progress_bar() -> Iterator:
         task = bar.add_task("starting", total=1.0)
 
         def update(step: str, fraction: float) -> None:
+            CLOCK(step, fraction)
             bar.update(task, description=step, completed=max(0.0, min(1.0, fraction)))
 
         yield update
@@ -114,13 +147,34 @@ def print_ratios(report) -> None:
     console.print(table)
 
 
-def run_and_write(city, standard_ids, overrides, out: Path, lang: str, map_html: bool, ratios: bool = False) -> None:
-    """Evaluate standards on a city, print the table and write the output folder."""
+def run_and_write(
+    city,
+    standard_ids,
+    overrides,
+    out: Path,
+    lang: str,
+    map_html: bool,
+    ratios: bool = False,
+    service_areas: bool | None = None,
+) -> None:
+    """Evaluate standards on a city, print the table and write the output folder.
+
+    ``service_areas=None`` draws them when :func:`scenarios.service_areas.service_areas_affordable`
+    says they are cheap (small cities), and otherwise says how to ask for them.
+    """
     from scenarios.evaluate import evaluate
     from scenarios.outputs import write_outputs
+    from scenarios.service_areas import AUTO_WALKING_AREAS_MAX, service_areas_affordable
     from scenarios.standards import resolve_standards
 
     standards = resolve_standards(standard_ids or None, overrides)
+    if service_areas is None:
+        service_areas = service_areas_affordable(city, standards)
+        if not service_areas:
+            err_console.print(
+                f"note: more than {AUTO_WALKING_AREAS_MAX} walking service areas to draw; skipping the "
+                "service_areas layer (and the map's) -- pass --service-areas to draw them anyway"
+            )
     with progress_bar() as update:
         result = evaluate(city, standards, progress=update)
     print_summary(result, lang)
@@ -131,17 +185,27 @@ def run_and_write(city, standard_ids, overrides, out: Path, lang: str, map_html:
         report = run_ratios(city)
         print_ratios(report)
     with progress_bar() as update:
-        update("writing coverage.gpkg", 0.1)
-        paths = write_outputs(result, out, ratios=report)
+        update("writing coverage.gpkg", 0.0)
+        paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update)
         if map_html:
             update("writing map.html", 0.7)
             from maps.interactive import coverage_map
             from maps.ratios import ratio_layers
 
             extra = ratio_layers(report, lang) if report is not None else None
-            paths["map"] = coverage_map(result, out / "map.html", lang=lang, extra_layers=extra)
+            paths["map"] = coverage_map(result, out / "map.html", lang=lang, extra_layers=extra, service_areas=service_areas)
     for name, p in paths.items():
         console.print(f"  {name:5} {p}")
+
+
+_SERVICE_AREAS = typer.Option(
+    None,
+    "--service-areas/--no-service-areas",
+    help="Write the service_areas layer (and map layers). Default: only when there are at most "
+    "250 walking service areas to draw; they are the slowest output of a city-sized run.",
+    show_default=False,
+)
+_TIMINGS = typer.Option(None, "--timings", help="Write the wall time of each step as JSON to this file.", hidden=True)
 
 
 @app.command()
@@ -150,6 +214,8 @@ def demo(
     out: Path = typer.Option(Path("out"), "--out", help="Output folder."),
     lang: str = typer.Option("en", help="Label language: en or zh."),
     no_map: bool = typer.Option(False, "--no-map", help="Skip the HTML map."),
+    service_areas: Optional[bool] = _SERVICE_AREAS,
+    timings: Optional[Path] = _TIMINGS,
 ) -> None:
     """Build a built-in city, run every standard, print the table and write outputs."""
     from layers.cities import load_city
@@ -157,7 +223,9 @@ def demo(
     with user_errors():
         with progress_bar() as update:
             c = load_city(city, progress=update)
-        run_and_write(c, None, {}, out, lang, not no_map, ratios=True)
+        run_and_write(c, None, {}, out, lang, not no_map, ratios=True, service_areas=service_areas)
+    if timings is not None:
+        CLOCK.write(timings)
 
 
 @app.command()
@@ -174,6 +242,8 @@ def cover(
     out: Path = typer.Option(Path("results"), "--out", help="Output folder."),
     lang: str = typer.Option("en", help="Label language: en or zh."),
     no_map: bool = typer.Option(False, "--no-map", help="Skip the HTML map."),
+    service_areas: Optional[bool] = _SERVICE_AREAS,
+    timings: Optional[Path] = _TIMINGS,
 ) -> None:
     """Run standards on your own grid, facilities and network."""
     from layers.build import city_from_files
@@ -183,9 +253,12 @@ def cover(
     with user_errors():
         overrides = parse_overrides(set_)
         with progress_bar() as update:
-            update("reading layers", 0.1)
-            c = city_from_files(grid, facilities, osm=osm, network=network, place=place, crs=crs, coords=coords)
-        run_and_write(c, list(standard), overrides, out, lang, not no_map)
+            c = city_from_files(
+                grid, facilities, osm=osm, network=network, place=place, crs=crs, coords=coords, progress=update
+            )
+        run_and_write(c, list(standard), overrides, out, lang, not no_map, service_areas=service_areas)
+    if timings is not None:
+        CLOCK.write(timings)
 
 
 @app.command()

@@ -10,6 +10,7 @@ and also kept in ``city.meta["warnings"]``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -49,6 +50,7 @@ def city_from_files(
     lon_col: str | None = None,
     lat_col: str | None = None,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    progress: Callable[[str, float], None] | None = None,
 ) -> City:
     """Read, validate and assemble a City from files.
 
@@ -86,6 +88,9 @@ def city_from_files(
     max_snap_m : float, default 500
         Points farther than this from every walkable edge are reported (and
         treated as unreachable by the analyses).
+    progress : callable, optional
+        ``progress(step, fraction)`` at each step (reading, validating,
+        loading the network, snapping).
 
     Returns
     -------
@@ -98,14 +103,19 @@ def city_from_files(
         than exactly one, a non-metric ``crs``, or a layer that does not
         overlap the network.
     """
+    say = progress or (lambda step, fraction: None)
     with collect_warnings() as found:
         grid_source = _source_name(grid_path, grid_layer)
         fac_source = _source_name(facilities_path, facilities_layer)
+        say(f"reading {grid_source}", 0.0)
         raw_grid = read_layer(grid_path, layer=grid_layer, coords=coords, lon_col=lon_col, lat_col=lat_col)
+        say(f"reading {fac_source}", 0.2)
         raw_fac = read_layer(facilities_path, layer=facilities_layer, coords=coords, lon_col=lon_col, lat_col=lat_col)
         facilities = validate_facilities(raw_fac, fac_source)
 
+        say("loading the network", 0.3)
         net, net_source, target = _network(osm, network, place, crs, raw_grid)
+        say("validating cells", 0.5)
         cells = _cells(raw_grid, grid_source, target, cell_size, regrid)
         facilities = facilities.to_crs(target)
         bounds = net.bounds()
@@ -127,7 +137,9 @@ def city_from_files(
             },
             max_snap_m=max_snap_m,
         )
+        say("snapping cells to the network", 0.7)
         _report_far_points(city, grid_source, fac_source)
+        say("city ready", 1.0)
     city.meta["warnings"] = [w.as_dict() for w in found]
     for w in found:  # hand them on to whoever called us
         warnings.warn(w, stacklevel=2)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
+import pyogrio
 
-from scenarios.evaluate import CoverageResult
+from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratios import RatioReport
 from scenarios.service_areas import standard_service_areas
 
@@ -57,6 +57,24 @@ def summary_document(result: CoverageResult) -> dict:
     }
 
 
+def _text_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Object columns as text (lists of cell ids, mixed values): GeoPackage has no list type."""
+    mixed = [c for c in frame.columns if c != frame.geometry.name and frame[c].dtype == object]
+    if not mixed:
+        return frame  # no copy: the cells layer of a city is hundreds of MB
+    return frame.assign(**{c: frame[c].map(lambda v: v if v is None or isinstance(v, str) else str(v)) for c in mixed})
+
+
+def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
+    """Append one layer to the GeoPackage in WGS84.
+
+    Written through pyogrio's Arrow path: for 750,000 cell polygons it takes
+    about half the time of the feature-by-feature path.
+    """
+    frame = _text_columns(frame).to_crs(WGS84)
+    pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True)
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -69,6 +87,7 @@ def write_outputs(
     *,
     service_areas: bool = True,
     ratios: RatioReport | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
     """Write ``coverage.gpkg``, ``summary.csv`` and ``summary.json``.
 
@@ -88,6 +107,8 @@ def write_outputs(
         Ratio rules and accessibility: adds the per-cell accessibility columns
         to ``cells``, one layer ``units_<level>`` per unit level with the
         rules' status and shortfall, and ``ratios.csv`` / ``access.csv``.
+    progress : callable, optional
+        ``progress(step, fraction)`` as each layer is prepared and written.
 
     Returns
     -------
@@ -102,6 +123,8 @@ def write_outputs(
     tmp = out / ".coverage.partial.gpkg"
     if tmp.exists():
         tmp.unlink()
+    say = progress or (lambda step, fraction: None)
+    say("preparing cells layer", 0.0)
     cells = result.cells_frame()
     if ratios is not None:
         cells = cells.join(ratios.cell_columns())
@@ -114,13 +137,12 @@ def write_outputs(
         for level in sorted({r.rule.level for r in ratios.rules.values()}):
             layers[f"units_{level}"] = ratios.units_layer(level)
     if service_areas:
-        layers["service_areas"] = standard_service_areas(result.city, list(r.standard for r in result.results.values()))
-    for name, frame in layers.items():
-        frame = frame.copy()
-        for col in frame.columns:
-            if col != frame.geometry.name and frame[col].dtype == object:
-                frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-        frame.to_crs(WGS84).to_file(tmp, layer=name, driver="GPKG")
+        say("computing service areas", 0.1)
+        standards = [r.standard for r in result.results.values()]
+        layers["service_areas"] = standard_service_areas(result.city, standards, progress=progress)
+    for i, (name, frame) in enumerate(layers.items()):
+        say(f"writing layer {name}", 0.2 + 0.8 * i / len(layers))
+        _write_layer(frame, tmp, name)
     os.replace(tmp, gpkg)
 
     summary = result.summary_frame()
