@@ -105,6 +105,7 @@ def main() -> None:
     standards = resolve_standards()
     t0 = time.perf_counter()
     live = LiveScenario(city, standards)
+    live.summaries()  # what a client shows on opening; later edits re-sum only the standards they touch
     print(f"incremental state for {len(standards)} standards built in {time.perf_counter() - t0:.1f} s (once)")
     for s in standards:
         print(f"  {s.id:15} {s.mode:9} limit {s.threshold_m * SEARCH_FACTOR:6.0f} m, "
