@@ -180,9 +180,12 @@ def run_scenario(
 
         city = load_city(scenario.city, progress=progress)
     _check_city(scenario, city)
+    standards = scenario.resolved_standards()
+    if any(s.mode == "network" for s in standards):
+        city.snapped_cells  # noqa: B018 -- snap on the base city once, so every scenario of it shares the result
     facilities = apply_edits(city.facilities, scenario.edits, city.crs)
     scen_city = city_with_facilities(city, facilities)
-    result = evaluate(scen_city, scenario.resolved_standards(), progress=progress)
+    result = evaluate(scen_city, standards, progress=progress)
     out = scenario.model_copy(deep=True)
     out.results = _results_document(scenario, result, len(facilities))
     version = None
