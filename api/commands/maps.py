@@ -17,6 +17,7 @@ _NETWORK = typer.Option(None, help="A saved lifecircle network file (with --grid
 _STANDARDS = typer.Option([], "--standard", "-s", help="Standard id (repeatable); all when omitted.")
 _SET = typer.Option([], "--set", help="Override, e.g. clinic-walk.threshold_min=20 (repeatable).")
 _LANG = typer.Option("en", help="Label language: en or zh.")
+_RATIOS = typer.Option(False, "--ratios", help="Add the ratio rules per unit and the accessibility standards per cell.")
 
 
 def _result(city: str, grid, facilities, osm, network, standards: list[str], set_: list[str]):
@@ -43,6 +44,18 @@ def _result(city: str, grid, facilities, osm, network, standards: list[str], set
         return evaluate(c, chosen, progress=update)
 
 
+def _ratios(result, wanted: bool):
+    """The RatioReport of the result's city when ``--ratios`` is given (else ``None``)."""
+    if not wanted:
+        return None
+    from api.cli import fail
+    from scenarios.ratios import run_ratios
+
+    if not result.city.units:
+        fail(f"--ratios: city '{result.city.name}' has no administrative units to check ratio rules in")
+    return run_ratios(result.city)
+
+
 def map_command(
     city: str = _CITY,
     grid: Optional[Path] = _GRID,
@@ -54,15 +67,20 @@ def map_command(
     basemap: Optional[str] = typer.Option(None, help="osm, light or none (default: none for generated cities, osm otherwise)."),
     lang: str = _LANG,
     no_service_areas: bool = typer.Option(False, "--no-service-areas", help="Leave out the service-area layers."),
+    ratios: bool = _RATIOS,
     out: Path = typer.Option(Path("map.html"), "--out", help="HTML file to write."),
 ) -> None:
     """Write an interactive HTML coverage map."""
     from api.cli import console, user_errors
     from maps.interactive import coverage_map
+    from maps.ratios import ratio_layers
 
     with user_errors():
         result = _result(city, grid, facilities, osm, network, standard, set_)
-        path = coverage_map(result, out, lang=lang, basemap=basemap, service_areas=not no_service_areas)
+        report = _ratios(result, ratios)
+        extra = ratio_layers(report, lang, show_first=True) if report is not None else None
+        path = coverage_map(result, out, lang=lang, basemap=basemap, service_areas=not no_service_areas,
+                            extra_layers=extra)
     console.print(f"  map   {path}")
 
 
@@ -81,6 +99,7 @@ def export_command(
     lang: str = _LANG,
     font: Optional[Path] = typer.Option(None, help="Font file for the labels (e.g. a CJK font for --lang zh)."),
     no_table: bool = typer.Option(False, "--no-table", help="Do not write the summary table as CSV and XLSX."),
+    ratios: bool = _RATIOS,
     out: Path = typer.Option(Path("map.pdf"), "--out", help="File to write."),
 ) -> None:
     """Export a print-ready map page (PNG/PDF/SVG) and the summary table (CSV, XLSX)."""
@@ -92,13 +111,15 @@ def export_command(
         out = out.with_suffix(f".{format.lower()}")
     with user_errors():
         result = _result(city, grid, facilities, osm, network, [], set_)
+        report = _ratios(result, ratios)
         paths = {
             "map": export_map(result, out, format=format, paper=paper, orientation=orientation, dpi=dpi, lang=lang,
-                              standard=standard, font=font)
+                              standard=standard, font=font, ratios=report)
         }
         if not no_table:
             for suffix in ("csv", "xlsx"):
-                paths[suffix] = write_summary_table(result, out.with_name(f"{out.stem}-summary.{suffix}"), lang=lang)
+                paths[suffix] = write_summary_table(result, out.with_name(f"{out.stem}-summary.{suffix}"), lang=lang,
+                                                    ratios=report)
     for name, p in paths.items():
         console.print(f"  {name:5} {p}")
 
