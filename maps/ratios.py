@@ -29,6 +29,7 @@ import folium
 import numpy as np
 import pandas as pd
 from branca.element import MacroElement
+from pyproj import Transformer
 
 from maps.content import Classes
 from maps.errors import MapError
@@ -416,8 +417,6 @@ def _access_layers(report: RatioReport, lang: str, max_vector_cells: int) -> lis
 
 def _raster_latlon(raster) -> list[list[float]]:
     """[[south, west], [north, east]] of a Web Mercator cell raster."""
-    from pyproj import Transformer
-
     to_ll = Transformer.from_crs(_MERCATOR, _WGS84, always_xy=True)
     w, s = to_ll.transform(raster.bounds[0], raster.bounds[1])
     e, n = to_ll.transform(raster.bounds[2], raster.bounds[3])
