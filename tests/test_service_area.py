@@ -103,7 +103,8 @@ def test_service_area_is_the_buffered_streets(hand_network):
         ]
     )
     expected = shapely.buffer(lines, 25.0, quad_segs=8)
-    assert shapely.symmetric_difference(areas[0, 0], expected).area < 1.0
+    # (arc approximations of round joins and caps differ by a few m²)
+    assert shapely.symmetric_difference(areas[0, 0], expected).area < 1e-4 * expected.area
     # far smaller than a hull of the reached streets: nothing between the arms
     assert areas[0, 0].area < 0.7 * shapely.convex_hull(expected).area
     # a larger budget's area contains the smaller one's
