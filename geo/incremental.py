@@ -22,11 +22,12 @@ same values as on the whole network because every walk of at most ``limit``
 metres stays within a straight-line ``limit`` of its start. So results equal
 a full recomputation exactly, not approximately.
 
-Ties. Equal distances go to the lowest *slot* (facilities are numbered in the
-order they were added, which is the row order of the edited facility layer).
-Full recomputations through ``scipy.sparse.csgraph`` break exact ties
-arbitrarily, so facility identity agrees wherever the nearest distance is
-unique; the distances always agree.
+Ties. Building and adding give equal distances to the lowest *slot*
+(facilities are numbered in the order they were added, which is the row
+order of the edited facility layer). Full recomputations, and the removal
+search, go through ``scipy.sparse.csgraph``, which breaks exact ties
+arbitrarily; so facility identity agrees wherever the nearest distance is
+unique, and the distances always agree.
 
 Second-nearest bookkeeping. After a removal the cells that relied on the
 removed facility as their second-nearest (or promoted it) no longer know their
