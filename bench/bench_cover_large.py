@@ -144,11 +144,13 @@ def time_cover(paths: dict[str, Path], service_areas: bool | None) -> None:
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = usage.ru_maxrss / 1024
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr)
         raise SystemExit(f"cover failed with exit code {proc.returncode}")
     print(f"cover wall       {wall:7.1f} s  (load {before:.1f} before, {load_avg()} after; target < 60 s)")
+    print(f"cover CPU        {usage.ru_utime + usage.ru_stime:7.1f} s  (user + system, all threads)")
     print(f"cover peak RSS   {peak:7.0f} MB (target < 8 GB)")
     for phase, seconds in json.loads(timings.read_text()).items():
         print(f"  {phase:<30}{seconds:7.2f} s")
