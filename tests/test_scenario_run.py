@@ -165,13 +165,14 @@ def cli():
 
 
 def test_cli_run_file(cli, city, tmp_path):
-    res = cli("run", EXAMPLES / "new-clinic-east.yaml", "--out", tmp_path, "--no-map")
+    res = cli("run", EXAMPLES / "new-clinic-east.yaml", "--out", tmp_path)
     assert res.exit_code == 0, res.output
     assert "clinic-walk" in res.output and "HS-NEW-SE" in res.output
     doc = json.loads((tmp_path / "comparison.json").read_text(encoding="utf-8"))
     clinic = doc["standards"][0]
     assert clinic["standard"] == "clinic-walk" and clinic["covered_change"] > 0
     assert (tmp_path / "changes.gpkg").exists()
+    assert "HS-NEW-SE" in (tmp_path / "map.html").read_text(encoding="utf-8")  # maps.compare.change_map
 
 
 def test_cli_scenario_flow(cli, city, tmp_path):

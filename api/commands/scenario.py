@@ -184,11 +184,9 @@ def _write_comparison(comparison, out: Path, with_map: bool, lang: str) -> dict[
     for sid in comparison.changes:
         comparison.change_layer(sid).to_file(paths["changes"], layer=sid, driver="GPKG")
     if with_map:
-        from maps.interactive import coverage_map
+        from maps.compare import change_map
 
-        layers = {f"change: {sid}": comparison.change_layer(sid, changed_only=True) for sid in comparison.changes}
-        paths["map"] = coverage_map(comparison.result_b, out / "map.html", lang=lang, extra_layers=layers,
-                                    title=f"{comparison.name_b} vs {comparison.name_a}")
+        paths["map"] = change_map(comparison, out / "map.html", lang=lang)
     return paths
 
 
