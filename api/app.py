@@ -146,7 +146,7 @@ def create_app(config: ApiConfig | None = None, *, city: City | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        state.close()
+        state.close()  # the state outlives a lifespan (test clients run several)
 
     app = FastAPI(
         title="lifecircle API",

@@ -280,6 +280,7 @@ def standards(lang: str = typer.Option("en", help="Label language: en or zh.")) 
 
 
 from api.commands import maps as _maps_cmd; _maps_cmd.register(app)  # noqa: E402,E702  lifecircle map / export
+from api.commands import site as _site_cmd; _site_cmd.register(app)  # noqa: E402,E702  lifecircle site
 from api.commands import scenario as _scenario_cmd; _scenario_cmd.register(app)  # noqa: E402,E702  lifecircle run / scenario
 from api.commands import serve as _serve_cmd; _serve_cmd.register(app)  # noqa: E402,E702  lifecircle serve
 

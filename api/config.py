@@ -50,8 +50,12 @@ class Limits(BaseModel):
     max_vertices_per_feature: int = Field(20_000, gt=0, description="Most vertices in one uploaded geometry (422 above).")
     max_vertices: int = Field(2_000_000, gt=0, description="Most vertices in one uploaded layer (422 above).")
     max_page_size: int = Field(10_000, gt=0, description="Largest `limit` of a paged GeoJSON request.")
-    max_service_area_sources: int = Field(200, gt=0, description="Most points or facilities in one service-area request.")
-    max_service_area_minutes: float = Field(120.0, gt=0, description="Longest walk of a service area in minutes.")
+    max_service_area_sources: int = Field(100, gt=0, description="Most points or facilities in one service-area request.")
+    max_service_area_minutes: float = Field(60.0, gt=0, description="Longest walk of a service area in minutes.")
+    max_service_area_m: float = Field(3000.0, gt=0, description="Longest walk of a service area in metres (minutes x speed).")
+    sync_max_service_area_km2: float = Field(
+        2.0, ge=0, description="Service-area requests whose sum over sources and times of (walk in km)^2 exceeds this run as jobs."
+    )
     sync_max_cell_standards: int = Field(
         50_000, ge=0, description="Coverage runs with more cells x standards than this run as background jobs."
     )

@@ -149,13 +149,13 @@ class JobManager:
                 self._on_expire(j)
         return old
 
-    def shutdown(self) -> None:
-        """Stop accepting jobs and ask running ones to stop."""
+    def cancel_all(self) -> None:
+        """Ask every unfinished job to stop (server shutdown); records are kept."""
         with self._lock:
             jobs = list(self._jobs.values())
         for j in jobs:
-            j.cancel.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            if not j.done:
+                j.cancel.set()
 
     def describe(self, job: Job) -> dict[str, Any]:
         """Plain-data view of a job for the API."""

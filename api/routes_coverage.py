@@ -15,13 +15,14 @@ from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 
-from api.jobs import Job, Progress
-from api.models import CoverageRequest, JobInfo, Link, RunInfo
+from api.jobs import Progress
+from api.models import CoverageRequest, Link, RunInfo
 from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.problems import ERROR_RESPONSES, ApiProblem
+from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
 from api.security import get_state, require_read, require_write
 from api.state import AppState, CoverageRun
 from api.uploads import layer_city_frames
@@ -29,7 +30,7 @@ from scenarios.evaluate import evaluate
 from scenarios.outputs import summary_document, write_outputs
 from scenarios.standards import Standard, resolve_standards
 
-__all__ = ["router", "run_info", "start_or_run"]
+__all__ = ["router", "run_info"]
 
 router = APIRouter(prefix="/coverage", tags=["Coverage"], responses=ERROR_RESPONSES)
 
@@ -83,24 +84,6 @@ def _execute(state: AppState, standards: list[Standard], req: CoverageRequest, k
     return run
 
 
-def _job_response(request: Request, state: AppState, job: Job) -> JSONResponse:
-    url = str(request.url_for("get_job", job_id=job.id))
-    return JSONResponse(state.jobs.describe(job), status_code=202, headers={"Location": url, "Preference-Applied": "respond-async"})
-
-
-def start_or_run(request: Request, state: AppState, kind: str, size: int, prefer: str | None, work: Callable[[Progress], str]) -> JSONResponse | None:
-    """Submit ``work`` as a job (and return the 202 response) when it is large or async was asked for.
-
-    Returns ``None`` when the caller should run the work in the request.
-    """
-    wants_async = prefer is not None and "respond-async" in prefer.lower()
-    if not wants_async and size <= state.config.limits.sync_max_cell_standards:
-        return None
-    job = state.jobs.submit(kind, lambda job, progress: work(progress))
-    return _job_response(request, state, job)
-
-
-PreferH = Header(None, max_length=200, description="`respond-async` to always get a background job (202).")
 
 
 @router.post(
@@ -111,7 +94,7 @@ PreferH = Header(None, max_length=200, description="`respond-async` to always ge
     "uploaded facilities/grid layers. Answers 201 with the run, 200 when an identical run is kept, or 202 with a "
     "job URL for large runs and `Prefer: respond-async`.",
     response_model=RunInfo,
-    responses={200: {"model": RunInfo, "description": "An identical run was already kept"}, 202: {"model": JobInfo, "description": "Running as a background job"}},
+    responses={200: {"model": RunInfo, "description": "An identical run was already kept"}, **JOB_ACCEPTED},
     dependencies=[Depends(require_write)],
 )
 def create_run(req: CoverageRequest, request: Request, response: Response, prefer: str | None = PreferH, state: AppState = Depends(get_state)):
@@ -130,7 +113,7 @@ def create_run(req: CoverageRequest, request: Request, response: Response, prefe
         run = _execute(state, standards, req, key, progress)
         return str(request.url_for("get_run", run_id=run.id))
 
-    queued = start_or_run(request, state, "coverage", n_cells * len(standards), prefer, work)
+    queued = start_or_run(request, state, "coverage", n_cells * len(standards) > state.config.limits.sync_max_cell_standards, prefer, work)
     if queued is not None:
         return queued
     run = _execute(state, standards, req, key, None)
@@ -177,7 +160,7 @@ def run_cells(request: Request, run_id: str = RunId, bbox: str | None = BboxQ, l
 def _file_or_job(request: Request, state: AppState, run: CoverageRun, path: FsPath, make: Callable[[], object], media: str, download: str | None, prefer: str | None):
     """Serve ``path``, making it first (in the request, or as a job for large cities)."""
     if not path.exists():
-        size = len(run.result.city.cells) * len(run.result.results)
+        large = len(run.result.city.cells) * len(run.result.results) > state.config.limits.sync_max_cell_standards
 
         def work(progress: Progress) -> str:
             progress("writing", 0.1)
@@ -186,14 +169,14 @@ def _file_or_job(request: Request, state: AppState, run: CoverageRun, path: FsPa
                     make()
             return str(request.url)
 
-        queued = start_or_run(request, state, "export", size, prefer, work)
+        queued = start_or_run(request, state, "export", large, prefer, work)
         if queued is not None:
             return queued
         work(lambda step, fraction: None)
     return FileResponse(path, media_type=media, filename=download)
 
 
-_FILE_RESPONSES = {202: {"model": JobInfo, "description": "The file is being made in a background job"}}
+_FILE_RESPONSES = JOB_ACCEPTED
 
 
 @router.get(

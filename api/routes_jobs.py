@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Response
+from collections.abc import Callable
 
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.jobs import Progress
 from api.models import JobInfo
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.security import get_state, require_read, require_write
 from api.state import AppState
 
-__all__ = ["router"]
+__all__ = ["router", "start_or_run", "PreferH", "JOB_ACCEPTED"]
 
 router = APIRouter(prefix="/jobs", tags=["Jobs"], responses=ERROR_RESPONSES)
+
+PreferH = Header(None, max_length=200, description="`respond-async` to always get a background job (202).")
+
+
+JOB_ACCEPTED = {
+    202: {
+        "description": "Running as a background job; poll the job URL in `Location`",
+        "content": {"application/json": {"schema": JobInfo.model_json_schema()}},
+    }
+}
+"""The documented ``202 Accepted`` of endpoints that may answer with a job."""
+
+
+def start_or_run(request: Request, state: AppState, kind: str, large: bool, prefer: str | None, work: Callable[[Progress], str]) -> JSONResponse | None:
+    """Submit ``work`` as a background job when it is ``large`` or the client sent ``Prefer: respond-async``.
+
+    Returns the ``202 Accepted`` response (job description, ``Location`` of the
+    job), or ``None`` when the caller should do the work in the request.
+    ``work(progress)`` returns the URL of its result.
+    """
+    if not large and not (prefer is not None and "respond-async" in prefer.lower()):
+        return None
+    job = state.jobs.submit(kind, lambda job, progress: work(progress))
+    url = str(request.url_for("get_job", job_id=job.id))
+    return JSONResponse(state.jobs.describe(job), status_code=202, headers={"Location": url, "Preference-Applied": "respond-async"})
+
 
 JobId = Path(max_length=64, description="Job id from the `Location` of a 202 response.")
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import geopandas as gpd
 import numpy as np
 import shapely
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import FileResponse
 
+from api.jobs import Progress
 from api.models import ServiceAreaRequest
-from api.ogc import GeoJSONResponse, feature_collection
+from api.ogc import GEOJSON, GeoJSONResponse, feature_collection
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
+from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
 from api.routes_reach import to_city_xy
 from api.security import get_state, require_read
-from api.state import AppState, wgs84_frame
+from api.state import AppState, StoredFile, wgs84_frame
 from geo.service_area import service_areas
 from geo.snap import Snapped
 
@@ -46,31 +52,78 @@ def _sources(state: AppState, req: ServiceAreaRequest) -> tuple[Snapped, list[di
     return Snapped.concat(parts), labels
 
 
-@router.post(
-    "/service-areas",
-    summary="Walking service areas",
-    description="Polygons of the streets reachable on foot within each time (e.g. 5, 10 and 15 minutes) from given points "
-    "and/or facilities of the loaded city, buffered by `buffer_m`; GeoJSON in WGS84, largest time first.",
-    response_class=GeoJSONResponse,
-)
-def service_area(req: ServiceAreaRequest, state: AppState = Depends(get_state)) -> GeoJSONResponse:
-    limits = state.config.limits
-    n = len(req.points) + len(req.facility_ids)
-    if n == 0:
-        raise ApiProblem(422, "give at least one of points or facility_ids", errors=[{"field": "body.points", "message": "no sources given"}])
-    if n > limits.max_service_area_sources:
-        raise ApiProblem(422, f"{n} sources exceed the limit of {limits.max_service_area_sources} per request", errors=[{"field": "body.points", "message": f"at most {limits.max_service_area_sources} sources"}])
-    too_long = [m for m in req.minutes if not 0 < m <= limits.max_service_area_minutes]
-    if too_long:
-        raise ApiProblem(422, f"minutes {too_long[0]:g}: each time must be above 0 and at most {limits.max_service_area_minutes:g} minutes", errors=[{"field": "body.minutes", "message": f"between 0 and {limits.max_service_area_minutes:g}"}])
-    sources, labels = _sources(state, req)
+def _compute(state: AppState, req: ServiceAreaRequest, sources: Snapped, labels: list[dict], progress: Progress | None = None) -> dict:
     minutes = sorted(set(req.minutes), reverse=True)
     budgets = [m * 60.0 * req.speed_mps for m in minutes]
-    polys = service_areas(state.city.network, sources, budgets, buffer_m=req.buffer_m, workers=2)
+    report = None if progress is None else (lambda done, total: progress("service areas", done / max(total, 1)))
+    polys = service_areas(state.city.network, sources, budgets, buffer_m=req.buffer_m, progress=report)
     rows, geoms = [], []
     for j, m in enumerate(minutes):
         for i, lab in enumerate(labels):
             rows.append({**lab, "minutes": m, "distance_m": round(budgets[j], 1), "area_m2": round(float(shapely.area(polys[i, j])), 1)})
             geoms.append(polys[i, j])
     frame = wgs84_frame(gpd.GeoDataFrame(rows, geometry=geoms, crs=state.city.crs))
-    return GeoJSONResponse(feature_collection(frame, np.arange(len(frame)), None))
+    return feature_collection(frame, np.arange(len(frame)), None)
+
+
+def _check_limits(state: AppState, req: ServiceAreaRequest) -> float:
+    """Refuse requests beyond the limits (422); return the work estimate in km^2."""
+    limits = state.config.limits
+    n = len(req.points) + len(req.facility_ids)
+    if n == 0:
+        raise ApiProblem(422, "give at least one of points or facility_ids", errors=[{"field": "body.points", "message": "no sources given"}])
+    if n > limits.max_service_area_sources:
+        raise ApiProblem(422, f"{n} sources exceed the limit of {limits.max_service_area_sources} per request", errors=[{"field": "body.points", "message": f"at most {limits.max_service_area_sources} sources"}])
+    for m in req.minutes:
+        if not 0 < m <= limits.max_service_area_minutes:
+            raise ApiProblem(422, f"minutes {m:g}: each time must be above 0 and at most {limits.max_service_area_minutes:g} minutes", errors=[{"field": "body.minutes", "message": f"between 0 and {limits.max_service_area_minutes:g}"}])
+        if m * 60.0 * req.speed_mps > limits.max_service_area_m:
+            raise ApiProblem(
+                422,
+                f"minutes {m:g} at {req.speed_mps:g} m/s is a {m * 60.0 * req.speed_mps:,.0f} m walk, above the limit of {limits.max_service_area_m:,.0f} m",
+                errors=[{"field": "body.minutes", "message": f"walk at most {limits.max_service_area_m:,.0f} m"}],
+            )
+    # the cost of a service area grows with the street area reached, ~ (walk length)^2
+    return n * sum((m * 60.0 * req.speed_mps / 1000.0) ** 2 for m in set(req.minutes))
+
+
+@router.post(
+    "/service-areas",
+    summary="Walking service areas",
+    description="Polygons of the streets reachable on foot within each time (e.g. 5, 10 and 15 minutes) from given points "
+    "and/or facilities of the loaded city, buffered by `buffer_m`; GeoJSON in WGS84, largest time first. "
+    "Large requests (or `Prefer: respond-async`) run as a background job (202, job URL in `Location`).",
+    response_class=GeoJSONResponse,
+    responses=JOB_ACCEPTED,
+)
+def service_area(request: Request, req: ServiceAreaRequest, prefer: str | None = PreferH, state: AppState = Depends(get_state)):
+    work_km2 = _check_limits(state, req)
+    sources, labels = _sources(state, req)
+
+    def work(progress: Progress) -> str:
+        doc = _compute(state, req, sources, labels, progress)
+        file_id = uuid.uuid4().hex
+        path = state.data_dir / "files" / f"{file_id}.geojson"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        state.files.add(StoredFile(id=file_id, path=path, media_type=GEOJSON))
+        return str(request.url_for("get_service_areas", result_id=file_id))
+
+    queued = start_or_run(request, state, "service-areas", work_km2 > state.config.limits.sync_max_service_area_km2, prefer, work)
+    if queued is not None:
+        return queued
+    return GeoJSONResponse(_compute(state, req, sources, labels))
+
+
+@router.get(
+    "/service-areas/{result_id}",
+    name="get_service_areas",
+    summary="Service areas made by a job",
+    description="The GeoJSON made by a background service-area job (its `result` link).",
+    response_class=FileResponse,
+    responses={200: {"content": {GEOJSON: {}}, "description": "The service areas"}},
+)
+def get_service_areas(result_id: str = Path(max_length=64), state: AppState = Depends(get_state)) -> FileResponse:
+    stored = state.files.get(result_id)
+    if stored is None or not stored.path.exists():
+        raise ApiProblem(404, f"no service-area result with id '{result_id}' (it may have expired)")
+    return FileResponse(stored.path, media_type=stored.media_type)

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from api.reach import ReachIndex
 from layers.city import City
 from scenarios.evaluate import CoverageResult
 
-__all__ = ["AppState", "StoredLayer", "CoverageRun", "Registry", "wgs84_frame", "load_configured_city"]
+__all__ = ["AppState", "StoredLayer", "StoredFile", "CoverageRun", "Registry", "wgs84_frame", "load_configured_city"]
 
 WGS84 = "EPSG:4326"
 log = logging.getLogger("lifecircle.api")
@@ -77,6 +78,17 @@ class StoredLayer:
 
 
 @dataclass(eq=False)
+class StoredFile:
+    """A result kept as a file (e.g. service areas made by a job)."""
+
+    id: str
+    path: Path
+    media_type: str
+    created: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.time)
+
+
+@dataclass(eq=False)
 class CoverageRun:
     """One coverage run and the files made from it."""
 
@@ -106,7 +118,7 @@ class CoverageRun:
             return self._facilities
 
 
-T = TypeVar("T", StoredLayer, CoverageRun)
+T = TypeVar("T")  # items with .id and .last_used
 
 
 class Registry(Generic[T]):
@@ -207,13 +219,16 @@ class AppState:
         # Build every lazily cached structure of the city now: requests only read.
         _ = (self.city.snapped_cells, self.city.snapped_facilities, self.city.network.csr, self.city.cell_xy)
         self.reach = ReachIndex(self.city, margin_m=config.outside_margin_m)
-        self._own_dir = config.data_dir is None
         self.data_dir = Path(config.data_dir or tempfile.mkdtemp(prefix="lifecircle-api-"))
+        if config.data_dir is None:  # a temporary folder goes when the state does
+            weakref.finalize(self, shutil.rmtree, self.data_dir, True)
         (self.data_dir / "runs").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "uploads").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "files").mkdir(parents=True, exist_ok=True)
         ttl = config.result_ttl_s
         self.layers: Registry[StoredLayer] = Registry(config.limits.max_layers, ttl)
         self.runs: Registry[CoverageRun] = Registry(config.limits.max_runs, ttl, on_drop=self._drop_run_files)
+        self.files: Registry[StoredFile] = Registry(config.limits.max_runs, ttl, on_drop=lambda f: f.path.unlink(missing_ok=True))
         self.jobs = JobManager(config.job_workers, ttl)
         self.city_cells = wgs84_frame(self.city.cells)
         self.city_facilities = wgs84_frame(self.city.facilities)
@@ -232,8 +247,6 @@ class AppState:
         shutil.rmtree(run.folder, ignore_errors=True)
 
     def close(self) -> None:
-        """Stop jobs; remove the data folder if it was a temporary one."""
-        self.jobs.shutdown()
-        if self._own_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
+        """Ask running jobs to stop (at server shutdown); the state stays usable."""
+        self.jobs.cancel_all()
 

@@ -141,7 +141,9 @@ def ingest_file(
 
 def temp_upload_dir(state: AppState) -> Path:
     """A fresh folder for one upload under the data directory (caller removes it)."""
-    return Path(tempfile.mkdtemp(dir=state.data_dir / "uploads"))
+    parent = state.data_dir / "uploads"
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent))
 
 
 def remove_dir(path: Path) -> None:
