@@ -501,7 +501,9 @@ def coverage_map(
                              primary_area_unit="sqmeters", secondary_area_unit="hectares")
     for ctl in (fullscreen, measure):
         ctl.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    # Collapsed: with a layer per standard, rule and service area the open list
+    # would cover most of the map; it opens on hover or tap.
+    folium.LayerControl(collapsed=True).add_to(m)
     if city.attribution:
         m.add_child(_Attribution(city.attribution))
 
