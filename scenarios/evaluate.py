@@ -18,7 +18,17 @@ from geo.paths import nearest_source
 from layers.city import City
 from scenarios.standards import Standard, resolve_standards
 
-__all__ = ["StandardResult", "CoverageResult", "evaluate", "evaluate_standard", "SEARCH_FACTOR"]
+__all__ = [
+    "StandardResult",
+    "CoverageResult",
+    "evaluate",
+    "evaluate_standard",
+    "nearest_for_standard",
+    "standard_result",
+    "band_labels",
+    "band_shares",
+    "SEARCH_FACTOR",
+]
 
 SEARCH_FACTOR = 2.0
 """Distances are searched up to this multiple of a standard's threshold, so
@@ -93,10 +103,7 @@ class StandardResult:
             "cells_unreachable": self.unreachable_cells,
             "source": s.source,
         }
-        if self.band is not None:
-            for label in band_labels(s):
-                share = float(self.weight[self.band == label].sum()) / total if total > 0 else None
-                out[f"share_{label}"] = None if share is None else round(share, 4)
+        out.update(band_shares(s, self.time_min, self.weight))
         return out
 
 
@@ -157,26 +164,33 @@ def band_labels(standard: Standard) -> list[str]:
     return labels
 
 
-def _bands(standard: Standard, time_min: np.ndarray) -> np.ndarray | None:
-    if not standard.bands_min:
-        return None
-    labels = np.array(band_labels(standard), dtype=object)
-    # right-closed bins: exactly 15.0 minutes is in "<= 15"
-    idx = np.searchsorted(np.asarray(standard.bands_min), time_min, side="left")
-    return labels[idx]
+def band_index(standard: Standard, time_min: np.ndarray) -> np.ndarray:
+    """Index into :func:`band_labels` of each time (right-closed: 15.0 is in "<= 15")."""
+    return np.searchsorted(np.asarray(standard.bands_min), time_min, side="left")
 
 
-def evaluate_standard(city: City, standard: Standard) -> StandardResult:
-    """Evaluate one standard on every cell of ``city``.
+def band_shares(standard: Standard, time_min: np.ndarray, weight: np.ndarray) -> dict[str, float | None]:
+    """``share_<band>`` of the total weight in each walk-time band (empty without bands)."""
+    labels = band_labels(standard)
+    if not labels:
+        return {}
+    idx = band_index(standard, time_min)
+    total = float(weight.sum())
+    sums = np.bincount(idx, weights=weight, minlength=len(labels))
+    return {f"share_{label}": (round(float(v) / total, 4) if total > 0 else None) for label, v in zip(labels, sums)}
 
-    Parameters
-    ----------
-    city : City
-    standard : Standard
+
+def nearest_for_standard(city: City, standard: Standard) -> tuple[np.ndarray, np.ndarray, int]:
+    """Distance to and row of the nearest qualifying facility for every cell.
 
     Returns
     -------
-    StandardResult
+    dist : numpy.ndarray
+        Metres (straight line or walk), ``inf`` beyond ``SEARCH_FACTOR`` x threshold.
+    facility : numpy.ndarray of int64
+        Row position in ``city.facilities``, ``-1`` where ``dist`` is ``inf``.
+    unreachable : int
+        Cells not snapped to the network (0 for radius standards).
     """
     positions = city.facilities_of(standard.kinds)
     limit = standard.threshold_m * SEARCH_FACTOR
@@ -191,28 +205,79 @@ def evaluate_standard(city: City, standard: Standard) -> StandardResult:
         near = nearest_source(city.network, sources, cells, limit=limit)
         dist, which = near.dist, near.source
         unreachable = int(np.count_nonzero(~cells.ok))
-    facility = positions[which] if positions.size else which
-    facility = np.where(which >= 0, facility, -1)
+    facility = np.where(which >= 0, positions[np.maximum(which, 0)] if positions.size else -1, -1)
+    return dist, facility.astype(np.int64), unreachable
+
+
+def standard_result(
+    city: City,
+    standard: Standard,
+    dist: np.ndarray,
+    facility: np.ndarray,
+    *,
+    unreachable: int = 0,
+    clusters: gpd.GeoDataFrame | None = None,
+    weight: np.ndarray | None = None,
+    bands: bool = True,
+    facilities: gpd.GeoDataFrame | None = None,
+) -> StandardResult:
+    """Derive a :class:`StandardResult` from per-cell nearest distances.
+
+    Parameters
+    ----------
+    city : City
+        Its facilities must be the ones ``facility`` indexes.
+    standard : Standard
+    dist, facility : numpy.ndarray
+        As returned by :func:`nearest_for_standard` (or kept incrementally).
+    unreachable : int, default 0
+    clusters : geopandas.GeoDataFrame, optional
+        Gap clusters to attach; computed from the cells when ``None``.
+    weight : numpy.ndarray, optional
+        The standard's weight column, when the caller has it at hand.
+    bands : bool, default True
+        False leaves per-cell band labels out (summaries still have band shares).
+    facilities : geopandas.GeoDataFrame, optional
+        The facility layer ``facility`` indexes, when it is not
+        ``city.facilities`` (a scenario being edited).
+    """
+    facilities = city.facilities if facilities is None else facilities
     time_min = dist / standard.speed_mps / 60.0
     covered = dist <= standard.threshold_m
-    weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
-
-    load = np.zeros(len(city.facilities))
-    load[positions] = facility_load(which, weight, positions.size)
-    clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight)
+    if weight is None:
+        weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
+    if clusters is None:
+        clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight)
+    labels = np.array(band_labels(standard), dtype=object)
     return StandardResult(
         standard=standard,
         dist_m=dist,
         time_min=time_min,
-        facility=facility.astype(np.int64),
+        facility=facility,
         covered=covered,
         weight=weight,
-        band=_bands(standard, time_min),
+        band=labels[band_index(standard, time_min)] if bands and labels.size else None,
         clusters=clusters,
-        load=load,
-        n_facilities=int(positions.size),
+        load=facility_load(facility, weight, len(facilities)),
+        n_facilities=int(facilities["kind"].isin(list(standard.kinds)).sum()),
         unreachable_cells=unreachable,
     )
+
+
+def evaluate_standard(city: City, standard: Standard) -> StandardResult:
+    """Evaluate one standard on every cell of ``city``.
+
+    Parameters
+    ----------
+    city : City
+    standard : Standard
+
+    Returns
+    -------
+    StandardResult
+    """
+    dist, facility, unreachable = nearest_for_standard(city, standard)
+    return standard_result(city, standard, dist, facility, unreachable=unreachable)
 
 
 def evaluate(

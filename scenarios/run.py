@@ -26,11 +26,10 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
-from geo.clusters import uncovered_clusters
 from geo.incremental import EuclidReach, IncrementalNearest, NetworkReach
 from layers.city import City
 from layers.kinds import CAPACITY_FIELDS
-from scenarios.evaluate import SEARCH_FACTOR, CoverageResult, StandardResult, _bands, band_labels, evaluate
+from scenarios.evaluate import SEARCH_FACTOR, CoverageResult, StandardResult, evaluate, standard_result
 from scenarios.model import (
     AddFacility,
     Edit,
@@ -208,68 +207,6 @@ def _store_results(store: Any, scenario: Scenario, author: str | None) -> int:
 
 
 # ---------------------------------------------------------------------------- live
-
-
-def _standard_result(
-    city: City,
-    standard: Standard,
-    dist: np.ndarray,
-    facility: np.ndarray,
-    n_facilities: int,
-    n_kind: int,
-    unreachable: int,
-    clusters: gpd.GeoDataFrame | None,
-    weight: np.ndarray | None = None,
-    bands: bool = True,
-) -> StandardResult:
-    """A :class:`StandardResult` from per-cell nearest distances and facility positions.
-
-    The same derivation as :func:`scenarios.evaluate.evaluate_standard`.
-    ``clusters`` is the gap layer to attach (``None``: compute it);
-    ``bands=False`` leaves the per-cell band labels out (quick summaries
-    compute band shares numerically instead, see :func:`_band_shares`).
-    """
-    time_min = dist / standard.speed_mps / 60.0
-    covered = dist <= standard.threshold_m
-    if weight is None:
-        weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
-    ok = facility >= 0
-    load = np.bincount(facility[ok], weights=weight[ok], minlength=n_facilities).astype(np.float64)
-    if clusters is None:
-        clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight)
-    return StandardResult(
-        standard=standard,
-        dist_m=dist,
-        time_min=time_min,
-        facility=facility,
-        covered=covered,
-        weight=weight,
-        band=_bands(standard, time_min) if bands else None,
-        clusters=clusters,
-        load=load,
-        n_facilities=n_kind,
-        unreachable_cells=unreachable,
-    )
-
-
-def _band_shares(result: StandardResult) -> dict[str, float | None]:
-    """``share_<band>`` entries of :meth:`StandardResult.summary`, without per-cell label strings.
-
-    The same cells are summed in the same order as the label comparison in
-    ``summary()`` does, so the numbers are identical; comparing a
-    750,000-element array of label strings three times is what this avoids.
-    """
-    s = result.standard
-    labels = band_labels(s)
-    if not labels:
-        return {}
-    idx = np.searchsorted(np.asarray(s.bands_min), result.time_min, side="left")
-    total = float(result.weight.sum())
-    out: dict[str, float | None] = {}
-    for j, label in enumerate(labels):
-        share = float(result.weight[idx == j].sum()) / total if total > 0 else None
-        out[f"share_{label}"] = None if share is None else round(share, 4)
-    return out
 
 
 _EDIT = TypeAdapter(Edit)
@@ -493,16 +430,24 @@ class LiveScenario:
         alive = np.asarray(self._alive, dtype=bool)
         position = np.cumsum(alive) - 1  # slot -> row of the current facility layer
         facility = np.where(state.slot >= 0, position[np.maximum(state.slot, 0)], -1).astype(np.int64)
-        n_kind = sum(1 for r, a in zip(self._records, self._alive) if a and r["kind"] in standard.kinds)
         if standard.weight not in self._weights:
             self._weights[standard.weight] = self.city.cells[standard.weight].to_numpy(dtype=np.float64)
-        return _standard_result(
-            self.city, standard, state.dist.copy(), facility, int(alive.sum()), n_kind,
-            0 if standard.mode == "euclidean" else self._unreachable,
-            self._no_gaps if quick else None,
+        return standard_result(
+            self.city,
+            standard,
+            state.dist.copy(),
+            facility,
+            unreachable=0 if standard.mode == "euclidean" else self._unreachable,
+            clusters=self._no_gaps if quick else None,
             weight=self._weights[standard.weight],
             bands=not quick,
+            facilities=self._kinds_frame,
         )
+
+    @property
+    def _kinds_frame(self) -> pd.DataFrame:
+        """Kinds of the current facilities, in facility-layer row order (what results count)."""
+        return pd.DataFrame({"kind": [r["kind"] for r, a in zip(self._records, self._alive) if a]})
 
     @cached_property
     def _no_gaps(self) -> gpd.GeoDataFrame:
@@ -525,7 +470,6 @@ class LiveScenario:
                     r = self._standard_result(s, quick=True)
                     summary = r.summary()
                     summary.pop("largest_gap", None)
-                    summary.update(_band_shares(r))
                     self._summary[s.id] = summary
             return {s.id: dict(self._summary[s.id]) for s in self.standards}
 
