@@ -92,7 +92,14 @@ def progress_bar() -> Iterator:
 
 def print_summary(result, lang: str = "en") -> None:
     """Print the coverage table of a run."""
-    table = Table(title=f"Coverage: {result.city.name}" + (" (generated, not a real place)" if result.city.generated else ""))
+    city = result.city
+    labels = ["generated, not a real place"] if city.generated else []
+    if city.population_estimated:
+        labels.append("population estimated")
+    table = Table(
+        title=f"Coverage: {city.name}" + (f" ({'; '.join(labels)})" if labels else ""),
+        caption=city.attribution or None,
+    )
     for col in ("standard", "facilities", "threshold", "covered", "share", "uncovered", "largest gap"):
         table.add_column(col, justify="left" if col == "standard" else "right", no_wrap=col == "standard")
     for r in result.results.values():
@@ -110,6 +117,8 @@ def print_summary(result, lang: str = "en") -> None:
             f"{s['largest_gap']:,.0f}",
         )
     console.print(table)
+    for note in city.meta.get("notes", []):
+        console.print(f"[yellow]note:[/yellow] {note}")
 
 
 def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
