@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -78,10 +77,10 @@ def site_command(
     city: str = typer.Option("demo", help="Built-in city: 'demo' (generated district) or 'helsinki' (real OSM)."),
     standard: str = typer.Option(..., "--standard", "-s", help="Standard id, e.g. clinic-walk (see 'lifecircle standards')."),
     problem: str = typer.Option("mclp", help="mclp, lscp, p-median, capacitated or attendance."),
-    p: Optional[int] = typer.Option(None, "--p", help="Number of new sites (all problems but lscp)."),
-    target: Optional[float] = typer.Option(None, "--target", help="lscp: share of the reachable weight to cover, e.g. 0.95."),
+    p: int | None = typer.Option(None, "--p", help="Number of new sites (all problems but lscp)."),
+    target: float | None = typer.Option(None, "--target", help="lscp: share of the reachable weight to cover, e.g. 0.95."),
     spacing: float = typer.Option(200.0, "--spacing", help="Spacing of candidate sites along the streets, metres."),
-    candidates: Optional[Path] = typer.Option(None, "--candidates", help="Your candidate sites (points or plots; an 'id' column names them)."),
+    candidates: Path | None = typer.Option(None, "--candidates", help="Your candidate sites (points or plots; an 'id' column names them)."),
     exclude: list[str] = typer.Option([], "--exclude", help="Candidate id that must not be chosen (repeatable)."),
     require: list[str] = typer.Option([], "--require", help="Candidate id that must be chosen (repeatable)."),
     remove: list[str] = typer.Option([], "--remove", help="Existing facility id that closes (repeatable)."),
@@ -89,10 +88,10 @@ def site_command(
     min_spacing: float = typer.Option(0.0, "--min-spacing", help="Smallest distance between two new sites, metres."),
     solver: str = typer.Option("auto", "--solver", help="auto, milp or greedy."),
     time_limit: float = typer.Option(60.0, "--time-limit", help="Time limit of the exact solver, seconds."),
-    weight: Optional[str] = typer.Option(None, "--weight", help="population or elderly (default: the standard's)."),
+    weight: str | None = typer.Option(None, "--weight", help="population or elderly (default: the standard's)."),
     set_: list[str] = typer.Option([], "--set", help="Standard parameter, e.g. threshold_min=10 (repeatable)."),
-    capacity: Optional[float] = typer.Option(None, "--capacity", help="capacitated: people one new site can serve."),
-    existing_capacity: Optional[str] = typer.Option(None, "--existing-capacity", help="capacitated: a number or a facility column (default: --capacity)."),
+    capacity: float | None = typer.Option(None, "--capacity", help="capacitated: people one new site can serve."),
+    existing_capacity: str | None = typer.Option(None, "--existing-capacity", help="capacitated: a number or a facility column (default: --capacity)."),
     lang: str = typer.Option("en", help="Map labels: en or zh."),
     no_map: bool = typer.Option(False, "--no-map", help="Skip sites.html."),
     out: Path = typer.Option(Path("siting"), "--out", help="Output folder."),
