@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import ogc, routes_coverage, routes_jobs, routes_layers, routes_meta, routes_reach, routes_service_areas
+from api import routes_siting
 from api.config import ApiConfig, load_config
 from api.problems import PROBLEM_TYPE, install_handlers
 from api.state import AppState
@@ -36,6 +37,7 @@ ROUTERS: list[APIRouter] = [
     routes_layers.router,
     routes_coverage.router,
     routes_service_areas.router,
+    routes_siting.router,
     routes_jobs.router,
 ]
 """Routers mounted by :func:`create_app`, in this order."""
@@ -47,6 +49,7 @@ TAGS = [
     {"name": "Layers", "description": "Upload facilities, population grids and units (GeoJSON, GeoPackage, zipped Shapefile, CSV)."},
     {"name": "Coverage", "description": "Run standards over the city, download results and maps."},
     {"name": "Service areas", "description": "Walking service-area polygons for points or facilities."},
+    {"name": "Siting", "description": "Where new facilities should go for a standard (background jobs)."},
     {"name": "Jobs", "description": "Background work: progress, result link, cancel."},
 ]
 

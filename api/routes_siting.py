@@ -1,0 +1,172 @@
+"""Siting: propose where new facilities should go, as a background job.
+
+``POST /siting`` checks the request, starts a job and answers ``202 Accepted``
+with the job's URL in ``Location``; the job runs :func:`scenarios.siting.site`
+on the loaded city and keeps the result (summary, proposed sites and newly
+covered cells as GeoJSON in WGS84, and the change as scenario edits), which
+``GET /siting/{result_id}`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.jobs import Progress
+from api.models import LonLat, Overrides, PointCoords
+from api.ogc import feature_collection
+from api.problems import ERROR_RESPONSES, ApiProblem
+from api.routes_jobs import JOB_ACCEPTED, start_or_run
+from api.routes_reach import to_city_xy
+from api.security import get_state, require_read, require_write
+from api.state import AppState, StoredFile, wgs84_frame
+from scenarios.siting import CitySiting, SitingOptions, site
+from scenarios.standards import get_standard
+
+__all__ = ["router", "SitingRequest", "siting_document"]
+
+router = APIRouter(prefix="/siting", tags=["Siting"], responses=ERROR_RESPONSES)
+
+MAX_CANDIDATES = 20_000
+"""Most candidate points one request may send."""
+
+
+class CandidatePoint(LonLat):
+    """A candidate site (e.g. a vacant plot) given by the planner."""
+
+    id: str = Field(min_length=1, max_length=100, description="Candidate id, unique in the request.")
+
+
+class SitingRequest(BaseModel):
+    """Where should new facilities go for one standard."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"standard": "clinic-walk", "problem": "mclp", "p": 3, "overrides": {"threshold_min": 10}},
+                {"standard": "elderly-circle", "problem": "lscp", "target_share": 0.95, "remove": ["EC0003"]},
+            ]
+        },
+    )
+
+    standard: str = Field(max_length=64, description="Standard id, e.g. clinic-walk.")
+    problem: Literal["mclp", "lscp", "p-median", "capacitated", "attendance"] = Field(
+        "mclp", description="mclp: p sites covering the most; lscp: fewest sites reaching target_share; p-median: "
+        "least weighted walking; capacitated: most served within capacity; attendance: most expected use."
+    )
+    p: int | None = Field(None, ge=0, le=1000, description="Number of new sites (all problems but lscp).")
+    target_share: float | None = Field(None, gt=0, le=1, description="lscp: share of the reachable weight to cover.")
+    overrides: Overrides = Field(default_factory=Overrides, description="Parameter overrides of the standard.")
+    spacing_m: float = Field(200.0, ge=25, le=5000, description="Spacing of generated candidates along the streets.")
+    candidates: list[CandidatePoint] | None = Field(
+        None, min_length=1, max_length=MAX_CANDIDATES, description="Your candidate sites instead of generated ones."
+    )
+    coords: PointCoords = Field("wgs84", description="Datum of the candidates' lon/lat.")
+    required: list[str] = Field(default_factory=list, max_length=1000, description="Candidate ids that must be chosen.")
+    excluded: list[str] = Field(default_factory=list, max_length=MAX_CANDIDATES, description="Candidate ids that must not be chosen.")
+    remove: list[str] = Field(default_factory=list, max_length=1000, description="Existing facility ids that close.")
+    relocate: list[str] = Field(default_factory=list, max_length=1000, description="Existing facility ids that move to a new site.")
+    min_spacing_m: float = Field(0.0, ge=0, le=100_000, description="Smallest distance between two new sites.")
+    solver: Literal["auto", "milp", "greedy"] = "auto"
+    time_limit_s: float = Field(60.0, gt=0, le=600, description="Time limit of the exact solver.")
+    capacity: float | None = Field(None, ge=0, description="capacitated: people one new site can serve.")
+    existing_capacity: float | str | None = Field(None, description="capacitated: a number or a facility column.")
+
+
+def siting_document(siting: CitySiting) -> dict[str, Any]:
+    """The result as JSON: summary, sites and newly covered cells (GeoJSON, WGS84), edits."""
+    sites = wgs84_frame(siting.sites)
+    cells = wgs84_frame(siting.newly_covered_cells)
+    doc = siting.to_dict()
+    doc["sites"] = feature_collection(sites, np.arange(len(sites)), "site_id")
+    doc["newly_covered_cells"] = feature_collection(cells, np.arange(len(cells)), "cell_id")
+    return doc
+
+
+def _candidates(state: AppState, req: SitingRequest):
+    if req.candidates is None:
+        return None
+    import geopandas as gpd
+    import shapely
+
+    xy = [to_city_xy(state, c.lon, c.lat, req.coords)[:2] for c in req.candidates]
+    return gpd.GeoDataFrame(
+        {"id": [c.id for c in req.candidates]},
+        geometry=shapely.points(np.asarray(xy, dtype=np.float64)),
+        crs=state.city.crs,
+    )
+
+
+def _run(state: AppState, req: SitingRequest, progress: Progress) -> str:
+    overrides = req.overrides.model_dump(exclude_none=True)
+    siting = site(
+        state.city, req.standard, req.problem, p=req.p, target_share=req.target_share,
+        candidates=_candidates(state, req), spacing_m=req.spacing_m, overrides=overrides,
+        options=SitingOptions(required=req.required, excluded=req.excluded, remove=req.remove,
+                              relocate=req.relocate, min_spacing_m=req.min_spacing_m),
+        solver=req.solver, time_limit_s=req.time_limit_s, capacity=req.capacity,
+        existing_capacity=req.existing_capacity, progress=progress,
+    )
+    doc = siting_document(siting)
+    doc["request"] = req.model_dump(mode="json")
+    result_id = uuid.uuid4().hex
+    path = state.data_dir / "files" / f"siting-{result_id}.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    state.files.add(StoredFile(id=result_id, path=path, media_type="application/json"))
+    return result_id
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Propose sites",
+    description="Choose where new facilities of a standard's kind should go (maximal covering, set covering, "
+    "p-median, capacitated coverage or maximal attendance), counting demand the existing facilities already serve "
+    "(after any closures). Always a background job: answers 202 with the job in `Location`; the job's `result` "
+    "links to the sites (GeoJSON), the newly covered cells and a summary with coverage before and after, "
+    "re-evaluated on the city with the sites added.",
+    responses=JOB_ACCEPTED,
+    dependencies=[Depends(require_write)],
+)
+def create_siting(req: SitingRequest, request: Request, state: AppState = Depends(get_state)) -> JSONResponse:
+    get_standard(req.standard, **req.overrides.model_dump(exclude_none=True))  # 422 now, not in the job
+    if req.problem != "lscp" and req.p is None:
+        raise ApiProblem(422, f"problem '{req.problem}' needs p, the number of new sites", errors=[{"field": "body.p", "message": "required"}])
+    if req.candidates is not None:
+        ids = [c.id for c in req.candidates]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise ApiProblem(422, f"candidate id '{dup}' appears more than once", errors=[{"field": "body.candidates", "message": "ids must be unique"}])
+
+    def work(progress: Progress) -> str:
+        result_id = _run(state, req, progress)
+        return str(request.url_for("get_siting", result_id=result_id))
+
+    queued = start_or_run(request, state, "siting", True, None, work)
+    assert queued is not None  # always a job
+    return queued
+
+
+@router.get(
+    "/{result_id}",
+    name="get_siting",
+    summary="A siting result",
+    description="Summary (objective, bound, gap, solver status, coverage now / after closures / with the new sites), "
+    "proposed sites and newly covered cells as GeoJSON FeatureCollections in WGS84, and the change as scenario edits.",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/json": {}}, "description": "The siting result"}},
+    dependencies=[Depends(require_read)],
+)
+def get_siting(result_id: str = Path(max_length=64), state: AppState = Depends(get_state)) -> FileResponse:
+    stored = state.files.get(result_id)
+    if stored is None or not stored.path.name.startswith("siting-") or not stored.path.exists():
+        raise ApiProblem(404, f"no siting result with id '{result_id}' (it may have expired)")
+    return FileResponse(stored.path, media_type=stored.media_type)
+
