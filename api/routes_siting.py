@@ -29,7 +29,7 @@ from api.state import AppState, StoredFile, wgs84_frame
 from scenarios.siting import CitySiting, SitingOptions, site
 from scenarios.standards import get_standard
 
-__all__ = ["router", "SitingRequest", "siting_document"]
+__all__ = ["SitingRequest", "router", "siting_document"]
 
 router = APIRouter(prefix="/siting", tags=["Siting"], responses=ERROR_RESPONSES)
 

@@ -232,3 +232,16 @@ def test_write_siting_files_open(tmp_path, mclp3):
     doc = json.loads(paths["json"].read_text())
     assert doc["summary"]["covered_after"] == pytest.approx(mclp3.summary()["covered_after"])
     assert [e["op"] for e in doc["edits"]] == ["add"] * 3
+
+
+def test_siting_map_and_figure(tmp_path, mclp3):
+    from maps.siting import siting_figure, siting_layers, siting_map
+
+    layers = siting_layers(mclp3)
+    assert [g.layer_name.split(" (")[0] for g in layers] == ["Newly covered cells", "Service areas of proposed sites", "Proposed sites"]
+    html = siting_map(mclp3, tmp_path / "sites.html").read_text(encoding="utf-8")
+    assert "Proposed sites (3)" in html and f"Newly covered cells ({len(mclp3.newly_covered_cells)})" in html
+    png = siting_figure(mclp3, tmp_path / "sites.png", dpi=60)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(Exception, match="png, .pdf or .svg"):
+        siting_figure(mclp3, tmp_path / "sites.tif")
