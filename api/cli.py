@@ -47,6 +47,10 @@ class PhaseClock:
     """
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all steps (a command starts)."""
         self.seconds: dict[str, float] = {}
         self._step: str | None = None
         self._since = time.perf_counter()
@@ -229,6 +233,7 @@ def demo(
     """Build a built-in city, run every standard, print the table and write outputs."""
     from layers.cities import load_city
 
+    CLOCK.reset()
     with user_errors():
         with progress_bar() as update:
             c = load_city(city, progress=update)
@@ -259,6 +264,7 @@ def cover(
 
     if sum(x is not None for x in (osm, network, place)) != 1:
         fail("give exactly one network source: --osm FILE, --network FILE or --place NAME")
+    CLOCK.reset()
     with user_errors():
         overrides = parse_overrides(set_)
         with progress_bar() as update:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 
 from scenarios.evaluate import CoverageResult, Progress
@@ -59,7 +60,15 @@ def summary_document(result: CoverageResult) -> dict:
 
 def _text_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Object columns as text (lists of cell ids, mixed values): GeoPackage has no list type."""
-    mixed = [c for c in frame.columns if c != frame.geometry.name and frame[c].dtype == object]
+    # Columns of text and missing values (facility ids, band labels) go to
+    # Arrow as they are; only the rest are stringified, value by value.
+    mixed = [
+        c
+        for c in frame.columns
+        if c != frame.geometry.name
+        and frame[c].dtype == object
+        and pd.api.types.infer_dtype(frame[c], skipna=True) not in ("string", "empty")
+    ]
     if not mixed:
         return frame  # no copy: the cells layer of a city is hundreds of MB
     return frame.assign(**{c: frame[c].map(lambda v: v if v is None or isinstance(v, str) else str(v)) for c in mixed})

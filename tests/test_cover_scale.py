@@ -143,6 +143,8 @@ def _user_files(tmp_path, city):
 def test_cover_service_area_switch_and_timings(demo, tmp_path, monkeypatch):
     files = _user_files(tmp_path, demo)
     common = ["cover", *files, "--no-map", "--standard", "elderly-circle", "--crs", demo.crs.to_string()]
+    # an earlier command in the same process leaves no steps in the timings
+    assert runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--no-map", "--no-service-areas"]).exit_code == 0
     # default on a small city: drawn
     res = runner.invoke(app, [*common, "--out", str(tmp_path / "a"), "--timings", str(tmp_path / "t.json")])
     assert res.exit_code == 0, res.output
@@ -151,6 +153,7 @@ def test_cover_service_area_switch_and_timings(demo, tmp_path, monkeypatch):
     for step in ("reading cells.gpkg", "loading the network", "snapping cells to the network", "writing layer cells", "total"):
         assert phases[step] >= 0.0
     assert phases["total"] == pytest.approx(sum(v for k, v in phases.items() if k != "total"), abs=0.01)
+    assert not any(k.startswith("loading cached city") for k in phases)  # only this command's steps
     # explicitly off
     res = runner.invoke(app, [*common, "--out", str(tmp_path / "b"), "--no-service-areas"])
     assert res.exit_code == 0, res.output
