@@ -19,14 +19,22 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import ogc, routes_coverage, routes_jobs, routes_layers, routes_meta, routes_reach, routes_service_areas
-from api import routes_siting
+from api import (
+    ogc,
+    routes_coverage,
+    routes_jobs,
+    routes_layers,
+    routes_meta,
+    routes_reach,
+    routes_service_areas,
+    routes_siting,
+)
 from api.config import ApiConfig, load_config
 from api.problems import PROBLEM_TYPE, install_handlers
 from api.state import AppState
 from layers.city import City
 
-__all__ = ["create_app", "ROUTERS", "BodyLimitMiddleware"]
+__all__ = ["ROUTERS", "BodyLimitMiddleware", "create_app"]
 
 log = logging.getLogger("lifecircle.api")
 

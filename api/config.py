@@ -33,9 +33,14 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-__all__ = ["ApiConfig", "CityFiles", "Limits", "ConfigError", "load_config"]
+__all__ = ["ApiConfig", "CityFiles", "ConfigError", "Limits", "load_config"]
 
 
 class ConfigError(ValueError):

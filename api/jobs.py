@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Job", "JobManager", "JobCancelled", "Progress"]
+__all__ = ["Job", "JobCancelled", "JobManager", "Progress"]
 
 State = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Progress = Callable[[str, float], None]
@@ -100,7 +100,7 @@ class JobManager:
             job.state = "cancelled"
         except ValueError as exc:  # the project's input errors: the user can fix them
             job.state, job.error = "failed", {"status": 422, "detail": str(exc)}
-        except Exception:  # noqa: BLE001 - reported as a 500 problem, traceback logged
+        except Exception:
             log.exception("job %s (%s) failed", job.id, job.kind)
             job.state, job.error = "failed", {"status": 500, "detail": "internal error; the incident was logged"}
         else:

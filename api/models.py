@@ -8,23 +8,23 @@ from geojson_pydantic import FeatureCollection
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "Link",
+    "CoverageRequest",
+    "FacilityRef",
     "Health",
-    "StandardInfo",
+    "JobInfo",
+    "KindReach",
+    "LayerInfo",
+    "LayerType",
+    "LayerUpload",
+    "Link",
+    "LonLat",
     "Overrides",
     "ReachRequest",
     "ReachResponse",
-    "FacilityRef",
-    "KindReach",
-    "StandardReach",
-    "LayerType",
-    "LayerUpload",
-    "LayerInfo",
-    "CoverageRequest",
     "RunInfo",
-    "JobInfo",
     "ServiceAreaRequest",
-    "LonLat",
+    "StandardInfo",
+    "StandardReach",
 ]
 
 PointCoords = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +30,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.security import get_state, require_read
 from api.state import AppState
 
-__all__ = ["router", "layer_id_column", "GeoJSONResponse", "Source", "find_source", "items_page", "feature_collection", "extent_wgs84"]
+__all__ = ["GeoJSONResponse", "Source", "extent_wgs84", "feature_collection", "find_source", "items_page", "layer_id_column", "router"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
@@ -147,7 +147,7 @@ def items_page(request: Request, frame: gpd.GeoDataFrame, id_column: str | None,
     doc.update(
         numberMatched=int(rows.size),
         numberReturned=int(page.size),
-        timeStamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        timeStamp=datetime.now(UTC).isoformat(timespec="seconds"),
         links=links,
     )
     return GeoJSONResponse(doc)
@@ -224,7 +224,7 @@ def _collection_doc(request: Request, s: Source) -> Collection:
 
 @router.get("/", summary="Landing page", description="OGC API landing page with links to the API description, conformance and collections.", response_model=LandingPage)
 def landing(request: Request, state: AppState = Depends(get_state)) -> LandingPage:
-    url = lambda name: str(request.url_for(name))  # noqa: E731
+    url = lambda name: str(request.url_for(name))
     return LandingPage(
         title=f"lifecircle: {state.city.name}",
         description="Who is within walking reach of public services: layers, coverage results and reach queries (OGC API - Features).",

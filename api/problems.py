@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from layers.errors import LayerError
 
-__all__ = ["ApiProblem", "Problem", "FieldError", "PROBLEM_TYPE", "install_handlers", "problem_response", "ERROR_RESPONSES"]
+__all__ = ["ERROR_RESPONSES", "PROBLEM_TYPE", "ApiProblem", "FieldError", "Problem", "install_handlers", "problem_response"]
 
 PROBLEM_TYPE = "about:blank"
 """Problem ``type``: RFC 9457's ``about:blank`` (the problem means what its

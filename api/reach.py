@@ -24,7 +24,7 @@ from layers.city import City
 from layers.kinds import KINDS
 from scenarios.standards import Standard
 
-__all__ = ["KindIndex", "ReachIndex", "KindAnswer", "StandardAnswer", "OutsideCityError"]
+__all__ = ["KindAnswer", "KindIndex", "OutsideCityError", "ReachIndex", "StandardAnswer"]
 
 
 class OutsideCityError(ValueError):

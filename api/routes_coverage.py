@@ -116,7 +116,8 @@ def create_run(req: CoverageRequest, request: Request, response: Response, prefe
     queued = start_or_run(request, state, "coverage", n_cells * len(standards) > state.config.limits.sync_max_cell_standards, prefer, work)
     if queued is not None:
         return queued
-    run = _execute(state, standards, req, key, None)
+    with state.compute_slots:
+        run = _execute(state, standards, req, key, None)
     response.headers["Location"] = str(request.url_for("get_run", run_id=run.id))
     return run_info(request, run)
 

@@ -13,7 +13,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.security import get_state, require_read, require_write
 from api.state import AppState
 
-__all__ = ["router", "start_or_run", "PreferH", "JOB_ACCEPTED"]
+__all__ = ["JOB_ACCEPTED", "PreferH", "router", "start_or_run"]
 
 router = APIRouter(prefix="/jobs", tags=["Jobs"], responses=ERROR_RESPONSES)
 

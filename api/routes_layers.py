@@ -15,7 +15,7 @@ from api.security import get_state, require_read, require_write
 from api.state import AppState, StoredLayer
 from api.uploads import SUFFIXES, copy_limited, ingest_file, remove_dir, temp_upload_dir
 
-__all__ = ["router", "layer_info"]
+__all__ = ["layer_info", "router"]
 
 router = APIRouter(prefix="/layers", tags=["Layers"], responses=ERROR_RESPONSES)
 

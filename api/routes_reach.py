@@ -7,7 +7,14 @@ import math
 import numpy as np
 from fastapi import APIRouter, Depends
 
-from api.models import FacilityRef, KindReach, LonLat, ReachRequest, ReachResponse, StandardReach
+from api.models import (
+    FacilityRef,
+    KindReach,
+    LonLat,
+    ReachRequest,
+    ReachResponse,
+    StandardReach,
+)
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
 from api.security import get_state, require_read
@@ -17,7 +24,7 @@ from geo.crs import to_wgs84, transform_xy
 from layers.kinds import KINDS
 from scenarios.standards import resolve_standards, walking_speeds
 
-__all__ = ["router", "to_city_xy", "facility_ref"]
+__all__ = ["facility_ref", "router", "to_city_xy"]
 
 router = APIRouter(tags=["Reach"], dependencies=[Depends(require_read)], responses=ERROR_RESPONSES)
 
@@ -36,10 +43,7 @@ def to_city_xy(state: AppState, lon: float, lat: float, coords: str) -> tuple[fl
 
 def facility_ref(state: AppState, row: int) -> FacilityRef | None:
     """A facility of the loaded city by row position (``None`` for -1)."""
-    if row < 0:
-        return None
-    f = state.city_facilities.iloc[row]
-    return FacilityRef(id=str(f["id"]), name=str(f["name"]), kind=str(f["kind"]), lon=float(f.geometry.x), lat=float(f.geometry.y))
+    return None if row < 0 else state.facility_refs[row]
 
 
 def _finite(v: float) -> float | None:
@@ -55,7 +59,10 @@ def _finite(v: float) -> float | None:
     "its streets, are refused with 422.",
     response_model=ReachResponse,
 )
-def reach(req: ReachRequest, state: AppState = Depends(get_state)) -> ReachResponse:
+async def reach(req: ReachRequest, state: AppState = Depends(get_state)) -> ReachResponse:
+    # async on purpose: the answer takes well under a millisecond of CPU, less
+    # than a hop to the thread pool, and heavy requests in that pool (coverage
+    # runs) must not queue the cheap ones behind them.
     standards = resolve_standards(req.standards, {k: v.model_dump(exclude_none=True) for k, v in req.overrides.items()})
     x, y, lon, lat = to_city_xy(state, req.lon, req.lat, req.coords)
     if not (math.isfinite(x) and math.isfinite(y)):

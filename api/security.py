@@ -15,7 +15,7 @@ from fastapi.security import APIKeyHeader
 from api.problems import ApiProblem
 from api.state import AppState
 
-__all__ = ["get_state", "require_read", "require_write", "API_KEY_HEADER"]
+__all__ = ["API_KEY_HEADER", "get_state", "require_read", "require_write"]
 
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key",
@@ -26,8 +26,12 @@ API_KEY_HEADER = APIKeyHeader(
 _CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
 
 
-def get_state(request: Request) -> AppState:
-    """The :class:`AppState` of the app serving this request."""
+async def get_state(request: Request) -> AppState:
+    """The :class:`AppState` of the app serving this request.
+
+    The dependencies here are ``async`` because they only read memory: as
+    plain functions FastAPI would send each one to the thread pool.
+    """
     return request.app.state.lifecircle
 
 
@@ -47,12 +51,12 @@ def _check(state: AppState, key: str | None, what: str) -> None:
         raise ApiProblem(403, "the API key in the X-API-Key header is not accepted")
 
 
-def require_write(state: AppState = Depends(get_state), key: str | None = Security(API_KEY_HEADER)) -> None:
+async def require_write(state: AppState = Depends(get_state), key: str | None = Security(API_KEY_HEADER)) -> None:
     """Dependency of endpoints that create, change or delete something."""
     _check(state, key, "write")
 
 
-def require_read(state: AppState = Depends(get_state), key: str | None = Security(API_KEY_HEADER)) -> None:
+async def require_read(state: AppState = Depends(get_state), key: str | None = Security(API_KEY_HEADER)) -> None:
     """Dependency of read endpoints: a key is needed only if ``reads_require_key``."""
     if state.config.reads_require_key:
         _check(state, key, "read")

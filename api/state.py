@@ -26,11 +26,12 @@ import pandas as pd
 
 from api.config import ApiConfig
 from api.jobs import JobManager
+from api.models import FacilityRef
 from api.reach import ReachIndex
 from layers.city import City
 from scenarios.evaluate import CoverageResult
 
-__all__ = ["AppState", "StoredLayer", "StoredFile", "CoverageRun", "Registry", "wgs84_frame", "load_configured_city"]
+__all__ = ["AppState", "CoverageRun", "Registry", "StoredFile", "StoredLayer", "load_configured_city", "wgs84_frame"]
 
 WGS84 = "EPSG:4326"
 log = logging.getLogger("lifecircle.api")
@@ -232,8 +233,16 @@ class AppState:
         self.jobs = JobManager(config.job_workers, ttl)
         self.city_cells = wgs84_frame(self.city.cells)
         self.city_facilities = wgs84_frame(self.city.facilities)
+        f = self.city_facilities
+        self.facility_refs = [
+            FacilityRef(id=str(i), name=str(n), kind=str(k), lon=float(g.x), lat=float(g.y))
+            for i, n, k, g in zip(f["id"], f["name"], f["kind"], f.geometry, strict=True)
+        ]
         self.city_units = {level: wgs84_frame(gdf) for level, gdf in self.city.units.items()}
         self.map_lock = threading.Lock()  # matplotlib/folium exports one at a time
+        # in-request coverage runs at once: more would only fight over the GIL
+        # and starve the cheap requests
+        self.compute_slots = threading.BoundedSemaphore(config.job_workers)
 
     def new_run_folder(self) -> tuple[str, Path]:
         """A fresh run id and its (created) folder."""

@@ -26,7 +26,7 @@ from layers.errors import LayerError, collect_warnings, describe_rows
 from layers.readers import read_layer
 from layers.validate import check_overlap, validate_facilities, validate_grid
 
-__all__ = ["SUFFIXES", "copy_limited", "ingest_file", "check_limits"]
+__all__ = ["SUFFIXES", "check_limits", "copy_limited", "ingest_file"]
 
 SUFFIXES = {".gpkg", ".zip", ".csv", ".geojson", ".json", ".parquet", ".geoparquet", ".shp"}
 """File types accepted by the multipart upload (``.shp`` only inside a ``.zip``)."""

@@ -101,7 +101,7 @@ def test_reach_refuses_points_outside_the_city(client):
     body = r.json()
     assert "outside the loaded city" in body["detail"] and body["errors"][0]["field"] == "body.lon"
     # just beyond the boundary plus margin: 2 km east of the city's edge
-    x0, y0, x1, y1 = city.boundary.bounds
+    _, y0, x1, y1 = city.boundary.bounds
     from geo.crs import to_wgs84
 
     lon, lat = to_wgs84([x1 + 2000], [(y0 + y1) / 2], city.crs)

@@ -13,7 +13,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.test_api_helpers import HEADERS, make_app
 
@@ -33,7 +37,7 @@ def _cancel_jobs():
 
 @pytest.mark.slow
 @schema.exclude(path="/layers", method="POST").parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_schema(case):
     case.call_and_validate(headers=HEADERS, checks=CHECKS)
 

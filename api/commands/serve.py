@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,7 @@ __all__ = ["register", "serve_command"]
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (use 0.0.0.0 only behind a proxy)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML or TOML configuration file (see api/config.py)."),
+    config: Path | None = typer.Option(None, "--config", help="YAML or TOML configuration file (see api/config.py)."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Serve the city-portal API (OpenAPI docs at /docs).
