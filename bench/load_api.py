@@ -94,7 +94,9 @@ async def run_load(port: int, clients: int, seconds: float, max_requests: int, p
     counts: dict = defaultdict(int)
     errors: list = []
     budget = [max_requests]
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # expire idle connections before the server does (uvicorn: 30 s here), so a
+    # request never races the server closing its connection
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60) as http:
         start = time.time()
         stop = start + seconds

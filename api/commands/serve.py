@@ -31,7 +31,9 @@ def serve_command(
     except ValueError as exc:  # ConfigError, UnknownCityError, LayerError: a message, not a traceback
         fail(str(exc))
         return
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # keep idle connections longer than clients and proxies usually do (5 s default
+    # races clients that reuse a connection just as the server drops it)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=30)
 
 
 def register(app: typer.Typer) -> None:
