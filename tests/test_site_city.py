@@ -245,3 +245,17 @@ def test_siting_map_and_figure(tmp_path, mclp3):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(Exception, match="png, .pdf or .svg"):
         siting_figure(mclp3, tmp_path / "sites.tif")
+
+
+def test_relocating_a_facility_adds_one_site(city, clinic10):
+    r = evaluate_standard(city, clinic10)
+    busiest = city.facilities["id"].iloc[int(np.argmax(r.load))]
+    res = site(city, "clinic-walk", "mclp", p=1, overrides=TEN_MIN, candidates=candidate_layer(city, 6, seed=7),
+               options=SitingOptions(relocate=[busiest]))
+    s = res.summary()
+    assert len(res.sites) == 2 and s["removed"] == [busiest]  # p + one per relocation
+    ops = [(e.op, e.id) for e in res.edits]
+    assert ops[0] == ("remove", busiest) and [o for o, _ in ops[1:]] == ["add", "add"]
+    xy = res.sites[["x", "y"]].to_numpy()
+    assert s["covered_after"] == pytest.approx(covered(with_points(city, xy, drop=[busiest]), clinic10), rel=1e-12)
+    assert s["cells_disagreeing"] == 0
