@@ -60,6 +60,7 @@ from scenarios.standards import Standard, get_standard
 __all__ = [
     "OBJECTIVE_UNITS",
     "PROBLEMS",
+    "SOLVERS",
     "CitySiting",
     "SitingError",
     "SitingOptions",
@@ -69,6 +70,9 @@ __all__ = [
 
 PROBLEMS = ("mclp", "lscp", "p-median", "capacitated", "attendance")
 """Siting models by the names planners use (see :mod:`geo.siting.models`)."""
+
+SOLVERS = ("auto", "milp", "greedy")
+"""``greedy``: heuristic with a bound; ``milp``: HiGHS; ``auto``: MILP only when the heuristic's gap is too wide."""
 
 OBJECTIVE_UNITS = {
     "mclp": "weight newly covered",
@@ -588,6 +592,8 @@ def site(
         standard = standard.with_overrides(weight=weight)
     if problem not in PROBLEMS:
         raise SitingError(f"unknown problem '{problem}'; choose one of {', '.join(PROBLEMS)}")
+    if solver not in SOLVERS:
+        raise SitingError(f"unknown solver '{solver}'; choose one of {', '.join(SOLVERS)}")
     if target_share is not None and problem != "lscp":
         raise SitingError(f"target_share applies to problem 'lscp' only, not '{problem}'")
     options = options or SitingOptions()

@@ -205,6 +205,8 @@ def test_bad_inputs_give_clear_errors(city):
         site(city, "clinic-walk", p=1, candidates=layer, options=SitingOptions(excluded=["plot-99"]))
     with pytest.raises(SitingError, match="unknown problem 'mlcp'"):
         site(city, "clinic-walk", "mlcp", p=1)
+    with pytest.raises(SitingError, match="unknown solver 'cplex'"):
+        site(city, "clinic-walk", "mclp", p=1, solver="cplex")
     with pytest.raises(SitingError, match="needs p"):
         site(city, "clinic-walk", "mclp", candidates=layer)
     with pytest.raises(SitingError, match="capacities must be finite and >= 0"):
