@@ -25,9 +25,8 @@ import json
 import math
 import re
 import threading
-import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
@@ -39,17 +38,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.jobs import Progress
 from api.models import Link, Overrides
-from api.ogc import GEOJSON
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
-from api.security import get_state, require_read, require_write
+from api.security import require_read, require_write
 from api.state import AppState, CoverageRun
 from scenarios.compare import Comparison, compare
-from scenarios.model import AddFacility, Edit, EditError, MoveFacility, Scenario, ScenarioError, apply_edits, scenario_from_dict
+from scenarios.model import (
+    AddFacility,
+    Edit,
+    EditError,
+    MoveFacility,
+    Scenario,
+    ScenarioError,
+    apply_edits,
+    scenario_from_dict,
+)
 from scenarios.run import LiveScenario, ScenarioRun, base_of, run_scenario
-from scenarios.store import ScenarioNotFoundError, ScenarioStore, StaleWriteError, StoreError, VersionInfo
+from scenarios.store import (
+    ScenarioNotFoundError,
+    ScenarioStore,
+    StaleWriteError,
+    StoreError,
+    VersionInfo,
+)
 
-__all__ = ["router", "ScenarioService", "scenario_service", "file_or_job", "parse_if_match"]
+__all__ = ["ScenarioService", "app_singleton", "file_or_job", "parse_if_match", "router", "scenario_service"]
 
 router = APIRouter(prefix="/scenarios", tags=["Scenarios"], responses=ERROR_RESPONSES)
 
@@ -269,23 +282,26 @@ class ScenarioService:
                 self._runs.popitem(last=False)
         return run
 
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+
+def app_singleton(attr: str, factory: Callable[[AppState], Any]) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving one ``factory(state)`` per app, kept as ``app.state.<attr>`` (made on first use).
+
+    Async, so it runs in the event loop: no other request can make a second
+    one between the look-up and the assignment.
+    """
+
+    async def dependency(request: Request) -> Any:
+        found = getattr(request.app.state, attr, None)
+        if found is None:
+            found = factory(request.app.state.lifecircle)
+            setattr(request.app.state, attr, found)
+        return found
+
+    return dependency
 
 
-_services: weakref.WeakKeyDictionary[AppState, ScenarioService] = weakref.WeakKeyDictionary()
-_services_lock = threading.Lock()
-
-
-def scenario_service(state: AppState = Depends(get_state)) -> ScenarioService:
-    """The :class:`ScenarioService` of the app serving the request (made on first use)."""
-    with _services_lock:
-        service = _services.get(state)
-        if service is None:
-            service = _services[state] = ScenarioService(state)
-            weakref.finalize(state, service.close)
-        return service
+scenario_service = app_singleton("lifecircle_scenarios", ScenarioService)
+"""Dependency: the :class:`ScenarioService` of the app serving the request."""
 
 
 # ------------------------------------------------------------------ helpers
@@ -443,7 +459,8 @@ def file_or_job(request: Request, state: AppState, path: FsPath, make: Callable[
         queued = start_or_run(request, state, "export", large, prefer, work)
         if queued is not None:
             return queued
-        work(lambda step, fraction: None)
+        with state.compute_slots:
+            work(lambda step, fraction: None)
     return FileResponse(path, media_type=media)
 
 
@@ -532,7 +549,8 @@ def compare_scenarios(
     queued = start_or_run(request, service.state, "scenario-compare", _large(service.state, [sa] + ([sb] if sb else [])), prefer, work)
     if queued is not None:
         return queued
-    comparison = _comparison(service, sa, sb)
+    with service.state.compute_slots:
+        comparison = _comparison(service, sa, sb)
     table = json.loads(comparison.table().to_json(orient="records"))
     if format == "csv":
         buf = io.StringIO()
