@@ -32,6 +32,7 @@ import numpy as np
 import shapely
 from scipy.sparse import csgraph
 
+from geo.edge_grid import concat_ranges
 from geo.network import WalkNetwork
 from geo.paths import augmented_graph
 from geo.snap import Snapped
@@ -100,13 +101,6 @@ def _incidence(network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
     return indptr, edges[order]
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + c)`` for every pair, vectorised."""
-    total = int(counts.sum())
-    offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(starts, counts) + (np.arange(total) - offsets)
-
-
 def _touched_edges(
     d: np.ndarray,
     limit: float,
@@ -119,7 +113,7 @@ def _touched_edges(
     rows, nodes = np.nonzero(d <= limit)
     counts = indptr[nodes + 1] - indptr[nodes]
     r = np.concatenate([np.repeat(rows, counts), np.flatnonzero(own_edge >= 0)])
-    e = np.concatenate([eids[_ranges(indptr[nodes], counts)], own_edge[own_edge >= 0]])
+    e = np.concatenate([eids[concat_ranges(indptr[nodes], counts)], own_edge[own_edge >= 0]])
     key = np.unique(r * n_edges + e)
     return key // n_edges, key % n_edges
 
@@ -201,7 +195,7 @@ def _cut(network: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: np.ndar
     s_geo = fs * drawn[inv]
     e_geo = fe * drawn[inv]
     # every vertex of every piece's line, then keep those strictly inside the piece
-    vid = _ranges(first[inv], n_vert[inv])
+    vid = concat_ranges(first[inv], n_vert[inv])
     pid = np.repeat(np.arange(edge.size), n_vert[inv])
     inside = (m[vid] > s_geo[pid]) & (m[vid] < e_geo[pid])
     vid, pid = vid[inside], pid[inside]

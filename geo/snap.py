@@ -13,12 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from geo.edge_grid import nearest_edges, tree_nearest_edges
 from geo.network import WalkNetwork
 
 __all__ = ["Snapped", "snap", "DEFAULT_MAX_SNAP_M"]
 
 DEFAULT_MAX_SNAP_M = 500.0
 """Points farther than this from any walkable edge are reported, not snapped."""
+
+GRID_MIN_POINTS = 2_000
+"""From this many points on, the nearest edges come from the segment grid of
+:mod:`geo.edge_grid` (built once per network) instead of one STRtree query per
+point; both give the same edges."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,17 +119,16 @@ def snap(
     if n == 0 or network.n_edges == 0:
         return Snapped(edge, to_u, to_v, access, sx, sy)
 
-    pts = shapely.points(x, y)
-    pi, ei = network.edge_tree.query_nearest(pts, max_distance=max_dist, all_matches=True)
+    if n >= GRID_MIN_POINTS:
+        nearest = nearest_edges(network, x, y, max_dist)
+    else:
+        nearest = tree_nearest_edges(network, x, y, max_dist)
+    pi = np.flatnonzero(nearest >= 0)
     if pi.size:
-        order = np.lexsort((ei, pi))  # by point, then lowest edge index
-        pi, ei = pi[order], ei[order]
-        first = np.ones(pi.size, dtype=bool)
-        first[1:] = pi[1:] != pi[:-1]
-        pi, ei = pi[first], ei[first]
-
+        ei = nearest[pi]
+        pts = shapely.points(x[pi], y[pi])
         lines = network.edge_lines[ei]
-        frac = shapely.line_locate_point(lines, pts[pi], normalized=True)
+        frac = shapely.line_locate_point(lines, pts, normalized=True)
         frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))  # zero-length lines give nan
         length = network.length[ei]
         snapped = shapely.line_interpolate_point(lines, frac, normalized=True)

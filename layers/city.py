@@ -13,6 +13,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from geo.edge_grid import edge_grid
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap
 
@@ -116,7 +117,7 @@ def _snap_in_threads(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dis
     workers = min(os.cpu_count() or 1, -(-x.size // _SNAP_CHUNK))
     if workers <= 1:
         return snap(network, x, y, max_dist=max_dist)
-    _ = network.edge_tree, network.edge_lines  # build the shared index once, before the threads
+    edge_grid(network)  # build the shared segment index once, before the threads
     chunks = [slice(i, i + _SNAP_CHUNK) for i in range(0, x.size, _SNAP_CHUNK)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(lambda c: snap(network, x[c], y[c], max_dist=max_dist), chunks))

@@ -1,0 +1,96 @@
+"""The segment grid finds exactly the edges the STRtree finds, ties and limits included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+import geo.edge_grid as eg
+import geo.snap as gs
+from geo.edge_grid import EdgeGrid, nearest_edges, segment_distance, tree_nearest_edges
+from geo.network import WalkNetwork
+from geo.snap import snap
+
+from .conftest import random_network
+
+SNAP_FIELDS = ("edge", "to_u", "to_v", "access", "x", "y")
+
+
+def awkward_points(net: WalkNetwork, rng: np.random.Generator, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """Random points plus the places where ties and borders bite.
+
+    Node positions (several edges equally near), points on edge vertices and
+    mid-edge, midpoints between nodes (often equidistant from two streets),
+    grid-aligned coordinates, and points far outside the network.
+    """
+    minx, miny, maxx, maxy = net.bounds()
+    xs = [rng.uniform(minx - 300, maxx + 300, n), net.x, (net.x[net.u] + net.x[net.v]) / 2]
+    ys = [rng.uniform(miny - 300, maxy + 300, n), net.y, (net.y[net.u] + net.y[net.v]) / 2]
+    a, b = rng.integers(0, net.n_nodes, (2, 400))
+    xs.append((net.x[a] + net.x[b]) / 2)
+    ys.append((net.y[a] + net.y[b]) / 2)
+    xs.append(np.round(rng.uniform(minx, maxx, 400), -1))  # on round numbers, like cell borders
+    ys.append(np.round(rng.uniform(miny, maxy, 400), -1))
+    xs.append(np.array([minx - 5000, maxx + 499.0, -1e6]))
+    ys.append(np.array([miny, maxy, 1e6]))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_segment_distance_is_bitwise_geos():
+    rng = np.random.default_rng(3)
+    n = 20000
+    a = rng.uniform(-1e5, 1e5, (n, 2)) + 3.0e6
+    b = a + rng.normal(0, 200, (n, 2))
+    b[:50] = a[:50]  # zero-length segments
+    p = a + rng.normal(0, 300, (n, 2))
+    p[50:100] = a[50:100]  # on an end
+    p[100:150] = (a[100:150] + b[100:150]) / 2  # on the segment
+    ours = segment_distance(p[:, 0], p[:, 1], a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    geos = shapely.distance(shapely.points(p), shapely.linestrings(np.stack([a, b], axis=1)))
+    np.testing.assert_array_equal(ours, geos)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("cell_size", [7.0, 40.0, 150.0, None])
+@pytest.mark.parametrize("max_dist", [0.5, 25.0, 500.0, np.inf])
+def test_grid_equals_strtree(monkeypatch, seed, cell_size, max_dist):
+    net = random_network(seed)
+    # cell sizes from much smaller than a block to larger than the streets' spacing
+    monkeypatch.setitem(eg._GRIDS, net, EdgeGrid.build(net, cell_size=cell_size))
+    x, y = awkward_points(net, np.random.default_rng(seed))
+    np.testing.assert_array_equal(nearest_edges(net, x, y, max_dist), tree_nearest_edges(net, x, y, max_dist))
+
+
+def test_ties_go_to_the_lowest_edge_on_the_grid_path(hand_network):
+    # 5 m below D = E: edges 3, 4, 5 and 6 all end there; edge 3 wins (see test_snap)
+    x, y = np.array([600.0, 300.0, 2000.0]), np.array([-5.0, 0.0, 1000.0])
+    assert list(nearest_edges(hand_network, x, y, 500.0)) == [3, 0, -1]
+
+
+def test_non_finite_points_are_not_snapped(hand_network):
+    x, y = np.array([np.nan, 100.0, np.inf]), np.array([0.0, -30.0, 0.0])
+    assert list(nearest_edges(hand_network, x, y, 500.0)) == [-1, 0, -1]
+
+
+def test_degenerate_networks():
+    # a single zero-length edge, and a vertical line (zero-width bounding box)
+    dot = WalkNetwork.from_edges([5.0, 5.0], [5.0, 5.0], [0], [1])
+    line = WalkNetwork.from_edges([0.0, 0.0, 0.0], [0.0, 1e5, 2e5], [0, 1], [1, 2])
+    x, y = np.array([8.0, 5.0, 600.0]), np.array([9.0, 5.0, 5.0])
+    assert list(nearest_edges(dot, x, y, 500.0)) == [0, 0, -1]
+    qx, qy = np.array([3.0, -2.0, 1.0]), np.array([5e4, 1e5, 3e5])
+    np.testing.assert_array_equal(nearest_edges(line, qx, qy, 500.0), tree_nearest_edges(line, qx, qy, 500.0))
+    assert EdgeGrid.build(line).nx * EdgeGrid.build(line).ny <= 8_000_001
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_snap_through_the_grid_equals_the_strtree_path(monkeypatch, seed, hand_network):
+    for net in (random_network(seed), hand_network):
+        x, y = awkward_points(net, np.random.default_rng(seed), n=500)
+        monkeypatch.setattr(gs, "GRID_MIN_POINTS", 0)
+        grid = snap(net, x, y)
+        monkeypatch.setattr(gs, "GRID_MIN_POINTS", 10**12)
+        tree = snap(net, x, y)
+        for f in SNAP_FIELDS:
+            np.testing.assert_array_equal(getattr(grid, f), getattr(tree, f), err_msg=f)
