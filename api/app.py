@@ -25,7 +25,9 @@ from api import (
     routes_jobs,
     routes_layers,
     routes_meta,
+    routes_ratios,
     routes_reach,
+    routes_scenarios,
     routes_service_areas,
     routes_siting,
 )
@@ -46,6 +48,8 @@ ROUTERS: list[APIRouter] = [
     routes_coverage.router,
     routes_service_areas.router,
     routes_siting.router,
+    routes_scenarios.router,
+    routes_ratios.router,
     routes_jobs.router,
 ]
 """Routers mounted by :func:`create_app`, in this order."""
@@ -58,6 +62,8 @@ TAGS = [
     {"name": "Coverage", "description": "Run standards over the city, download results and maps."},
     {"name": "Service areas", "description": "Walking service-area polygons for points or facilities."},
     {"name": "Siting", "description": "Where new facilities should go for a standard (background jobs)."},
+    {"name": "Scenarios", "description": "What-if plans: versioned edits (If-Match), live coverage per edit, runs, comparisons, change maps."},
+    {"name": "Ratio standards", "description": "Capacity and ratio rules per unit (beds per 1,000 elderly, one station per community) and accessibility per cell."},
     {"name": "Jobs", "description": "Background work: progress, result link, cancel."},
 ]
 

@@ -136,6 +136,9 @@ class ApiConfig(BaseSettings):
         Browser origins (the planning portal) allowed to call the API.
     data_dir : pathlib.Path, optional
         Where run outputs and uploads are kept (a temporary folder by default).
+    scenario_db_url : str, optional
+        Database of the scenario store (``postgresql+psycopg2://...`` or
+        ``sqlite:///file.db``); default a SQLite file ``scenarios.db`` in ``data_dir``.
     result_ttl_s : float
         Finished jobs, runs and uploaded layers are dropped this long after
         their last use.
@@ -154,6 +157,7 @@ class ApiConfig(BaseSettings):
     reads_require_key: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     data_dir: Path | None = None
+    scenario_db_url: str | None = Field(None, repr=False)
     result_ttl_s: float = Field(24 * 3600.0, gt=0)
     job_workers: int = Field(2, ge=1, le=64)
     outside_margin_m: float = Field(300.0, ge=0)

@@ -203,7 +203,7 @@ class ComparisonDoc(BaseModel):
 
 
 def _store_url(state: AppState) -> str:
-    url = getattr(state.config, "scenario_db_url", None)
+    url = state.config.scenario_db_url
     return url or f"sqlite:///{state.data_dir / 'scenarios.db'}"
 
 
