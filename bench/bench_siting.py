@@ -14,29 +14,43 @@ cell x candidate array it needs (unreachable pairs at a large cost for
 MCLP/LSCP, at the penalty distance for p-median, which makes the two
 p-median objectives identical), ours as the sparse matrix.
 
-``--big`` times MCLP with p = 50 on 20,000 candidates x 750,000 cells whose
-matrix is *synthetic*: straight-line distance x a random 1.2-1.5 detour
-factor within a 500 m reach (a KD-tree query), cells on a 40 m grid, since
-building that matrix by network Dijkstra is a separate, slower step.
+``--big`` times MCLP with p = 50 on the generated Guangzhou-sized city
+(about 1 M network nodes, 750,000 populated cells; cached by
+``bench_cover_large``): 20,000 candidates on the network, the matrix at the
+15-minute clinic walk (1,080 m) built by ``candidate_matrix``, matrix building
+and solving timed apart.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
+import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pulp
-from scipy import sparse
-from scipy.spatial import cKDTree
 from spopt.locate import LSCP, MCLP, PMedian
 
 from geo.network import WalkNetwork
-from geo.siting import SiteOptions, SitingInput, candidate_matrix, candidates_on_network, lscp, mclp, p_median
+from geo.siting import (
+    SiteOptions,
+    SitingInput,
+    candidate_matrix,
+    candidates_on_network,
+    lscp,
+    mclp,
+    p_median,
+)
 from geo.snap import snap
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_cover_large, when run as a script
+
 REACH = 500.0
-CBC_LIMIT_S = 600
+CLINIC_REACH = 1080.0  # 15 minutes at 1.2 m/s
 
 
 def grid_network(n: int, step: float = 100.0) -> WalkNetwork:
@@ -69,46 +83,78 @@ def dense(inp: SitingInput, fill: float) -> np.ndarray:
     return d
 
 
-def cbc() -> pulp.LpSolver:
-    return pulp.PULP_CBC_CMD(msg=False, timeLimit=CBC_LIMIT_S)
+def cbc(limit_s: float) -> pulp.LpSolver:
+    return pulp.PULP_CBC_CMD(msg=False, timeLimit=limit_s)
 
 
-def run_mclp(inp: SitingInput, p: int) -> tuple[float, float, float, float, str]:
+def _spopt_child(kind: str, inp: SitingInput, p, limit_s: float, mem_gb: float, out) -> None:
+    """Build and solve the spopt model (in a forked child, so that it can be bounded)."""
+    resource.setrlimit(resource.RLIMIT_AS, (int(mem_gb * 2**30),) * 2)
+    try:
+        t = time.perf_counter()
+        if kind == "mclp":
+            model = MCLP.from_cost_matrix(dense(inp, 1e9), inp.weights, inp.reach_m, p)
+        elif kind == "lscp":
+            model = LSCP.from_cost_matrix(dense(inp, 1e9), inp.reach_m)
+        else:
+            model = PMedian.from_cost_matrix(dense(inp, inp.reach_m), inp.weights, p)
+        built = time.perf_counter() - t
+        model.solve(cbc(limit_s))
+        solved = time.perf_counter() - t - built
+        status = pulp.LpSolution[model.problem.sol_status]
+        if solved >= limit_s * 0.98:
+            status += f", CBC time limit {limit_s:g} s hit"
+        status += f" (model built in {built:.0f} s)"
+        out.send((pulp.value(model.problem.objective), time.perf_counter() - t, status))
+    except MemoryError:
+        out.send((float("nan"), time.perf_counter() - t, f"out of memory (limit {mem_gb:g} GB)"))
+
+
+def run_spopt(kind: str, inp: SitingInput, p, limit_s: float, mem_gb: float = 8.0) -> tuple[float, float, str]:
+    """spopt's objective, wall time and how it ended; CBC gets ``limit_s``, the whole
+    run (model building included) ``limit_s + 120`` s before it is stopped."""
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_spopt_child, args=(kind, inp, p, limit_s, mem_gb, send))
     t = time.perf_counter()
-    ours = mclp(inp, p, SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=120))
+    proc.start()
+    wall = limit_s + 120.0
+    if recv.poll(wall):
+        obj, secs, status = recv.recv()
+        proc.join()
+        return obj, secs, status
+    proc.kill()
+    proc.join()
+    return float("nan"), time.perf_counter() - t, f"stopped at {wall:g} s (model not built/solved)"
+
+
+def run(kind: str, inp: SitingInput, p, limit_s: float) -> tuple[float, float, float, float, str]:
+    """Ours, then spopt on the same instance."""
+    opts = SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=120)
+    t = time.perf_counter()
+    if kind == "mclp":
+        ours = mclp(inp, p, opts)
+    elif kind == "lscp":
+        ours = lscp(inp, 1.0, opts)
+    else:
+        ours = p_median(inp, p, opts)
     t_ours = time.perf_counter() - t
-    t = time.perf_counter()
-    model = MCLP.from_cost_matrix(dense(inp, 1e9), inp.weights, REACH, p).solve(cbc())
-    t_sp = time.perf_counter() - t
-    return ours.objective, t_ours, pulp.value(model.problem.objective), t_sp, f"{ours.solver}/{ours.status} gap {ours.gap:.2e}"
+    sp, t_sp, sp_status = run_spopt(kind, inp, p, limit_s)
+    how = f"{ours.solver}/{ours.status} gap {ours.gap:.2e}; spopt {sp_status}; {load()}"
+    return ours.objective, t_ours, sp, t_sp, how
 
 
-def run_pmedian(inp: SitingInput, p: int) -> tuple[float, float, float, float, str]:
-    t = time.perf_counter()
-    ours = p_median(inp, p, SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=120))
-    t_ours = time.perf_counter() - t
-    t = time.perf_counter()
-    model = PMedian.from_cost_matrix(dense(inp, REACH), inp.weights, p).solve(cbc())
-    t_sp = time.perf_counter() - t
-    return ours.objective, t_ours, pulp.value(model.problem.objective), t_sp, f"{ours.solver}/{ours.status} gap {ours.gap:.2e}"
-
-
-def run_lscp(inp: SitingInput) -> tuple[float, float, float, float, str]:
+def reachable_only(inp: SitingInput) -> SitingInput:
+    """Cells some candidate reaches (spopt's LSCP is infeasible otherwise)."""
     reach = np.asarray(inp.matrix.sum(axis=0)).ravel() > 0
-    sub = SitingInput(inp.matrix[:, np.flatnonzero(reach)], inp.weights[reach], REACH)
-    t = time.perf_counter()
-    ours = lscp(sub, 1.0, SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=120))
-    t_ours = time.perf_counter() - t
-    t = time.perf_counter()
-    model = LSCP.from_cost_matrix(dense(sub, 1e9), REACH).solve(cbc())
-    t_sp = time.perf_counter() - t
-    return ours.objective, t_ours, pulp.value(model.problem.objective), t_sp, f"{ours.solver}/{ours.status} gap {ours.gap:.2e}"
+    return SitingInput(inp.matrix[:, np.flatnonzero(reach)], inp.weights[reach], inp.reach_m)
 
 
 def row(name: str, size: str, p, res) -> None:
     ours, t_o, sp, t_s, how = res
-    print(f"{name:8s} {size:>14s} p={str(p):>3s}  ours {ours:14.1f} {t_o:8.2f}s   spopt {sp:14.1f} {t_s:8.2f}s   "
-          f"x{t_s / t_o:7.1f}  {'>= ' if _better(name, ours, sp) else 'WORSE'}  {how}", flush=True)
+    verdict = "n/a" if not np.isfinite(sp) else (">= " if _better(name, ours, sp) else "WORSE")
+    print(f"{name:8s} {size:>14s} p={p!s:>3s}  ours {ours:14.1f} {t_o:8.2f}s   spopt {sp:14.1f} {t_s:8.2f}s   "
+          f"x{t_s / t_o:7.1f}  {verdict}  {how}", flush=True)
 
 
 def _better(name: str, ours: float, sp: float) -> bool:
@@ -116,45 +162,97 @@ def _better(name: str, ours: float, sp: float) -> bool:
     return ours >= sp - tol if name == "mclp" else ours <= sp + tol
 
 
-def big() -> None:
-    rng = np.random.default_rng(0)
-    m, k = 750_000, 20_000
+def demo_instance(k: int = 500) -> SitingInput:
+    """The default (demo) city: residents of every cell, candidates every 50 m on
+    its streets (a seeded subset of ``k``), the 15-minute clinic walk."""
+    from layers.cities import load_city
+
+    city = load_city("demo")
+    cands = candidates_on_network(city.network, 50.0)
+    pick = np.sort(np.random.default_rng(0).choice(len(cands), size=min(k, len(cands)), replace=False))
+    mat = candidate_matrix(city.network, cands.snapped.take(pick), city.snapped_cells, CLINIC_REACH,
+                           demand_xy=city.cell_xy)
+    w = city.cells["population"].to_numpy(dtype=np.float64)
+    return SitingInput(mat, w, CLINIC_REACH, candidate_xy=cands.xy[pick])
+
+
+def big_city_mclp(n_candidates: int = 20_000, p: int = 50) -> None:
+    """MCLP p=50 on the generated Guangzhou-sized city: matrix build and solve timed apart.
+
+    The city comes from ``bench_cover_large.big_city`` (the layers disk cache
+    shared with that benchmark). Candidates: points every 250 m along the
+    streets (``candidates_on_network``), a seeded random subset of
+    ``n_candidates``. Demand: every populated cell, weighted by residents.
+    Reach: the clinic walk of 15 minutes (1,080 m).
+    """
+    from bench_cover_large import big_city
+
+    from geo.paths import nearest_source
+
     t = time.perf_counter()
-    g = np.arange(int(np.ceil(np.sqrt(m)))) * 40.0
-    gx, gy = np.meshgrid(g, g)
-    dxy = np.column_stack([gx.ravel(), gy.ravel()])[:m]
-    cxy = rng.random((k, 2)) * g[-1]
-    coo = cKDTree(cxy).sparse_distance_matrix(cKDTree(dxy), REACH / 1.2, output_type="coo_matrix")
-    d = coo.data * (1.2 + 0.3 * rng.random(coo.nnz))
-    keep = d <= REACH
-    mat = sparse.csr_matrix((np.maximum(d[keep], 1e-6), (coo.row[keep], coo.col[keep])), shape=(k, m))
-    inp = SitingInput(mat, rng.lognormal(3, 1, m), REACH, candidate_xy=cxy)
-    print(f"big: synthetic matrix {k} x {m}, {mat.nnz} pairs, built in {time.perf_counter() - t:.1f}s", flush=True)
+    city, _ = big_city(1.0, 2000)
+    net, cells = city.network, city.snapped_cells
+    print(f"big: city {net.x.size:,} nodes, {len(city.cells):,} cells, loaded in {time.perf_counter() - t:.1f}s "
+          f"({load()})", flush=True)
     t = time.perf_counter()
-    r = mclp(inp, 50, SiteOptions(method="auto", mip_rel_gap=0.005, time_limit_s=60))
-    print(f"big: MCLP p=50 objective {r.objective:.1f} bound {r.bound:.1f} gap {r.gap:.4%} "
-          f"{r.solver}/{r.status} in {time.perf_counter() - t:.1f}s; {r.notes[0]}")
+    cands = candidates_on_network(net, 250.0)
+    pick = np.sort(np.random.default_rng(0).choice(len(cands), size=n_candidates, replace=False))
+    print(f"big: {len(cands):,} candidate points on the network, {n_candidates:,} picked in "
+          f"{time.perf_counter() - t:.1f}s", flush=True)
+    t = time.perf_counter()
+    mat = candidate_matrix(net, cands.snapped.take(pick), cells, CLINIC_REACH, demand_xy=city.cell_xy)
+    t_mat = time.perf_counter() - t
+    m = len(city.cells)
+    print(f"big: matrix {n_candidates:,} x {m:,} within {CLINIC_REACH:g} m: {mat.nnz:,} pairs in {t_mat:.1f}s "
+          f"({load()})", flush=True)
+    dense_gb = n_candidates * m * 8 / 1e9
+    print(f"big: spopt would need the dense {m:,} x {n_candidates:,} cost matrix ({dense_gb:.0f} GB of float64, "
+          f"this machine has 23 GB) before building its model: not run", flush=True)
+    w = city.cells["population"].to_numpy(dtype=np.float64)
+    health = city.facilities_of(["health_centre", "health_station"])
+    ex = nearest_source(net, city.snapped_facilities.take(health), cells, limit=CLINIC_REACH).dist
+    for label, existing in (("no existing facilities", None), (f"{health.size} existing clinics kept", ex)):
+        inp = SitingInput(mat, w, CLINIC_REACH, existing_dist=existing, candidate_xy=cands.xy[pick])
+        t = time.perf_counter()
+        r = mclp(inp, p, SiteOptions(method="auto", mip_rel_gap=0.005, time_limit_s=120))
+        print(f"big: MCLP p={p} ({label}) newly covered {r.objective:,.0f} bound {r.bound:,.0f} gap {r.gap:.4%} "
+              f"{r.solver}/{r.status} in {time.perf_counter() - t:.1f}s ({load()}); {r.notes[0]}", flush=True)
+
+
+def load() -> str:
+    """The 1-minute load average, printed beside timings (the machine is shared)."""
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--big", action="store_true", help="also time the 20k x 750k MCLP")
+    ap.add_argument("--big", action="store_true", help="also time MCLP p=50 on the Guangzhou-sized city")
+    ap.add_argument("--only-big", action="store_true", help="only the Guangzhou-sized MCLP")
     ap.add_argument("--quick", action="store_true", help="smallest sizes only")
+    ap.add_argument("--sizes", default="demo,200x1000,500x5000,2000x10000",
+                    help="comma-separated: demo and/or KxM grid instances")
+    ap.add_argument("--models", default="mclp,lscp,p_median", help="comma-separated subset")
+    ap.add_argument("--cbc-limit", type=float, default=300.0, help="CBC time limit per model, seconds")
     args = ap.parse_args()
-    sizes = [(200, 1000), (500, 5000), (2000, 10000)]
-    if args.quick:
-        sizes = sizes[:1]
-    for k, m in sizes:
-        inp = instance(k, m)
-        for p in (5, 10, 50):
-            row("mclp", f"{k}x{m}", p, run_mclp(inp, p))
-        row("lscp", f"{k}x{m}", "-", run_lscp(inp))
-    for k, m in [(50, 500), (100, 1000)][: 1 if args.quick else 2]:
-        inp = instance(k, m, seed=1)
-        for p in (5, 10, 50):
-            row("p_median", f"{k}x{m}", p, run_pmedian(inp, p))
-    if args.big:
-        big()
+    models = args.models.split(",")
+    sizes = args.sizes.split(",")[: 2 if args.quick else None]
+    for size in [] if args.only_big else sizes:
+        if size == "demo":
+            inp = demo_instance()
+            size = f"demo {inp.n_candidates}x{inp.n_cells}"
+        else:
+            k, m = (int(v) for v in size.split("x"))
+            inp = instance(k, m)
+        if "mclp" in models:
+            for p in (5, 10, 50):
+                row("mclp", size, p, run("mclp", inp, p, args.cbc_limit))
+        if "lscp" in models:
+            row("lscp", size, "-", run("lscp", reachable_only(inp), None, args.cbc_limit))
+        if "p_median" in models:
+            for p in (5, 10) if inp.n_candidates * inp.n_cells > 5_000_000 else (5, 10, 50):
+                row("p_median", size, p, run("p_median", inp, p, args.cbc_limit))
+    if args.big or args.only_big:
+        big_city_mclp()
 
 
 if __name__ == "__main__":

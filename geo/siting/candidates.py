@@ -21,7 +21,7 @@ from geo.paths import pair_distances
 from geo.siting.errors import SitingError
 from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap
 
-__all__ = ["Candidates", "candidates_on_network", "candidates_from_points", "candidate_matrix"]
+__all__ = ["Candidates", "candidate_matrix", "candidates_from_points", "candidates_on_network"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,8 +78,8 @@ def candidates_on_network(
     boundary : shapely geometry, optional
         The study area; candidates outside it are left out.
     max_snap_m : float, default 500
-        Passed to :func:`geo.snap.snap` (the points lie on edges, so every one
-        snaps with a zero access leg).
+        Unused (the points lie on their edges, with a zero access leg); kept
+        so that callers passing it keep working.
 
     Returns
     -------
@@ -104,11 +104,15 @@ def candidates_on_network(
     pts = shapely.line_interpolate_point(lines[edge], frac, normalized=True)
     if boundary is not None:
         inside = shapely.covers(boundary, pts)
-        pts, edge = pts[inside], edge[inside]
+        pts, edge, frac = pts[inside], edge[inside], frac[inside]
     if pts.size == 0:
         raise SitingError("no candidate site lies inside the boundary")
     x, y = shapely.get_x(pts), shapely.get_y(pts)
-    snapped = snap(network, x, y, max_dist=max_snap_m)
+    # The points lie on their edges by construction, so their snapped form is
+    # known exactly; snapping them again (an R-tree query per point) took 87 s
+    # for the 1.7 M points of a Guangzhou-sized network.
+    to_u = frac * network.length[edge]
+    snapped = Snapped(edge=edge, to_u=to_u, to_v=network.length[edge] - to_u, access=np.zeros(edge.size), x=x, y=y)
     return Candidates(x=x, y=y, snapped=snapped, source_index=edge, rejected=np.empty(0, dtype=np.int64))
 
 

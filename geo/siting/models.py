@@ -34,16 +34,25 @@ from scipy import sparse
 
 from geo.siting.bound import coverage_lagrangian_bound
 from geo.siting.errors import SitingError
-from geo.siting.greedy import greedy_cover, lazy_greedy, marginal_order, swap_search, value_of
+from geo.siting.greedy import (
+    greedy_cover,
+    lazy_greedy,
+    marginal_order,
+    swap_search,
+    value_of,
+)
+from geo.siting.levels import expand_levels, level_entries
 from geo.siting.milp import capacitated_model, cover_model, run_highs, savings_model
 from geo.siting.problem import Prepared, SiteOptions, SitingInput, prepare
 from geo.siting.result import SitingResult, relative_gap
-from geo.siting.shrink import Reduced, reduce
+from geo.siting.setcover import drop_redundant, lagrangian_cover, reduce_cover
+from geo.siting.shrink import Reduced, merge_cells, reduce
 
-__all__ = ["mclp", "lscp", "p_median", "max_attendance", "capacitated_coverage", "DECAYS"]
+__all__ = ["DECAYS", "capacitated_coverage", "lscp", "max_attendance", "mclp", "p_median"]
 
 DECAYS = ("exponential", "linear")
 _TOL = 1e-9  # relative tolerance for "target reached" with float sums
+MAX_LEVEL_ENTRIES = 10_000_000  # larger level expansions keep the assignment formulation (memory)
 
 
 # ----------------------------------------------------------------- helpers
@@ -188,11 +197,12 @@ def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: 
     if red.s.shape[1] == 0:  # nothing to gain anywhere: every choice is optimal
         obj, bound = 0.0, 0.0
     else:
+        exact = _coverage_form(red.s, options, notes)
         pre = None
-        if _is_coverage(red.s):
+        if _is_coverage(exact):
             prep.report("Lagrangian bound", 0.0, options)
-            pre = coverage_lagrangian_bound(red.s, p_r, red.required, heur, tol=options.mip_rel_gap / 2)
-        model = savings_model(red.s, p_r, red.required, red.conflicts)
+            pre = coverage_lagrangian_bound(exact, p_r, red.required, heur, tol=options.mip_rel_gap / 2)
+        model = savings_model(exact, p_r, red.required, red.conflicts)
         warm = np.zeros(k_r)
         warm[sites_r] = 1.0
         x, obj, bound, solver_bound, solver_gap, status = _lp_and_milp(
@@ -207,6 +217,24 @@ def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: 
         notes.append("padded with zero-gain candidates (lowest index first) to reach p")
     order, gains = marginal_order(s, sites, prep.required)
     return order, gains, obj, bound, (solver_bound, solver_gap), status, solver, tuple(notes)
+
+
+def _coverage_form(s: sparse.csr_matrix, options: SiteOptions, notes: list[str]) -> sparse.csr_matrix:
+    """The savings as a coverage matrix over cell levels, when that stays small enough.
+
+    Same objective for every site set (see :mod:`geo.siting.levels`), so the
+    Lagrangian bound and the compact coverage MILP apply to p-median and
+    maximal attendance too. On the 100 x 1,000 bench p-median (p = 10) the
+    assignment formulation hit a 120 s HiGHS limit; this one solved it in
+    about 2 s (bench/RESULTS.md). Larger expansions keep the assignment rows.
+    """
+    if _is_coverage(s) or level_entries(s) > MAX_LEVEL_ENTRIES:
+        return s
+    lv = expand_levels(s)
+    if options.shrink and lv.shape[1]:
+        lv, _ = merge_cells(lv)
+    notes.append(f"as coverage over {lv.shape[1]} cell levels ({lv.nnz} entries)")
+    return lv
 
 
 def _is_coverage(s: sparse.csr_matrix) -> bool:
@@ -445,7 +473,10 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
     sites_r = red.required.copy()
     obj, bound, sg, status, solver = float(sites_r.size), float(sites_r.size), (None, None), "heuristic", "greedy"
     full = coverage >= 1.0
-    if need > _TOL * max(reachable_total, 1.0) and red.s.shape[1]:
+    if need > _TOL * max(reachable_total, 1.0) and red.s.shape[1] and coverage >= 1.0 and not red.conflicts.size:
+        sites_r, bound, sg, status, solver, extra = _full_cover(red, options, prep)
+        notes.extend(extra)
+    elif need > _TOL * max(reachable_total, 1.0) and red.s.shape[1]:
         target = float(red.s.max(axis=0).sum()) if full else need
         sites_r = greedy_cover(red.s, target * (1 - _TOL), red.required, red.conflicts, progress=options.progress)
         reached = value_of(red.s, sites_r) >= target * (1 - _TOL)
@@ -476,6 +507,43 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
         gap=relative_gap(obj, bound), solver_bound=sg[0], solver_gap=sg[1], status=status, solver=solver, objective_before=0.0,
         unreachable_weight=unreachable, notes=tuple(notes),
     )
+
+
+def _full_cover(red: Reduced, options: SiteOptions, prep: Prepared):
+    """Fewest sites covering every cell of ``red``: see :mod:`geo.siting.setcover`.
+
+    Returns ``(sites, bound, (solver_bound, solver_gap), status, solver, notes)``
+    with sites in ``red``'s row positions.
+    """
+    core = reduce_cover(red.s, red.required)
+    notes = [
+        f"lscp core after set-cover reductions: {core.b.shape[0]} candidates x {core.b.shape[1]} cells, "
+        f"{core.fixed.size} sites forced"
+    ]
+    if core.b.shape[1] == 0:
+        return core.fixed, float(core.fixed.size), (None, None), "heuristic", "greedy", notes
+    prep.report("greedy", 0.0, options)
+    none = np.empty(0, dtype=np.int64)
+    greedy = greedy_cover(core.b, core.b.shape[1] * (1 - _TOL), none, np.empty((0, 2), dtype=np.int64))
+    greedy = drop_redundant(core.b, greedy)
+    prep.report("Lagrangian bound", 0.0, options)
+    lag, best = lagrangian_cover(core.b, greedy)
+    lower = float(np.ceil(lag - 1e-6))
+    status, solver, sg = "heuristic", "greedy+lagrangian", (None, None)
+    if lower < best.size and options.method != "greedy":
+        model = cover_model(core.b, np.ones(core.b.shape[1]), None, none, np.empty((0, 2), dtype=np.int64))
+        warm = np.zeros(core.b.shape[0])
+        warm[best] = 1.0
+        prep.report("MILP", 0.0, options)
+        out = run_highs(model, options, integer=True, warm=model.start(warm), progress=options.progress)
+        sg = (None if not np.isfinite(out.bound) else out.bound + core.fixed.size, out.solver_gap)
+        status = out.status
+        if np.isfinite(out.objective) and out.objective < best.size - 0.5:
+            best, solver = np.flatnonzero(out.x > 0.5), "highs-milp"
+        if np.isfinite(out.bound):
+            lower = max(lower, float(np.ceil(out.bound - 1e-6)))
+    sites = np.concatenate([core.fixed, core.cand[best]])
+    return sites, lower + core.fixed.size, sg, status, solver, notes
 
 
 def _force_milp(options: SiteOptions) -> SiteOptions:
