@@ -64,8 +64,6 @@ from scenarios.store import (
 
 __all__ = ["ScenarioService", "app_singleton", "file_or_job", "parse_if_match", "router", "scenario_service"]
 
-router = APIRouter(prefix="/scenarios", tags=["Scenarios"], responses=ERROR_RESPONSES)
-
 RESERVED_NAMES = ("compare",)
 """Names that are paths of this API, not scenarios."""
 
@@ -73,11 +71,26 @@ NAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]+$"
 LIVE_KEPT = 16  # live scenarios kept in memory (least recently edited dropped first)
 RUNS_KEPT = 16  # full runs kept for comparisons and maps
 
+
+async def _store_failures():
+    """Turn store failures that no route handled (database gone, damaged rows) into problems."""
+    try:
+        yield
+    except ScenarioNotFoundError as exc:
+        raise ApiProblem(404, str(exc)) from None
+    except StaleWriteError as exc:
+        raise ApiProblem(412, str(exc)) from None
+    except StoreError as exc:
+        raise ApiProblem(503, f"the scenario store failed: {exc}") from None
+
+
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 STALE = {412: {**_PROBLEM, "description": "The scenario changed since the version in If-Match (reload and reapply)"}}
 NEED_IF_MATCH = {428: {**_PROBLEM, "description": "If-Match header missing"}}
 CONFLICT = {409: {**_PROBLEM, "description": "A scenario of that name already exists"}}
 UNAVAILABLE = {503: {**_PROBLEM, "description": "The scenario store cannot be reached"}}
+
+router = APIRouter(prefix="/scenarios", tags=["Scenarios"], responses={**ERROR_RESPONSES, **UNAVAILABLE}, dependencies=[Depends(_store_failures)])
 
 NameP = Path(min_length=1, max_length=200, pattern=NAME_PATTERN, description="Scenario name.", examples=["new-clinic-east"])
 IfMatchH = Header(
@@ -618,7 +631,7 @@ def compare_map(
     description="Save a new scenario as version 1 (`ETag: \"1\"`, `Location` of the scenario). Edits are checked "
     "against the loaded city: unknown facility ids, kinds, negative capacities and locations outside the city are 422.",
     response_model=ScenarioDoc,
-    responses={**CONFLICT, **UNAVAILABLE},
+    responses=CONFLICT,
     dependencies=[Depends(require_write)],
 )
 def create_scenario(body: ScenarioCreate, request: Request, response: Response, service: ScenarioService = Depends(scenario_service)) -> ScenarioDoc:
@@ -636,14 +649,14 @@ def create_scenario(body: ScenarioCreate, request: Request, response: Response, 
 
 
 @router.get("", summary="List scenarios", description="The latest version of every scenario (deleted ones with `deleted=true`).",
-            response_model=list[VersionDoc], responses=UNAVAILABLE, dependencies=[Depends(require_read)])
+            response_model=list[VersionDoc], dependencies=[Depends(require_read)])
 def list_scenarios(request: Request, deleted: bool = Query(False, description="Also list deleted scenarios."),
                    service: ScenarioService = Depends(scenario_service)) -> list[VersionDoc]:
     return [_version_doc(request, v) for v in service.store.list_scenarios(include_deleted=deleted)]
 
 
 @router.get("/{name}", name="get_scenario", summary="A scenario", description="The latest version, with `ETag: \"<version>\"` to send back as If-Match.",
-            response_model=ScenarioDoc, responses=UNAVAILABLE, dependencies=[Depends(require_read)])
+            response_model=ScenarioDoc, dependencies=[Depends(require_read)])
 def get_scenario(request: Request, response: Response, name: str = NameP, service: ScenarioService = Depends(scenario_service)) -> ScenarioDoc:
     scenario = _get(service, name)
     response.headers["ETag"] = _etag(scenario.version)
@@ -652,7 +665,7 @@ def get_scenario(request: Request, response: Response, name: str = NameP, servic
 
 @router.get("/{name}/versions", name="scenario_versions", summary="Version history",
             description="Every version, oldest first, deletion markers included.",
-            response_model=list[VersionDoc], responses=UNAVAILABLE, dependencies=[Depends(require_read)])
+            response_model=list[VersionDoc], dependencies=[Depends(require_read)])
 def scenario_versions(request: Request, name: str = NameP, service: ScenarioService = Depends(scenario_service)) -> list[VersionDoc]:
     try:
         history = service.store.history(name)
@@ -662,7 +675,7 @@ def scenario_versions(request: Request, name: str = NameP, service: ScenarioServ
 
 
 @router.get("/{name}/versions/{version}", name="get_scenario_version", summary="One version", description="A version by number (also after the scenario was deleted).",
-            response_model=ScenarioDoc, responses=UNAVAILABLE, dependencies=[Depends(require_read)])
+            response_model=ScenarioDoc, dependencies=[Depends(require_read)])
 def get_scenario_version(request: Request, response: Response, name: str = NameP, version: int = Path(ge=1, le=10**9),
                          service: ScenarioService = Depends(scenario_service)) -> ScenarioDoc:
     scenario = _get(service, name, version)
@@ -676,7 +689,7 @@ def get_scenario_version(request: Request, response: Response, name: str = NameP
     description="Save new content as the next version. Needs `If-Match` with the version it was based on: 428 without "
     "it, 412 when the scenario changed meanwhile (nothing is overwritten).",
     response_model=ScenarioDoc,
-    responses={**STALE, **NEED_IF_MATCH, **UNAVAILABLE},
+    responses={**STALE, **NEED_IF_MATCH},
     dependencies=[Depends(require_write)],
 )
 def replace_scenario(body: ScenarioReplace, request: Request, response: Response, name: str = NameP, if_match: str | None = IfMatchH,
@@ -702,7 +715,7 @@ def replace_scenario(body: ScenarioReplace, request: Request, response: Response
     status_code=204,
     summary="Delete a scenario",
     description="Mark the scenario deleted (a new version); earlier versions stay readable under /versions. Needs `If-Match`.",
-    responses={**STALE, **NEED_IF_MATCH, **UNAVAILABLE},
+    responses={**STALE, **NEED_IF_MATCH},
     dependencies=[Depends(require_write)],
 )
 def delete_scenario(name: str = NameP, if_match: str | None = IfMatchH, service: ScenarioService = Depends(scenario_service)) -> Response:
@@ -731,7 +744,7 @@ def delete_scenario(name: str = NameP, if_match: str | None = IfMatchH, service:
     "new version.",
     response_model=EditResult,
     status_code=201,
-    responses={**STALE, **NEED_IF_MATCH, **UNAVAILABLE},
+    responses={**STALE, **NEED_IF_MATCH},
     dependencies=[Depends(require_write)],
 )
 def scenario_edits(
@@ -781,7 +794,7 @@ def scenario_edits(
     "GeoJSON, GeoPackage and maps. The summaries are also kept with the version (`results`).",
     status_code=202,
     response_class=JSONResponse,
-    responses={**JOB_ACCEPTED, **UNAVAILABLE},
+    responses=JOB_ACCEPTED,
     dependencies=[Depends(require_write)],
 )
 def run_scenario_job(request: Request, name: str = NameP, version: int | None = Query(None, ge=1, le=10**9),

@@ -405,3 +405,15 @@ def test_store_url_from_config(tmp_path):
     _create(one, "persisted")
     assert two.get("/scenarios/persisted").headers["etag"] == '"1"'
     assert (tmp_path / "shared.db").exists()
+
+
+def test_store_failure_is_a_503_problem(client, monkeypatch):
+    from scenarios.store import ScenarioStore, StoreError
+
+    def lost(self, include_deleted=False):
+        raise StoreError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(ScenarioStore, "list_scenarios", lost)
+    r = client.get("/scenarios")
+    assert r.status_code == 503 and "connection" in r.json()["detail"]
+    assert r.headers["content-type"] == "application/problem+json"
