@@ -30,7 +30,8 @@ import shapely
 
 from geo.network import WalkNetwork
 
-__all__ = ["EdgeGrid", "edge_grid", "nearest_edges", "tree_nearest_edges", "segment_distance", "concat_ranges"]
+__all__ = ["EdgeGrid", "edge_grid", "nearest_edges", "tree_nearest_edges", "segment_distance", "concat_ranges",
+           "locate_on_straight_edges"]
 
 # Blocks of grid cells tried in turn (cells per side). A 2 x 2 block around
 # the quarter of the cell the point lies in guarantees half a cell of
@@ -94,6 +95,10 @@ class EdgeGrid:
         Segment indices registered in each cell.
     entry_edge : numpy.ndarray of int64
         Edge index of every entry (the edge its segment belongs to).
+    edge_first : numpy.ndarray of int64
+        Index of each edge's first segment (its segments are consecutive).
+    edge_segments : numpy.ndarray of int64
+        Number of segments of each edge (1 for a straight edge).
     """
 
     ax: np.ndarray
@@ -108,6 +113,8 @@ class EdgeGrid:
     indptr: np.ndarray
     entries: np.ndarray
     entry_edge: np.ndarray
+    edge_first: np.ndarray
+    edge_segments: np.ndarray
 
     @classmethod
     def build(cls, network: WalkNetwork, cell_size: float | None = None) -> "EdgeGrid":
@@ -146,11 +153,15 @@ class EdgeGrid:
         seg = np.repeat(np.arange(ax.size), count)
         k = np.arange(seg.size) - np.repeat(np.cumsum(count) - count, count)
         cell = (iy0[seg] + k // wide[seg]) * nx + ix0[seg] + k % wide[seg]
-        order = np.argsort(cell, kind="stable")
+        order = np.argsort(cell)  # order within a cell does not matter
         entries = seg[order].astype(np.int32 if ax.size < 2**31 else np.int64)
         indptr = np.zeros(nx * ny + 1, dtype=np.int64)
         np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
-        return cls(ax, ay, bx, by, cell_size, x0, y0, nx, ny, indptr, entries, seg_edge[entries])
+        edge_segments = np.bincount(seg_edge, minlength=network.n_edges)
+        edge_first = np.cumsum(edge_segments) - edge_segments
+        return cls(
+            ax, ay, bx, by, cell_size, x0, y0, nx, ny, indptr, entries, seg_edge[entries], edge_first, edge_segments
+        )
 
     @staticmethod
     def _index(v: np.ndarray, origin: float, size: float) -> np.ndarray:
@@ -209,6 +220,54 @@ class EdgeGrid:
             tied = np.where(d == dist[row], self.entry_edge[pos], _BIG)
             edge[has] = np.minimum.reduceat(tied, offsets)
         return edge, dist, clearance
+
+
+def locate_on_straight_edges(
+    grid: EdgeGrid, edge: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Position of each point's foot on its straight (one-segment) edge.
+
+    The same numbers as ``shapely.line_locate_point(line, point,
+    normalized=True)`` followed by ``shapely.line_interpolate_point(line,
+    fraction, normalized=True)``, but without building a shapely point per
+    input and per output: GEOS's ``LengthIndexOfPoint`` and
+    ``LengthLocationMap`` for one segment, operation by operation (checked
+    bit for bit against shapely in the tests).
+
+    Parameters
+    ----------
+    grid : EdgeGrid
+    edge : numpy.ndarray of int64
+        Edges with ``grid.edge_segments[edge] == 1``.
+    x, y : numpy.ndarray
+        The points.
+
+    Returns
+    -------
+    frac : numpy.ndarray
+        Fraction of the edge's drawn length from its ``u`` end, in ``[0, 1]``.
+    sx, sy : numpy.ndarray
+        Coordinates of the foot.
+    """
+    i = grid.edge_first[edge]
+    ax, ay, bx, by = grid.ax[i], grid.ay[i], grid.bx[i], grid.by[i]
+    dx = bx - ax
+    dy = by - ay
+    seg_len = np.sqrt(dx * dx + dy * dy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy)  # LineSegment::projectionFactor
+        r = np.where((x == ax) & (y == ay), 0.0, np.where((x == bx) & (y == by), 1.0, r))
+        measure = np.where(r <= 0, 0.0, np.where(r <= 1, r * seg_len, seg_len))
+        frac = measure / seg_len  # GEOSProjectNormalized: a zero-length edge gives nan
+    frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))
+    index = frac * seg_len  # GEOSInterpolateNormalized, then LengthLocationMap
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = np.where(index <= 0, 0.0, index / seg_len)
+    start = along <= 0
+    end = ~start & (along >= 1)
+    sx = np.where(start, ax, np.where(end, bx, (bx - ax) * along + ax))
+    sy = np.where(start, ay, np.where(end, by, (by - ay) * along + ay))
+    return frac, sx, sy
 
 
 def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from geo.edge_grid import concat_ranges
 from geo.network import MIN_EDGE_M, WalkNetwork
 from geo.snap import Snapped
 
@@ -111,16 +111,23 @@ def _target_costs(network: WalkNetwork, targets: Snapped) -> tuple[np.ndarray, .
 
 
 def _same_edge_pairs(sources: Snapped, targets: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of (source, target) on the same edge with their direct along-edge distance."""
+    """Pairs of (source, target) on the same edge with their direct along-edge distance.
+
+    Sources are few and targets many: the sources are sorted by edge once and
+    every target finds the run of sources on its edge by binary search.
+    """
     s_idx = np.flatnonzero(sources.ok)
     t_idx = np.flatnonzero(targets.ok)
     if s_idx.size == 0 or t_idx.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0)
-    s = pd.DataFrame({"edge": sources.edge[s_idx], "s": s_idx})
-    t = pd.DataFrame({"edge": targets.edge[t_idx], "t": t_idx})
-    m = t.merge(s, on="edge", how="inner")
-    si, ti = m["s"].to_numpy(np.int64), m["t"].to_numpy(np.int64)
+    s_idx = s_idx[np.argsort(sources.edge[s_idx], kind="stable")]
+    s_edge = sources.edge[s_idx]
+    t_edge = targets.edge[t_idx]
+    lo = np.searchsorted(s_edge, t_edge, side="left")
+    count = np.searchsorted(s_edge, t_edge, side="right") - lo
+    ti = np.repeat(t_idx, count)
+    si = s_idx[concat_ranges(lo, count)]
     d = sources.access[si] + np.abs(sources.to_u[si] - targets.to_u[ti]) + targets.access[ti]
     return si, ti, d
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.edge_grid import nearest_edges, tree_nearest_edges
+from geo.edge_grid import edge_grid, locate_on_straight_edges, nearest_edges, tree_nearest_edges
 from geo.network import WalkNetwork
 
 __all__ = ["Snapped", "snap", "DEFAULT_MAX_SNAP_M"]
@@ -119,23 +119,29 @@ def snap(
     if n == 0 or network.n_edges == 0:
         return Snapped(edge, to_u, to_v, access, sx, sy)
 
-    if n >= GRID_MIN_POINTS:
-        nearest = nearest_edges(network, x, y, max_dist)
-    else:
-        nearest = tree_nearest_edges(network, x, y, max_dist)
+    grid = edge_grid(network) if n >= GRID_MIN_POINTS else None
+    nearest = tree_nearest_edges(network, x, y, max_dist) if grid is None else nearest_edges(network, x, y, max_dist)
     pi = np.flatnonzero(nearest >= 0)
-    if pi.size:
-        ei = nearest[pi]
-        pts = shapely.points(x[pi], y[pi])
-        lines = network.edge_lines[ei]
-        frac = shapely.line_locate_point(lines, pts, normalized=True)
-        frac = np.nan_to_num(np.clip(frac, 0.0, 1.0))  # zero-length lines give nan
-        length = network.length[ei]
-        snapped = shapely.line_interpolate_point(lines, frac, normalized=True)
-        edge[pi] = ei
-        to_u[pi] = frac * length
-        to_v[pi] = length - to_u[pi]
-        sx[pi] = shapely.get_x(snapped)
-        sy[pi] = shapely.get_y(snapped)
-        access[pi] = np.hypot(x[pi] - sx[pi], y[pi] - sy[pi])
+    ei = nearest[pi]
+    frac = np.empty(pi.size)
+    fx, fy = np.empty(pi.size), np.empty(pi.size)
+    # straight edges in numpy (same numbers as shapely), bent ones through shapely
+    straight = np.zeros(pi.size, dtype=bool) if grid is None else grid.edge_segments[ei] == 1
+    if straight.any():
+        frac[straight], fx[straight], fy[straight] = locate_on_straight_edges(
+            grid, ei[straight], x[pi[straight]], y[pi[straight]]
+        )
+    bent = ~straight
+    if bent.any():
+        lines = network.edge_lines[ei[bent]]
+        f = shapely.line_locate_point(lines, shapely.points(x[pi[bent]], y[pi[bent]]), normalized=True)
+        f = np.nan_to_num(np.clip(f, 0.0, 1.0))  # zero-length lines give nan
+        foot = shapely.line_interpolate_point(lines, f, normalized=True)
+        frac[bent], fx[bent], fy[bent] = f, shapely.get_x(foot), shapely.get_y(foot)
+    length = network.length[ei]
+    edge[pi] = ei
+    to_u[pi] = frac * length
+    to_v[pi] = length - to_u[pi]
+    sx[pi], sy[pi] = fx, fy
+    access[pi] = np.hypot(x[pi] - fx, y[pi] - fy)
     return Snapped(edge, to_u, to_v, access, sx, sy)

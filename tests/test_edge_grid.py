@@ -94,3 +94,26 @@ def test_snap_through_the_grid_equals_the_strtree_path(monkeypatch, seed, hand_n
         tree = snap(net, x, y)
         for f in SNAP_FIELDS:
             np.testing.assert_array_equal(getattr(grid, f), getattr(tree, f), err_msg=f)
+
+
+def test_feet_on_straight_edges_are_shapelys_to_the_bit():
+    rng = np.random.default_rng(11)
+    n = 5000
+    a = rng.uniform(0, 1e4, (n, 2)) + 4.0e5
+    b = a + rng.normal(0, 150, (n, 2))
+    b[:40] = a[:40]  # zero-length edges
+    p = a + rng.normal(0, 200, (n, 2))
+    p[40:80], p[80:120] = a[40:80], b[80:120]  # exactly on an end
+    p[120:160] = a[120:160] + 0.25 * (b[120:160] - a[120:160])
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    net = WalkNetwork.from_edges(
+        np.concatenate([a[:, 0], b[:, 0]]), np.concatenate([a[:, 1], b[:, 1]]),
+        np.arange(n), np.arange(n) + n, geometry=lines,
+    )
+    edge = np.arange(n)
+    frac, sx, sy = eg.locate_on_straight_edges(EdgeGrid.build(net), edge, p[:, 0], p[:, 1])
+    want = np.nan_to_num(np.clip(shapely.line_locate_point(lines, shapely.points(p), normalized=True), 0.0, 1.0))
+    foot = shapely.line_interpolate_point(lines, want, normalized=True)
+    np.testing.assert_array_equal(frac, want)
+    np.testing.assert_array_equal(sx, shapely.get_x(foot))
+    np.testing.assert_array_equal(sy, shapely.get_y(foot))
