@@ -280,6 +280,11 @@ class ScenarioService:
                 while len(self._live) > LIVE_KEPT:
                     self._live.popitem(last=False)
 
+    def has_run(self, scenario: Scenario) -> bool:
+        """Whether a full run of the plan is kept (so answering with it is cheap)."""
+        with self._lock:
+            return _content_key(scenario) in self._runs
+
     def full_run(self, scenario: Scenario, progress: Progress | None = None) -> ScenarioRun:
         """A full :func:`run_scenario` of the plan (kept: identical plans share it)."""
         key = _content_key(scenario)
@@ -559,7 +564,9 @@ def compare_scenarios(
         _comparison(service, sa, sb, progress)  # the runs are kept: the pinned URL then answers at once
         return str(pinned)
 
-    queued = start_or_run(request, service.state, "scenario-compare", _large(service.state, [sa] + ([sb] if sb else [])), prefer, work)
+    needed = [sa, sb] if sb else [base_of(sa), sa]
+    large = _large(service.state, needed) and not all(service.has_run(s) for s in needed)  # kept runs answer at once
+    queued = start_or_run(request, service.state, "scenario-compare", large, prefer, work)
     if queued is not None:
         return queued
     with service.state.compute_slots:

@@ -417,3 +417,20 @@ def test_store_failure_is_a_503_problem(client, monkeypatch):
     r = client.get("/scenarios")
     assert r.status_code == 503 and "connection" in r.json()["detail"]
     assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_large_comparisons_and_maps_run_as_jobs():
+    """Above the in-request limit a comparison or map is a job; its result URL then answers at once."""
+    c = TestClient(make_app(limits={"sync_max_cell_standards": 0}))
+    _create(c, "big", standards=["clinic-walk"], edits=[{"op": "remove", "id": "HS0002"}])
+    r = c.get("/scenarios/compare", params={"a": "big"})
+    assert r.status_code == 202
+    job = _wait(c, r.headers["location"])
+    assert job["state"] == "succeeded" and job["result"].endswith("a=big%401")
+    r = c.get(job["result"])
+    assert r.status_code == 200 and r.json()["after"] == "big@1"
+    r = c.get("/scenarios/big/map.html")
+    assert r.status_code == 202
+    job = _wait(c, r.headers["location"])
+    r = c.get(job["result"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
