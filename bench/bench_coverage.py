@@ -1,96 +1,212 @@
-"""Coverage: our pipeline vs the OSMnx-style pipeline, on the same city.
+"""Coverage: our pipeline vs the OSMnx-style pipeline, end to end on the same city.
 
-Peer (the usual OSMnx notebook recipe): a networkx graph of the streets,
-facilities and cells snapped to their nearest *node*, one
-``single_source_dijkstra_path_length(cutoff=threshold)`` per facility, and a
-cell counted as covered when its nearest node was reached.
+Peer (the usual OSMnx notebook recipe), starting from a networkx graph of the
+streets already in memory (as ``osmnx.graph_from_*`` returns it; building it
+is not timed): ``osmnx.distance.nearest_nodes`` for the cells' and the
+facilities' points (one call for all of them), one
+``networkx.single_source_dijkstra_path_length(cutoff=threshold)`` per
+facility node, the union of the reached nodes, and a cell counted as covered
+when its nearest node was reached. Radius standards: geopandas
+``sjoin(predicate="dwithin", distance=radius)`` of the cell points against
+the facility points.
 
-Ours: edge snapping with access legs, one multi-source bounded Dijkstra
-(``scenarios.evaluate``). We also run ours with node snapping and no access
-legs (a :class:`Snapped` sitting on a node of an incident edge) to show that
-the two pipelines then agree exactly, and report how much edge snapping
-changes the covered population.
+Ours, starting from the :class:`WalkNetwork` with its CSR matrix in memory:
+edge snapping with access legs (:func:`geo.snap.snap`, segment grid built
+inside the timing), one multi-source bounded Dijkstra per standard
+(:func:`geo.paths.nearest_source`), k-d trees for the radius standards
+(:func:`geo.euclid.nearest_euclidean`). We also run ours with node snapping
+and no access legs (a :class:`Snapped` sitting on a node of an incident edge),
+which must reproduce the peer exactly, and report how much edge snapping
+changes the covered population. Both sides run single-threaded here.
 
-Run: ``PYTHONPATH=. python bench/bench_coverage.py [city ...]`` (default: demo).
+Run::
+
+    PYTHONPATH=. python bench/bench_coverage.py                      # demo helsinki gen100k gen1m
+    PYTHONPATH=. python bench/bench_coverage.py demo helsinki        # any subset
+
+``gen100k`` / ``gen1m`` are :func:`layers.cities.generator.generate_city_of_size`
+cities (100k nodes, 75k cells, 200 facilities; 1M nodes, 750k cells, 2,000
+facilities), cached on disk like ``bench_cover_large``. The load average is
+printed with every city: the machine is shared.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
+import osmnx as ox
 from scipy.spatial import cKDTree
 
+from geo.euclid import nearest_euclidean
 from geo.network import WalkNetwork
 from geo.paths import nearest_source
-from geo.snap import Snapped
-from layers.cities import load_city
-from scenarios.evaluate import evaluate_standard
+from geo.snap import Snapped, snap
+from layers.city import City
 from scenarios.standards import resolve_standards
 
+GENERATED = {"gen100k": 0.1, "gen1m": 1.0}
+GUANGZHOU_POPULATION = 18_700_000
 
-def node_snapped(net: WalkNetwork, x: np.ndarray, y: np.ndarray) -> tuple[Snapped, np.ndarray]:
-    """Points placed on their nearest node (of an edge), with no access leg."""
+
+def load(name: str) -> City:
+    """A built-in city, or a generated one at a fraction of Guangzhou's counts (disk-cached)."""
+    if name not in GENERATED:
+        from layers.cities import load_city
+
+        return load_city(name)
+    from layers.cache import cache_key, cached_city
+    from layers.cities.generator import GENERATOR_VERSION, generate_city_of_size
+
+    scale = GENERATED[name]
+    params = {  # the same key as bench_cover_large, so the two share the cache
+        "n_nodes": int(1_000_000 * scale),
+        "n_cells": int(750_000 * scale),
+        "n_facilities": max(int(2000 * scale), 20),
+        "target_population": GUANGZHOU_POPULATION * scale,
+    }
+    key = cache_key("bench-cover", GENERATOR_VERSION, params, sources=("layers.cities.generator",))
+    return cached_city("bench-cover", key, lambda: generate_city_of_size(**params))
+
+
+class Clock:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self) -> "Clock":
+        self.w, self.c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.w, time.process_time() - self.c
+
+    def __str__(self) -> str:
+        return f"{self.wall:7.3f} s [{self.cpu:6.3f} CPU]"
+
+
+def streets_graph(net: WalkNetwork, crs) -> tuple[nx.Graph, np.ndarray]:
+    """The network as OSMnx would hand it over: nodes with x/y, edges with length, a CRS.
+
+    Only nodes with an edge (an OSMnx graph has no isolated nodes), added in
+    index order; parallel edges reduced to the shortest. Returns the graph
+    and its node indices.
+    """
     has_edge = np.zeros(net.n_nodes, dtype=bool)
     has_edge[net.u] = has_edge[net.v] = True
     nodes = np.flatnonzero(has_edge)
-    _, k = cKDTree(np.column_stack([net.x[nodes], net.y[nodes]])).query(np.column_stack([x, y]))
-    node = nodes[k]
-    # one incident edge per node, and which end the node is
-    edge_of = np.full(net.n_nodes, -1, dtype=np.int64)
-    edge_of[net.v] = np.arange(net.n_edges)
-    edge_of[net.u] = np.arange(net.n_edges)
-    e = edge_of[node]
-    at_u = net.u[e] == node
-    length = net.length[e]
-    to_u = np.where(at_u, 0.0, length)
-    s = Snapped(e, to_u, length - to_u, np.zeros(node.size), net.x[node], net.y[node])
-    return s, node
-
-
-def peer_covered(net: WalkNetwork, fac_node: np.ndarray, cell_node: np.ndarray, threshold: float) -> np.ndarray:
-    g = nx.Graph()
-    g.add_nodes_from(range(net.n_nodes))
+    g = nx.Graph(crs=crs)
+    g.add_nodes_from((int(i), {"x": float(net.x[i]), "y": float(net.y[i])}) for i in nodes)
     for a, b, w in zip(net.u.tolist(), net.v.tolist(), net.length.tolist()):
         if not g.has_edge(a, b) or g[a][b]["length"] > w:
             g.add_edge(a, b, length=w)
-    t = time.perf_counter()
+    return g, nodes
+
+
+def node_snapped(net: WalkNetwork, nodes: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[Snapped, np.ndarray]:
+    """Points placed on their nearest node (among ``nodes``), with no access leg; and that node."""
+    _, k = cKDTree(np.column_stack([net.x[nodes], net.y[nodes]])).query(np.column_stack([x, y]))
+    node = nodes[k]
+    edge_of = np.full(net.n_nodes, -1, dtype=np.int64)  # one incident edge per node
+    edge_of[net.v] = np.arange(net.n_edges)
+    edge_of[net.u] = np.arange(net.n_edges)
+    e = edge_of[node]
+    length = net.length[e]
+    to_u = np.where(net.u[e] == node, 0.0, length)
+    return Snapped(e, to_u, length - to_u, np.zeros(node.size), net.x[node], net.y[node]), node
+
+
+def peer_reached(g: nx.Graph, fac_node: np.ndarray, cell_node: np.ndarray, threshold: float) -> np.ndarray:
+    """Cells whose nearest node some facility reaches within ``threshold`` (OSMnx recipe)."""
     reached: set[int] = set()
     for f in np.unique(fac_node).tolist():
         reached.update(nx.single_source_dijkstra_path_length(g, f, cutoff=threshold, weight="length"))
-    covered = np.isin(cell_node, np.fromiter(reached, dtype=np.int64, count=len(reached)))
-    return covered, time.perf_counter() - t
+    return np.isin(cell_node, np.fromiter(reached, dtype=np.int64, count=len(reached)))
+
+
+def peer_radius(cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, radius: float) -> np.ndarray:
+    """Cells within ``radius`` of a facility, by a geopandas spatial join."""
+    hit = gpd.sjoin(cells, fac, predicate="dwithin", distance=radius)
+    covered = np.zeros(len(cells), dtype=bool)
+    covered[np.unique(hit.index.to_numpy())] = True
+    return covered
+
+
+def run_city(name: str) -> None:
+    city = load(name)
+    net = city.network
+    _ = net.csr  # the graph itself: in memory on both sides before the timing
+    cx, cy = city.cell_xy
+    fx, fy = city.facility_xy
+    crs = city.crs
+    print(f"\n== {name}: {len(cx):,} cells, {len(fx):,} facilities, {net.n_nodes:,} nodes, "
+          f"{net.n_edges:,} edges (load {os.getloadavg()[0]:.1f})")  # fmt: skip
+
+    with Clock() as t_graph:
+        g, nodes = streets_graph(net, crs)
+    print(f"   (not timed) peer networkx graph built in {t_graph}")
+
+    # shared step: place the cells (and facilities) on the network
+    with Clock() as t_snap:
+        cells = snap(net, cx, cy, max_dist=city.max_snap_m)
+        facs = snap(net, fx, fy, max_dist=city.max_snap_m)
+    with Clock() as t_nsnap:
+        cells_n, our_cell_node = node_snapped(net, nodes, cx, cy)
+        facs_n, _ = node_snapped(net, nodes, fx, fy)
+    with Clock() as t_nn:
+        near = ox.distance.nearest_nodes(g, np.concatenate([cx, fx]), np.concatenate([cy, fy]))
+        cell_node, fac_node = near[: cx.size], near[cx.size :]
+    with Clock() as t_gdf:
+        cell_pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(cx, cy), crs=crs)
+        fac_pts = gpd.GeoDataFrame({"kind": city.facilities["kind"].to_numpy()}, geometry=gpd.points_from_xy(fx, fy), crs=crs)
+    assert np.array_equal(cell_node, our_cell_node), "our node snapping differs from osmnx.nearest_nodes"
+    print(f"   place points: ours edge snap {t_snap}, ours node snap {t_nsnap}, "
+          f"peer nearest_nodes {t_nn}, peer point frames {t_gdf}")  # fmt: skip
+
+    tot = {"ours": t_snap.wall, "ours_cpu": t_snap.cpu, "node": t_nsnap.wall, "peer": t_nn.wall + t_gdf.wall,
+           "peer_cpu": t_nn.cpu + t_gdf.cpu}  # fmt: skip
+    pop_total = {}
+    for s in resolve_standards():
+        pos = city.facilities_of(s.kinds)
+        w = city.cells[s.weight].to_numpy(dtype=float)
+        pop_total[s.id] = w.sum()
+        if s.mode == "network":
+            with Clock() as t_ours:
+                ours = nearest_source(net, facs.take(pos), cells, limit=s.threshold_m).dist <= s.threshold_m
+            with Clock() as t_node:
+                ours_n = nearest_source(net, facs_n.take(pos), cells_n, limit=s.threshold_m).dist <= s.threshold_m
+            with Clock() as t_peer:
+                peer = peer_reached(g, fac_node[pos], cell_node, s.threshold_m)
+        else:
+            with Clock() as t_ours:
+                ours = nearest_euclidean(fx[pos], fy[pos], cx, cy, limit=s.threshold_m)[0] <= s.threshold_m
+            t_node, ours_n = t_ours, ours
+            with Clock() as t_peer:
+                peer = peer_radius(cell_pts, fac_pts.iloc[pos], s.threshold_m)
+        tot["ours"] += t_ours.wall
+        tot["ours_cpu"] += t_ours.cpu
+        tot["node"] += t_node.wall
+        tot["peer"] += t_peer.wall
+        tot["peer_cpu"] += t_peer.cpu
+        differ = int(np.count_nonzero(peer != ours_n))
+        share = lambda m: w[m].sum() / w.sum()  # noqa: E731
+        print(f"   {s.id:15s} {s.mode:9s} {len(pos):5d} fac {s.threshold_m:6.0f} m | ours edge {t_ours} | "
+              f"ours node {t_node} | peer {t_peer} | peer/ours-edge {t_peer.wall / t_ours.wall:6.1f}x")
+        print(f"   {'':15s} cells differing ours-node vs peer: {differ} of {len(cx):,}; covered share "
+              f"peer {share(peer):.4f} / ours node {share(ours_n):.4f} / ours edge {share(ours):.4f} "
+              f"(edge - node {100 * (share(ours) - share(ours_n)):+.2f} points)")
+    print(f"   ALL FOUR end to end: ours edge snap {tot['ours']:.3f} s [{tot['ours_cpu']:.3f} CPU], "
+          f"ours node snap {tot['node']:.3f} s, peer {tot['peer']:.3f} s [{tot['peer_cpu']:.3f} CPU]; "
+          f"peer/ours {tot['peer'] / tot['ours']:.1f}x wall, {tot['peer_cpu'] / tot['ours_cpu']:.1f}x CPU, "
+          f"peer/ours-node {tot['peer'] / tot['node']:.1f}x (load {os.getloadavg()[0]:.1f})")
 
 
 def main(names: list[str]) -> None:
     for name in names:
-        city = load_city(name)
-        net = city.network
-        print(f"\n== {name}: {len(city.cells):,} cells, {len(city.facilities):,} facilities, {net.n_nodes:,} nodes")
-        cells_n, cell_node = node_snapped(net, *city.cell_xy)
-        for s in resolve_standards():
-            if s.mode != "network":
-                continue
-            pos = city.facilities_of(s.kinds)
-            w = city.cells[s.weight].to_numpy(dtype=float)
-            t = time.perf_counter()
-            ours = evaluate_standard(city, s)
-            t_ours = time.perf_counter() - t
-            fx, fy = city.facility_xy
-            fac_n, fac_node = node_snapped(net, fx[pos], fy[pos])
-            t = time.perf_counter()
-            ours_node = nearest_source(net, fac_n, cells_n, limit=s.threshold_m).dist <= s.threshold_m
-            t_node = time.perf_counter() - t
-            peer, t_peer = peer_covered(net, fac_node, cell_node, s.threshold_m)
-            agree = int(np.count_nonzero(peer != ours_node))
-            total = w.sum()
-            print(f"{s.id} ({len(pos)} facilities, {s.threshold_m:.0f} m): ours (edge snap) {t_ours:.3f} s, "
-                  f"ours (node snap) {t_node:.3f} s, peer {t_peer:.3f} s, ratio peer/ours-node {t_peer / t_node:.1f}x")
-            print(f"   node-snap ours vs peer: {agree} cells differ; covered share: peer {w[peer].sum() / total:.4f}, "
-                  f"ours node snap {w[ours_node].sum() / total:.4f}, ours edge snap {w[ours.covered].sum() / total:.4f}")
+        run_city(name)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["demo"])
+    main(sys.argv[1:] or ["demo", "helsinki", "gen100k", "gen1m"])

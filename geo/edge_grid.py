@@ -30,20 +30,21 @@ import shapely
 
 from geo.network import WalkNetwork
 
-__all__ = ["EdgeGrid", "edge_grid", "nearest_edges", "tree_nearest_edges", "segment_distance", "concat_ranges",
+__all__ = ["EdgeGrid", "edge_grid", "cached_edge_grid", "nearest_edges", "tree_nearest_edges", "segment_distance", "concat_ranges",
            "locate_on_straight_edges"]
 
 # Blocks of grid cells tried in turn (cells per side). A 2 x 2 block around
 # the quarter of the cell the point lies in guarantees half a cell of
-# clearance, a 4 x 4 block one and a half cells.
-_BLOCKS = (2, 4)
+# clearance, a 4 x 4 block one and a half cells, 8 x 8 three and a half
+# (cells in parks or on water).
+_BLOCKS = (2, 4, 8)
 # Clearance kept between the nearest distance and the block border, far above
 # the rounding of coordinates up to 1e7 m (1e-9 m) and far below any street gap.
 _MARGIN_M = 1e-3
 # Points measured per vectorised step: bounds the temporary arrays to ~50 MB.
 _CHUNK = 32_768
 # Widest block (cells per side) tried before falling back to the STRtree.
-_MAX_BLOCK = 16
+_MAX_BLOCK = 32
 # At most this many grid cells, whatever the extent of the network.
 _MAX_CELLS = 8_000_000
 
@@ -291,6 +292,12 @@ def edge_grid(network: WalkNetwork) -> EdgeGrid:
         if grid is None:
             grid = _GRIDS[network] = EdgeGrid.build(network)
         return grid
+
+
+def cached_edge_grid(network: WalkNetwork) -> EdgeGrid | None:
+    """The network's :class:`EdgeGrid` if it has been built, else ``None``."""
+    with _LOCK:
+        return _GRIDS.get(network)
 
 
 def nearest_edges(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: float) -> np.ndarray:

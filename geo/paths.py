@@ -12,9 +12,13 @@ share one.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
@@ -23,7 +27,7 @@ from geo.edge_grid import concat_ranges
 from geo.network import MIN_EDGE_M, WalkNetwork
 from geo.snap import Snapped
 
-__all__ = ["Nearest", "Pairs", "nearest_source", "pair_distances", "node_distances"]
+__all__ = ["Nearest", "Pairs", "LocalDistances", "nearest_source", "pair_distances", "node_distances", "local_node_distances"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -317,3 +321,150 @@ def pair_distances(
         order = np.lexsort((tgt, src))
         src, tgt, dist = src[order], tgt[order], dist[order]
     return Pairs(src.astype(np.int64), tgt.astype(np.int64), dist)
+
+
+@dataclass(frozen=True, eq=False)
+class LocalDistances:
+    """Distances from a batch of sources to the nodes of a local piece of network.
+
+    Attributes
+    ----------
+    sources : numpy.ndarray of int64
+        Indices of the batch's sources.
+    nodes : numpy.ndarray of int64
+        Network nodes of the piece, sorted; every node within the limit of a
+        source of the batch is among them.
+    dist : numpy.ndarray of float64
+        ``(len(sources), len(nodes))`` walking distances, ``inf`` beyond the
+        limit.
+    position : numpy.ndarray of int64
+        Network-wide node -> column of ``dist`` (``-1`` outside the piece);
+        shared between batches, so valid only until the next batch.
+    """
+
+    sources: np.ndarray
+    nodes: np.ndarray
+    dist: np.ndarray
+    position: np.ndarray
+
+    def at(self, rows: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """``dist`` of ``rows`` at network ``node`` ids, ``inf`` for nodes outside the piece."""
+        col = self.position[node]
+        if self.nodes.size == 0:
+            return np.full(col.shape, np.inf)
+        return np.where(col >= 0, self.dist[rows, np.maximum(col, 0)], np.inf)
+
+
+# Up to this many nodes, local_node_distances runs on the whole network,
+# _DENSE_CELLS distances (64 MB) per Dijkstra call.
+_SMALL_NETWORK = 20_000
+_DENSE_CELLS = 8_000_000
+
+_STRETCH: "weakref.WeakKeyDictionary[WalkNetwork, tuple[float, cKDTree]]" = weakref.WeakKeyDictionary()
+_STRETCH_LOCK = threading.Lock()
+
+
+def _node_index(network: WalkNetwork) -> tuple[float, cKDTree]:
+    """Largest drawn-length / walking-length ratio of an edge, and a k-d tree of the nodes.
+
+    A walk of length ``L`` ends within a straight line of ``stretch * L`` of
+    where it started: each edge's drawing (never shorter than its chord) is
+    at most ``stretch`` times its length.
+    """
+    with _STRETCH_LOCK:
+        got = _STRETCH.get(network)
+        if got is None:
+            drawn = shapely.length(network.edge_lines)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(drawn > 0, drawn / network.length, 1.0)
+            stretch = float(ratio.max()) if ratio.size else 1.0
+            got = _STRETCH[network] = (max(stretch, 1.0), cKDTree(np.column_stack([network.x, network.y])))
+        return got
+
+
+def local_node_distances(
+    network: WalkNetwork, sources: Snapped, limit: float, batch_size: int = 16
+) -> Iterator[LocalDistances]:
+    """Bounded Dijkstra from every snapped source, on small local graphs, batch by batch.
+
+    The dense ``batch x n_nodes`` result of :func:`node_distances` costs
+    O(n_nodes) per source however small the limit, which dominates on a
+    city of a million nodes. Here sources are batched by place, and each
+    batch runs on the sub-network of nodes within a straight line of
+    ``limit`` (times the network's largest drawn/walking length ratio) of its
+    sources: every walk up to ``limit`` stays inside it, so the distances are
+    exactly those on the whole network (Dijkstra takes each node's distance
+    as the minimum over its neighbours' distance plus edge, the same floating
+    sums either way).
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    sources : Snapped
+        Unsnapped sources are skipped.
+    limit : float
+        Largest distance in metres (finite).
+    batch_size : int, default 16
+        Sources per Dijkstra call.
+
+    Yields
+    ------
+    LocalDistances
+        One batch of sources (consume it before asking for the next).
+    """
+    if not np.isfinite(limit):
+        raise ValueError("local_node_distances needs a finite limit")
+    live = np.flatnonzero(sources.ok)
+    if live.size == 0 or network.n_edges == 0:
+        return
+    stretch, tree = _node_index(network)
+    # On a small network (or one with zero-length edges drawn with a length,
+    # which gives no straight-line bound), whole-network rows are cheap: use them.
+    if network.n_nodes <= _SMALL_NETWORK or not np.isfinite(stretch):
+        graph, virtual = augmented_graph(network, sources)
+        position = np.arange(network.n_nodes)
+        rows = max(1, _DENSE_CELLS // max(network.n_nodes, 1))
+        for at in range(0, live.size, rows):
+            batch = live[at : at + rows]
+            d = np.atleast_2d(csgraph.dijkstra(graph, directed=True, indices=virtual[batch], limit=limit))
+            yield LocalDistances(batch, position, d[:, : network.n_nodes], position)
+        return
+    radius = limit * stretch * (1 + 1e-9) + 1e-6
+    # batch sources that lie close together, so that their pieces overlap
+    cell = max(2 * radius, 1.0)
+    key = np.lexsort((np.floor(sources.x[live] / cell), np.floor(sources.y[live] / cell)))
+    live = live[key]
+    base = network.csr
+    position = np.full(network.n_nodes, -1, dtype=np.int64)
+    for at in range(0, live.size, batch_size):
+        batch = live[at : at + batch_size]
+        near = tree.query_ball_point(np.column_stack([sources.x[batch], sources.y[batch]]), r=radius)
+        nodes = np.unique(np.concatenate([np.asarray(a, dtype=np.int64) for a in near]))
+        m, k = nodes.size, batch.size
+        position[nodes] = np.arange(m)
+        graph = _local_graph(network, base, nodes, position, sources.take(batch))
+        d = np.atleast_2d(csgraph.dijkstra(graph, directed=True, indices=np.arange(m, m + k), limit=limit))
+        yield LocalDistances(batch, nodes, d[:, :m], position)
+        position[nodes] = -1
+
+
+def _local_graph(
+    network: WalkNetwork, base: sparse.csr_matrix, nodes: np.ndarray, position: np.ndarray, sources: Snapped
+) -> sparse.csr_matrix:
+    """The sub-network on ``nodes`` plus one virtual node per source, as a CSR matrix."""
+    m, k = nodes.size, len(sources)
+    deg = base.indptr[nodes + 1] - base.indptr[nodes]
+    pos = concat_ranges(base.indptr[nodes], deg)
+    col = position[base.indices[pos]]
+    keep = col >= 0
+    row_len = np.bincount(np.repeat(np.arange(m), deg)[keep], minlength=m)
+    # virtual rows: arcs to the ends of each source's edge that lie in the piece
+    e = sources.edge
+    ends = np.column_stack([position[network.u[e]], position[network.v[e]]])
+    w = np.maximum(np.column_stack([sources.access + sources.to_u, sources.access + sources.to_v]), MIN_EDGE_M)
+    inside = ends >= 0
+    indptr = np.zeros(m + k + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([row_len, inside.sum(axis=1)]), out=indptr[1:])
+    indices = np.concatenate([col[keep], ends[inside]])
+    data = np.concatenate([base.data[pos][keep], w[inside]])
+    return sparse.csr_matrix((data, indices, indptr), shape=(m + k, m + k))

@@ -15,8 +15,8 @@ blocks). For every source and budget ``b``:
   :func:`_buffer_groups` for why not one buffer of a MultiLineString).
 
 Distances come from one bounded ``scipy.sparse.csgraph.dijkstra`` per batch
-of sources on the network with all sources attached as virtual nodes (see
-:func:`geo.paths.augmented_graph`). Buffers run in a thread pool: shapely
+of nearby sources on the piece of network within reach of them, with the
+sources attached as virtual nodes (see :func:`geo.paths.local_node_distances`). Buffers run in a thread pool: shapely
 releases the GIL, so they overlap with the next batch's Dijkstra.
 """
 
@@ -30,20 +30,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.sparse import csgraph
 
 from geo.edge_grid import concat_ranges
 from geo.network import WalkNetwork
-from geo.paths import augmented_graph
+from geo.paths import LocalDistances, local_node_distances
 from geo.snap import Snapped
 
 __all__ = ["Reached", "reached_segments", "service_areas"]
 
 Progress = Callable[[int, int], None]
 
-# Rows of the dense (batch x nodes) distance matrix held at once: about
-# 64 MB of float64, whatever the network size.
-_BATCH_CELLS = 8_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +98,7 @@ def _incidence(network: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _touched_edges(
-    d: np.ndarray,
+    local: LocalDistances,
     limit: float,
     incidence: tuple[np.ndarray, np.ndarray],
     own_edge: np.ndarray,
@@ -110,7 +106,8 @@ def _touched_edges(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(row, edge) pairs with a reached end node, plus every row's own edge."""
     indptr, eids = incidence
-    rows, nodes = np.nonzero(d <= limit)
+    rows, cols = np.nonzero(local.dist <= limit)
+    nodes = local.nodes[cols]
     counts = indptr[nodes + 1] - indptr[nodes]
     r = np.concatenate([np.repeat(rows, counts), np.flatnonzero(own_edge >= 0)])
     e = np.concatenate([eids[concat_ranges(indptr[nodes], counts)], own_edge[own_edge >= 0]])
@@ -210,10 +207,6 @@ def _cut(network: WalkNetwork, edge: np.ndarray, start: np.ndarray, end: np.ndar
     return shapely.linestrings(all_xy[order], indices=all_pid[order])
 
 
-def _batch_size(network: WalkNetwork, n_sources: int) -> int:
-    return int(max(1, min(n_sources, _BATCH_CELLS // max(network.n_nodes, 1))))
-
-
 def _iter_intervals(
     network: WalkNetwork,
     sources: Snapped,
@@ -221,21 +214,17 @@ def _iter_intervals(
     progress: Progress | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(source, budget_index, edge, start, end)`` arrays batch by batch."""
-    k = len(sources)
-    live = np.flatnonzero(sources.ok)
-    if live.size == 0 or network.n_edges == 0:
+    live = int(np.count_nonzero(sources.ok))
+    if live == 0 or network.n_edges == 0:
         return
-    graph, virtual = augmented_graph(network, sources)
     incidence = _incidence(network)
     limit = float(budgets.max())
-    size = _batch_size(network, k)
-    n = network.n_nodes
-    for at in range(0, live.size, size):
-        batch = live[at : at + size]
-        d = np.atleast_2d(csgraph.dijkstra(graph, directed=True, indices=virtual[batch], limit=limit))[:, :n]
+    done = 0
+    for local in local_node_distances(network, sources, limit):
+        batch = local.sources
         own_edge = sources.edge[batch]
-        r, e = _touched_edges(d, limit, incidence, own_edge, network.n_edges)
-        d_u, d_v = d[r, network.u[e]], d[r, network.v[e]]
+        r, e = _touched_edges(local, limit, incidence, own_edge, network.n_edges)
+        d_u, d_v = local.at(r, network.u[e]), local.at(r, network.v[e])
         src = batch[r]
         own = own_edge[r] == e
         for j, b in enumerate(budgets):
@@ -243,8 +232,9 @@ def _iter_intervals(
                 b, network.length[e], d_u, d_v, own, sources.to_u[src], sources.access[src]
             )
             yield src[which], np.full(which.size, j, dtype=np.int64), e[which], start, end
+        done += batch.size
         if progress is not None:
-            progress(min(at + size, live.size), live.size)
+            progress(done, live)
 
 
 def reached_segments(

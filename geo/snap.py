@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.edge_grid import edge_grid, locate_on_straight_edges, nearest_edges, tree_nearest_edges
+from geo.edge_grid import cached_edge_grid, edge_grid, locate_on_straight_edges, nearest_edges, tree_nearest_edges
 from geo.network import WalkNetwork
 
 __all__ = ["Snapped", "snap", "DEFAULT_MAX_SNAP_M"]
@@ -24,7 +24,7 @@ DEFAULT_MAX_SNAP_M = 500.0
 GRID_MIN_POINTS = 2_000
 """From this many points on, the nearest edges come from the segment grid of
 :mod:`geo.edge_grid` (built once per network) instead of one STRtree query per
-point; both give the same edges."""
+point (or once the grid exists for the network); both give the same edges."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +119,8 @@ def snap(
     if n == 0 or network.n_edges == 0:
         return Snapped(edge, to_u, to_v, access, sx, sy)
 
-    grid = edge_grid(network) if n >= GRID_MIN_POINTS else None
+    # a few points go through the STRtree, unless the grid is already there
+    grid = edge_grid(network) if n >= GRID_MIN_POINTS else cached_edge_grid(network)
     nearest = tree_nearest_edges(network, x, y, max_dist) if grid is None else nearest_edges(network, x, y, max_dist)
     pi = np.flatnonzero(nearest >= 0)
     ei = nearest[pi]

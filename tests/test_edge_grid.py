@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pytest
 import shapely
@@ -91,6 +93,7 @@ def test_snap_through_the_grid_equals_the_strtree_path(monkeypatch, seed, hand_n
         monkeypatch.setattr(gs, "GRID_MIN_POINTS", 0)
         grid = snap(net, x, y)
         monkeypatch.setattr(gs, "GRID_MIN_POINTS", 10**12)
+        monkeypatch.setattr(eg, "_GRIDS", weakref.WeakKeyDictionary())  # forget the grid: STRtree path
         tree = snap(net, x, y)
         for f in SNAP_FIELDS:
             np.testing.assert_array_equal(getattr(grid, f), getattr(tree, f), err_msg=f)

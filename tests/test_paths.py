@@ -207,3 +207,29 @@ def test_pair_distances_match_networkx(seed):
     assert set(got) <= set(expected)
     for key, d in got.items():
         assert d == pytest.approx(expected[key], abs=1e-3), key
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("limit", [150.0, 700.0])
+def test_local_node_distances_equal_whole_network_rows(monkeypatch, seed, limit):
+    # force the local sub-network path on a small network; the rows must equal
+    # node_distances on the whole network to the last bit within the limit
+    import geo.paths as gp
+
+    monkeypatch.setattr(gp, "_SMALL_NETWORK", 0)
+    net = random_network(seed, side=14)
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = net.bounds()
+    src = snap(net, rng.uniform(minx, maxx, 40), rng.uniform(miny, maxy, 40), max_dist=60.0)
+    whole = node_distances(net, src, limit=limit)
+    seen = []
+    for local in gp.local_node_distances(net, src, limit, batch_size=7):
+        seen.extend(local.sources.tolist())
+        for row, s in enumerate(local.sources):
+            got = np.full(net.n_nodes, np.inf)
+            got[local.nodes] = local.dist[row]
+            np.testing.assert_array_equal(got, whole[s])
+            # and the lookup by node id agrees, inf outside the piece
+            np.testing.assert_array_equal(local.at(np.full(net.n_nodes, row), np.arange(net.n_nodes)), whole[s])
+    assert sorted(seen) == np.flatnonzero(src.ok).tolist()
+    assert not src.ok.all()  # some sources were too far to snap and were skipped

@@ -181,3 +181,20 @@ def test_polygon_covers_reached_and_excludes_far_streets():
     far = (dist > b) & (shapely.distance(pts, shapely.multilinestrings(reached.geometry)) > buf + 1.0)
     assert far.sum() > 50
     assert not shapely.intersects(area, pts[far]).any()
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_local_pieces_equal_whole_network_pieces(monkeypatch, seed):
+    # the sub-network Dijkstra used on big networks must give the same pieces, bit for bit
+    import geo.paths as gp
+
+    net = random_network(seed, side=14)
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = net.bounds()
+    src = snap(net, rng.uniform(minx, maxx, 30), rng.uniform(miny, maxy, 30))
+    whole = reached_segments(net, src, [200.0, 650.0])
+    monkeypatch.setattr(gp, "_SMALL_NETWORK", 0)
+    local = reached_segments(net, src, [200.0, 650.0])
+    for f in ("source", "budget", "edge", "start", "end"):
+        np.testing.assert_array_equal(getattr(local, f), getattr(whole, f), err_msg=f)
+    assert shapely.equals_exact(local.geometry, whole.geometry, 0).all()
