@@ -17,29 +17,14 @@ PG_PORT="${PG_PORT:-5432}"
 PG_DB="${LIFECIRCLE_PG_DB:-lifecircle_test}"
 PG_USER=postgres
 
-say() { echo "[postgres.sh] $*"; }
+SCRIPT=postgres.sh
+# shellcheck source=.ci/lib.sh
+. "$(dirname "$0")/lib.sh"
 as_pg() { runuser -u postgres -- "$@"; }
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "[postgres.sh] error: must run as root (installs Debian packages and manages the cluster)" >&2
-    exit 1
-fi
+require_root "installs Debian packages and manages the cluster"
 
 # 1. Packages -----------------------------------------------------------------
-need=()
-for pkg in postgresql "postgresql-${PG_VERSION}" "postgresql-${PG_VERSION}-postgis-3"; do
-    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-        need+=("$pkg")
-    fi
-done
-if [ "${#need[@]}" -gt 0 ]; then
-    say "installing: ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    say "installed: ${need[*]}"
-else
-    say "packages already installed: postgresql-${PG_VERSION}, postgresql-${PG_VERSION}-postgis-3"
-fi
+install_missing postgresql "postgresql-${PG_VERSION}" "postgresql-${PG_VERSION}-postgis-3"
 
 # 2. Cluster --------------------------------------------------------------------
 if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "${PG_VERSION} ${PG_CLUSTER}"; then
