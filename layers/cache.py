@@ -16,11 +16,11 @@ import importlib.util
 import json
 import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from layers.atomic import atomic_file
 from layers.city import City
 
 __all__ = ["CACHE_ENV", "cache_dir", "cache_key", "source_digest", "cache_path", "load_cached", "store_city", "cached_city"]
@@ -127,17 +127,8 @@ def store_city(name: str, key: str, city: City) -> Path:
         If the cache folder cannot be created or written.
     """
     path = cache_path(name, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(_bare(city), f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "wb") as f:
+        pickle.dump(_bare(city), f, protocol=pickle.HIGHEST_PROTOCOL)
     return path
 
 

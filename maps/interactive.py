@@ -26,6 +26,7 @@ from folium.plugins import Fullscreen, MarkerCluster, MeasureControl
 from jinja2 import Template
 from pyproj import Transformer
 
+from layers.atomic import write_atomic
 from maps.assets import inline_libraries
 from maps.content import (
     Classes,
@@ -410,13 +411,6 @@ def _resolve_basemap(basemap: str | None, generated: bool) -> str:
     return basemap
 
 
-def _write_atomic(path: Path, html: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def coverage_map(
     result: CoverageResult,
     path: str | os.PathLike,
@@ -529,5 +523,5 @@ def coverage_map(
 
     inline_libraries(m, [fullscreen, measure, *clusters], ["leaflet", "markercluster", "fullscreen", "measure"])
     out = Path(path)
-    _write_atomic(out, fig.render())
+    write_atomic(out, fig.render())
     return out

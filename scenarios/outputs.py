@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from layers.atomic import atomic_path, write_atomic
 from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratios import RatioReport
 from scenarios.service_areas import standard_service_areas
@@ -84,12 +85,6 @@ def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
     pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_outputs(
     result: CoverageResult,
     out_dir: str | os.PathLike,
@@ -127,11 +122,6 @@ def write_outputs(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gpkg = out / "coverage.gpkg"
-    # Write to a temporary file and move it into place: a crash never leaves
-    # a half-written GeoPackage under the final name.
-    tmp = out / ".coverage.partial.gpkg"
-    if tmp.exists():
-        tmp.unlink()
     say = progress or (lambda step, fraction: None)
     say("preparing cells layer", 0.0)
     cells = result.cells_frame()
@@ -149,24 +139,25 @@ def write_outputs(
         say("computing service areas", 0.1)
         standards = [r.standard for r in result.results.values()]
         layers["service_areas"] = standard_service_areas(result.city, standards, progress=progress)
-    for i, (name, frame) in enumerate(layers.items()):
-        say(f"writing layer {name}", 0.2 + 0.8 * i / len(layers))
-        _write_layer(frame, tmp, name)
-    os.replace(tmp, gpkg)
+    # A crash never leaves a half-written GeoPackage under the final name.
+    with atomic_path(gpkg) as tmp:
+        for i, (name, frame) in enumerate(layers.items()):
+            say(f"writing layer {name}", 0.2 + 0.8 * i / len(layers))
+            _write_layer(frame, tmp, name)
 
     summary = result.summary_frame()
     csv = out / "summary.csv"
-    _atomic_write_text(csv, summary.to_csv(index=False))
+    write_atomic(csv, summary.to_csv(index=False))
     js = out / "summary.json"
     doc = summary_document(result)
     if ratios is not None:
         doc["ratio_rules"] = [{k: _clean(v) for k, v in row.items()} for row in ratios.rules_frame().to_dict("records")]
         doc["accessibility"] = [{k: _clean(v) for k, v in row.items()} for row in ratios.access_frame().to_dict("records")]
-    _atomic_write_text(js, json.dumps(doc, ensure_ascii=False, indent=2))
+    write_atomic(js, json.dumps(doc, ensure_ascii=False, indent=2))
     paths = {"gpkg": gpkg, "csv": csv, "json": js}
     if ratios is not None:
         paths["ratios"] = out / "ratios.csv"
-        _atomic_write_text(paths["ratios"], ratios.units_frame().to_csv(index=False))
+        write_atomic(paths["ratios"], ratios.units_frame().to_csv(index=False))
         paths["access"] = out / "access.csv"
-        _atomic_write_text(paths["access"], ratios.access_frame().to_csv(index=False))
+        write_atomic(paths["access"], ratios.access_frame().to_csv(index=False))
     return paths

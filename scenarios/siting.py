@@ -49,6 +49,7 @@ from geo.siting import (
     mclp,
     p_median,
 )
+from layers.atomic import atomic_path
 from layers.city import City
 from layers.kinds import KINDS
 from scenarios.evaluate import StandardResult, evaluate_standard
@@ -736,14 +737,12 @@ def write_siting(siting: CitySiting, out_dir: str | os.PathLike, *, service_area
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gpkg = out / "sites.gpkg"
-    tmp = out / ".sites.partial.gpkg"  # moved into place whole: never a half-written file under the final name
-    tmp.unlink(missing_ok=True)
     layers = {"sites": siting.sites, "newly_covered_cells": siting.newly_covered_cells}
     if service_areas:
         layers["service_areas"] = siting.service_areas
-    for name, frame in layers.items():
-        frame.to_crs(WGS84).to_file(tmp, layer=name, driver="GPKG")
-    os.replace(tmp, gpkg)
+    with atomic_path(gpkg) as tmp:  # never a half-written file under the final name
+        for name, frame in layers.items():
+            frame.to_crs(WGS84).to_file(tmp, layer=name, driver="GPKG")
     csv = out / "sites.csv"
     siting.sites.drop(columns="geometry").to_csv(csv, index=False)
     js = out / "siting.json"

@@ -28,11 +28,11 @@ or, for YAML syntax, the file, line and column.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from layers.atomic import write_atomic
 from scenarios.model import Scenario, ScenarioError, scenario_from_dict
 
 __all__ = ["ScenarioFileError", "dump_scenario_yaml", "load_scenario_yaml", "scenario_from_yaml", "scenario_to_yaml"]
@@ -122,17 +122,7 @@ def dump_scenario_yaml(scenario: Scenario, path: str | os.PathLike[str]) -> Path
     p = Path(path)
     text = scenario_to_yaml(scenario)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(p, text)
     except OSError as exc:
         raise ScenarioFileError(f"{p}: cannot write: {exc.strerror}") from None
     return p
