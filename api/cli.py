@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.options import BUILTIN_CITY, LANG, NO_MAP, SET_STANDARD, STANDARDS
+
 app = typer.Typer(
     name="lifecircle",
     help="Who is within walking reach of public services: coverage, gaps and siting "
@@ -223,10 +225,10 @@ _TIMINGS = typer.Option(None, "--timings", help="Write the wall time of each ste
 
 @app.command()
 def demo(
-    city: str = typer.Option("demo", help="Built-in city: 'demo' (generated district) or 'helsinki' (real OSM)."),
+    city: str = BUILTIN_CITY,
     out: Path = typer.Option(Path("out"), "--out", help="Output folder."),
-    lang: str = typer.Option("en", help="Label language: en or zh."),
-    no_map: bool = typer.Option(False, "--no-map", help="Skip the HTML map."),
+    lang: str = LANG,
+    no_map: bool = NO_MAP,
     service_areas: Optional[bool] = _SERVICE_AREAS,
     timings: Optional[Path] = _TIMINGS,
 ) -> None:
@@ -249,13 +251,13 @@ def cover(
     osm: Optional[Path] = typer.Option(None, help="Walking network from an .osm.pbf or .osm file."),
     network: Optional[Path] = typer.Option(None, help="A saved lifecircle network file."),
     place: Optional[str] = typer.Option(None, help="Download the walking network of a place with osmnx (needs internet)."),
-    standard: list[str] = typer.Option([], "--standard", "-s", help="Standard id (repeatable); all when omitted."),
-    set_: list[str] = typer.Option([], "--set", help="Override, e.g. clinic-walk.threshold_min=20 (repeatable)."),
+    standard: list[str] = STANDARDS,
+    set_: list[str] = SET_STANDARD,
     coords: str = typer.Option("wgs84", help="Coordinate system of CSV points: wgs84, cgcs2000, gcj02, bd09 or EPSG:xxxx."),
     crs: Optional[str] = typer.Option(None, help="Metric CRS for the analysis (default: the data's UTM zone)."),
     out: Path = typer.Option(Path("results"), "--out", help="Output folder."),
-    lang: str = typer.Option("en", help="Label language: en or zh."),
-    no_map: bool = typer.Option(False, "--no-map", help="Skip the HTML map."),
+    lang: str = LANG,
+    no_map: bool = NO_MAP,
     service_areas: Optional[bool] = _SERVICE_AREAS,
     timings: Optional[Path] = _TIMINGS,
 ) -> None:
@@ -277,7 +279,7 @@ def cover(
 
 
 @app.command()
-def standards(lang: str = typer.Option("en", help="Label language: en or zh.")) -> None:
+def standards(lang: str = LANG) -> None:
     """List the standards catalogue with parameters and source clauses."""
     from scenarios.standards import catalogue
 

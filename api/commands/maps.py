@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from api.options import LANG, SET_STANDARD, STANDARDS
+
 __all__ = ["register"]
 
 _CITY = typer.Option("demo", help="Built-in city ('demo' or 'helsinki'); ignored when --grid is given.")
@@ -14,9 +16,6 @@ _GRID = typer.Option(None, help="Your population polygons instead of a built-in 
 _FACILITIES = typer.Option(None, help="Facilities file (with --grid).")
 _OSM = typer.Option(None, help="Walking network from an .osm.pbf/.osm file (with --grid).")
 _NETWORK = typer.Option(None, help="A saved lifecircle network file (with --grid).")
-_STANDARDS = typer.Option([], "--standard", "-s", help="Standard id (repeatable); all when omitted.")
-_SET = typer.Option([], "--set", help="Override, e.g. clinic-walk.threshold_min=20 (repeatable).")
-_LANG = typer.Option("en", help="Label language: en or zh.")
 _RATIOS = typer.Option(False, "--ratios", help="Add the ratio rules per unit and the accessibility standards per cell.")
 
 
@@ -62,10 +61,10 @@ def map_command(
     facilities: Optional[Path] = _FACILITIES,
     osm: Optional[Path] = _OSM,
     network: Optional[Path] = _NETWORK,
-    standard: list[str] = _STANDARDS,
-    set_: list[str] = _SET,
+    standard: list[str] = STANDARDS,
+    set_: list[str] = SET_STANDARD,
     basemap: Optional[str] = typer.Option(None, help="osm, light or none (default: none for generated cities, osm otherwise)."),
-    lang: str = _LANG,
+    lang: str = LANG,
     no_service_areas: bool = typer.Option(False, "--no-service-areas", help="Leave out the service-area layers."),
     ratios: bool = _RATIOS,
     out: Path = typer.Option(Path("map.html"), "--out", help="HTML file to write."),
@@ -91,12 +90,12 @@ def export_command(
     osm: Optional[Path] = _OSM,
     network: Optional[Path] = _NETWORK,
     standard: Optional[str] = typer.Option(None, "--standard", "-s", help="Standard to map (default: the clinic walk)."),
-    set_: list[str] = _SET,
+    set_: list[str] = SET_STANDARD,
     format: Optional[str] = typer.Option(None, "--format", help="png, pdf or svg (default: from --out's suffix)."),
     paper: str = typer.Option("A4", help="A4 or A3."),
     orientation: str = typer.Option("portrait", help="portrait or landscape."),
     dpi: int = typer.Option(300, help="Resolution of PNG output."),
-    lang: str = _LANG,
+    lang: str = LANG,
     font: Optional[Path] = typer.Option(None, help="Font file for the labels (e.g. a CJK font for --lang zh)."),
     no_table: bool = typer.Option(False, "--no-table", help="Do not write the summary table as CSV and XLSX."),
     ratios: bool = _RATIOS,

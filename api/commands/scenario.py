@@ -22,6 +22,8 @@ from typing import Any, Iterator, Optional, Tuple
 
 import typer
 
+from api.options import LANG, SET_STANDARD, STANDARDS
+
 __all__ = ["parse_add", "register"]
 
 scenario_app = typer.Typer(
@@ -30,7 +32,6 @@ scenario_app = typer.Typer(
 )
 
 _DB = typer.Option(None, "--db", help="Scenario store URL (sqlite:///file.db or postgresql+psycopg2://...).")
-_LANG = typer.Option("en", help="Label language: en or zh.")
 
 STALE_EXIT = 3
 """Exit code when a save is refused because the scenario changed since the expected version."""
@@ -214,7 +215,7 @@ def run_command(
     db: Optional[str] = _DB,
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.json, changes.gpkg and map.html."),
     no_map: bool = typer.Option(False, "--no-map", help="With --out: skip the HTML map."),
-    lang: str = _LANG,
+    lang: str = LANG,
 ) -> None:
     """Run a scenario file and compare it with its city's current facilities."""
     from api.cli import console
@@ -241,8 +242,8 @@ def run_command(
 def new_command(
     name: str = typer.Argument(..., help="Scenario name (its key in the store)."),
     city: str = typer.Option("demo", help="Base city."),
-    standard: list[str] = typer.Option([], "--standard", "-s", help="Standard id (repeatable); all when omitted."),
-    set_: list[str] = typer.Option([], "--set", help="Override, e.g. clinic-walk.threshold_min=20 (repeatable)."),
+    standard: list[str] = STANDARDS,
+    set_: list[str] = SET_STANDARD,
     description: str = typer.Option("", help="What the plan is about."),
     from_file: Optional[Path] = typer.Option(None, "--from", help="Start from a scenario YAML file (its name is replaced)."),
     author: Optional[str] = typer.Option(None, help="Recorded in the history."),
@@ -309,7 +310,7 @@ def edit_command(
 
 def run_stored_command(
     ref: str = typer.Argument(..., help="Scenario name, optionally NAME@VERSION."),
-    lang: str = _LANG,
+    lang: str = LANG,
     db: Optional[str] = _DB,
 ) -> None:
     """Evaluate a stored scenario and keep the results with its version."""
@@ -331,7 +332,7 @@ def compare_command(
     second: Optional[str] = typer.Argument(None, help="Second scenario NAME[@VERSION] (the 'after')."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.json, changes.gpkg and map.html."),
     no_map: bool = typer.Option(False, "--no-map", help="With --out: skip the HTML map."),
-    lang: str = _LANG,
+    lang: str = LANG,
     db: Optional[str] = _DB,
 ) -> None:
     """Compare two stored scenarios (or one with its base): coverage gained and lost, load shifts."""

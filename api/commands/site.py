@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from api.options import BUILTIN_CITY
+
 __all__ = ["register", "site_command"]
 
 
@@ -74,7 +76,7 @@ def _print_coverage(siting) -> None:
 
 
 def site_command(
-    city: str = typer.Option("demo", help="Built-in city: 'demo' (generated district) or 'helsinki' (real OSM)."),
+    city: str = BUILTIN_CITY,
     standard: str = typer.Option(..., "--standard", "-s", help="Standard id, e.g. clinic-walk (see 'lifecircle standards')."),
     problem: str = typer.Option("mclp", help="mclp, lscp, p-median, capacitated or attendance."),
     p: int | None = typer.Option(None, "--p", help="Number of new sites (all problems but lscp)."),
