@@ -31,6 +31,7 @@ are accepted and broadcast) and are fully vectorised.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "in_china",
@@ -62,7 +63,7 @@ def _as_arrays(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return lon.copy(), lat.copy()
 
 
-def in_china(lon, lat) -> np.ndarray:
+def in_china(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
     """Whether points fall in the rectangle where GCJ-02 applies a shift.
 
     Parameters
@@ -102,7 +103,7 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return dlon, dlat
 
 
-def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Shift WGS84 coordinates to GCJ-02.
 
     Parameters
@@ -123,7 +124,7 @@ def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return lon, lat
 
 
-def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Shift GCJ-02 coordinates back to WGS84 (iterative exact inverse).
 
     Parameters
@@ -164,7 +165,7 @@ def gcj02_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return out_lon.reshape(shape), out_lat.reshape(shape)
 
 
-def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Convert GCJ-02 coordinates to Baidu's BD-09.
 
     Parameters
@@ -187,7 +188,7 @@ def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return lon, lat
 
 
-def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Convert Baidu BD-09 coordinates to GCJ-02.
 
     This is the published closed-form inverse, which undoes
@@ -227,7 +228,7 @@ def _bd09_to_gcj02_exact(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, 
     return glon, glat
 
 
-def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Convert WGS84 coordinates to Baidu's BD-09 (via GCJ-02).
 
     Parameters
@@ -243,7 +244,7 @@ def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
-def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Convert Baidu BD-09 coordinates to WGS84 (exact iterative inverse).
 
     Parameters

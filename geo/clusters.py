@@ -12,6 +12,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -131,11 +132,11 @@ def _row_runs(geoms: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray
 
 
 def uncovered_clusters(
-    cells_geometry,
+    cells_geometry: gpd.GeoSeries | ArrayLike,
     mask: np.ndarray,
     weights: np.ndarray,
     top: int | None = 10,
-    ids=None,
+    ids: ArrayLike | None = None,
 ) -> gpd.GeoDataFrame:
     """Merge adjacent selected cells into clusters, largest population first.
 

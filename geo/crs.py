@@ -14,11 +14,15 @@ from functools import lru_cache
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
 from geo.network import WalkNetwork
+
+CrsLike = CRS | str | int
+"""Anything :meth:`pyproj.CRS.from_user_input` takes: a CRS, ``"EPSG:4547"``, 4547."""
 
 __all__ = [
     "WGS84",
@@ -73,7 +77,9 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
     return CRS.from_epsg(int(infos[0].code))
 
 
-def metric_crs(data, epsg: int | str | CRS | None = None) -> CRS:
+def metric_crs(
+    data: gpd.GeoDataFrame | gpd.GeoSeries | tuple[float, float, float, float], epsg: CrsLike | None = None
+) -> CRS:
     """Choose the metric CRS for a place.
 
     Parameters
@@ -121,7 +127,7 @@ def transformer(src: CRS, dst: CRS) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def transform_xy(x, y, src, dst) -> tuple[np.ndarray, np.ndarray]:
+def transform_xy(x: ArrayLike, y: ArrayLike, src: CrsLike, dst: CrsLike) -> tuple[np.ndarray, np.ndarray]:
     """Project coordinate arrays from ``src`` to ``dst``.
 
     Parameters
@@ -143,17 +149,17 @@ def transform_xy(x, y, src, dst) -> tuple[np.ndarray, np.ndarray]:
     return transformer(src, dst).transform(x, y)
 
 
-def to_wgs84(x, y, crs) -> tuple[np.ndarray, np.ndarray]:
+def to_wgs84(x: ArrayLike, y: ArrayLike, crs: CrsLike) -> tuple[np.ndarray, np.ndarray]:
     """Project coordinates in ``crs`` to WGS84 ``(lon, lat)``."""
     return transform_xy(x, y, crs, WGS84)
 
 
-def from_wgs84(lon, lat, crs) -> tuple[np.ndarray, np.ndarray]:
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: CrsLike) -> tuple[np.ndarray, np.ndarray]:
     """Project WGS84 ``(lon, lat)`` to ``crs``."""
     return transform_xy(lon, lat, WGS84, crs)
 
 
-def project_geometry(geoms: np.ndarray, src, dst) -> np.ndarray:
+def project_geometry(geoms: np.ndarray, src: CrsLike, dst: CrsLike) -> np.ndarray:
     """Project an array of shapely geometries (vectorised over all vertices)."""
     src, dst = CRS.from_user_input(src), CRS.from_user_input(dst)
     if src == dst:
@@ -165,7 +171,7 @@ def project_geometry(geoms: np.ndarray, src, dst) -> np.ndarray:
     )
 
 
-def project_network(network: WalkNetwork, crs) -> WalkNetwork:
+def project_network(network: WalkNetwork, crs: CrsLike) -> WalkNetwork:
     """The same network with node coordinates and geometry in ``crs``.
 
     Edge lengths are kept: they are walking distances measured along the street

@@ -76,11 +76,17 @@ class Finder(Protocol):
 
     n_targets: int
 
-    def locate(self, x: float, y: float) -> object: ...
+    def locate(self, x: float, y: float) -> object:
+        """Where a facility at ``(x, y)`` sits for this rule (e.g. its snapped position)."""
+        ...
 
-    def reach(self, site: object, limit: float) -> Reach: ...
+    def reach(self, site: object, limit: float) -> Reach:
+        """The cells within ``limit`` metres of a located site, with their distances."""
+        ...
 
-    def nearest(self, sites: list, cells: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]: ...
+    def nearest(self, sites: list, cells: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Distance to and index of the nearest of ``sites`` for each of ``cells`` (inf / -1 beyond ``limit``)."""
+        ...
 
 
 def _csr_index(keys: np.ndarray, values: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import LayerError, warn_layer
@@ -32,7 +33,7 @@ _CHUNK = 20_000
 def square_grid(
     area: tuple[float, float, float, float] | BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries,
     cell_size: float = 100.0,
-    crs=None,
+    crs: CRS | str | int | None = None,
 ) -> gpd.GeoDataFrame:
     """Square cells covering an area.
 

@@ -96,6 +96,7 @@ class AccessStandard:
         return StepDecay.from_minutes(zones, LUO_QI_WEIGHTS, self.speed_mps)
 
     def to_dict(self) -> dict[str, Any]:
+        """The standard's parameters as plain data (JSON-ready)."""
         d = asdict(self)
         d["kinds"] = list(self.kinds)
         return d

@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from shapely.geometry import LineString, Polygon
 
 __all__ = ["Layout", "make_layout", "LAND_USES", "OLD", "COMPOUND", "COMMERCIAL", "PARK", "CORRIDOR"]
@@ -101,7 +102,7 @@ class Layout:
         y = w00 * self.Y[j, i] + w10 * self.Y[j, i + 1] + w01 * self.Y[j + 1, i] + w11 * self.Y[j + 1, i + 1]
         return x, y
 
-    def quads_of(self, b: np.ndarray, s0, s1, t0, t1) -> np.ndarray:
+    def quads_of(self, b: np.ndarray, s0: ArrayLike, s1: ArrayLike, t0: ArrayLike, t1: ArrayLike) -> np.ndarray:
         """Polygons of the parameter rectangles ``[s0, s1] x [t0, t1]`` in blocks ``b``."""
         xa, ya = self.at(b, s0, t0)
         xb, yb = self.at(b, s1, t0)
@@ -138,7 +139,7 @@ class Layout:
         return self.at(b, 0.5, 0.5)
 
     @cached_property
-    def river_zone(self):
+    def river_zone(self) -> shapely.Geometry:
         """Rivers with their unbuildable margin (one prepared geometry)."""
         zone = shapely.union_all([r.buffer(RIVER_MARGIN_M) for r in self.rivers])
         shapely.prepare(zone)
