@@ -335,10 +335,10 @@ def ratios(
         report = run_ratios(c, list(rule) or None, list(access) or None, overrides)
         print_ratios(report)
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            report.units_frame().to_csv(out / "ratios.csv", index=False)
-            report.access_frame().to_csv(out / "access.csv", index=False)
-            console.print(f"  ratios {out / 'ratios.csv'}\n  access {out / 'access.csv'}")
+            from scenarios.outputs import write_ratio_tables
+
+            for name, p in write_ratio_tables(report, out).items():
+                console.print(f"  {name:6} {p}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -17,7 +17,7 @@ from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratios import RatioReport
 from scenarios.service_areas import standard_service_areas
 
-__all__ = ["write_outputs", "summary_document"]
+__all__ = ["summary_document", "write_outputs", "write_ratio_tables"]
 
 WGS84 = "EPSG:4326"
 
@@ -156,8 +156,26 @@ def write_outputs(
     write_atomic(js, json.dumps(doc, ensure_ascii=False, indent=2))
     paths = {"gpkg": gpkg, "csv": csv, "json": js}
     if ratios is not None:
-        paths["ratios"] = out / "ratios.csv"
-        write_atomic(paths["ratios"], ratios.units_frame().to_csv(index=False))
-        paths["access"] = out / "access.csv"
-        write_atomic(paths["access"], ratios.access_frame().to_csv(index=False))
+        paths.update(write_ratio_tables(ratios, out))
+    return paths
+
+
+def write_ratio_tables(ratios: RatioReport, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write ``ratios.csv`` (rule status per unit) and ``access.csv`` (accessibility summary).
+
+    Parameters
+    ----------
+    ratios : RatioReport
+    out_dir : path-like
+        Created if missing.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``{"ratios": ..., "access": ...}``.
+    """
+    out = Path(out_dir)
+    paths = {"ratios": out / "ratios.csv", "access": out / "access.csv"}
+    write_atomic(paths["ratios"], ratios.units_frame().to_csv(index=False))
+    write_atomic(paths["access"], ratios.access_frame().to_csv(index=False))
     return paths

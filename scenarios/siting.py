@@ -49,7 +49,7 @@ from geo.siting import (
     mclp,
     p_median,
 )
-from layers.atomic import atomic_path
+from layers.atomic import atomic_path, write_atomic
 from layers.city import City
 from layers.kinds import KINDS
 from scenarios.evaluate import StandardResult, evaluate_standard
@@ -744,8 +744,8 @@ def write_siting(siting: CitySiting, out_dir: str | os.PathLike, *, service_area
         for name, frame in layers.items():
             frame.to_crs(WGS84).to_file(tmp, layer=name, driver="GPKG")
     csv = out / "sites.csv"
-    siting.sites.drop(columns="geometry").to_csv(csv, index=False)
+    write_atomic(csv, siting.sites.drop(columns="geometry").to_csv(index=False))
     js = out / "siting.json"
-    js.write_text(json.dumps(siting.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    write_atomic(js, json.dumps(siting.to_dict(), ensure_ascii=False, indent=2))
     return {"gpkg": gpkg, "csv": csv, "json": js}
 
