@@ -6,8 +6,6 @@ from typing import Callable
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
-import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import box
 
