@@ -28,6 +28,7 @@ from api.state import AppState, CoverageRun
 from api.uploads import layer_city_frames
 from scenarios.evaluate import evaluate
 from scenarios.outputs import summary_document, write_outputs
+from scenarios.run import city_with_facilities
 from scenarios.standards import Standard, resolve_standards
 
 __all__ = ["router", "run_info"]
@@ -69,14 +70,14 @@ def _key(standards: list[Standard], req: CoverageRequest) -> str:
 def _execute(state: AppState, standards: list[Standard], req: CoverageRequest, key: str, progress: Progress | None) -> CoverageRun:
     fac, grid = layer_city_frames(state, req.facilities_layer, req.grid_layer)
     city = state.city
-    if fac is not None or grid is not None:
-        # a fresh City (own caches) over the uploaded layers; the shared one is never touched
-        city = dataclasses.replace(
-            city,
-            facilities=fac if fac is not None else city.facilities,
-            cells=grid if grid is not None else city.cells,
-            name=f"{city.name} (uploaded layers)",
-        )
+    # A fresh City over the uploaded layers; the shared one is never touched.
+    if grid is not None:
+        city = dataclasses.replace(city, cells=grid, facilities=fac if fac is not None else city.facilities)
+    elif fac is not None:
+        # Same cells and network: their snapping (seconds on a large city) is carried over, not redone.
+        city = city_with_facilities(city, fac)
+    if city is not state.city:
+        city.name = f"{city.name} (uploaded layers)"
     result = evaluate(city, standards, progress=progress)
     run_id, folder = state.new_run_folder()
     run = CoverageRun(id=run_id, key=key, result=result, request=req.model_dump(mode="json"), folder=folder)
