@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,13 +19,29 @@ from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratios import RatioReport
 from scenarios.service_areas import standard_service_areas
 
-__all__ = ["summary_document", "write_outputs", "write_ratio_tables"]
+__all__ = ["jsonable", "summary_document", "write_outputs", "write_ratio_tables"]
 
 WGS84 = "EPSG:4326"
 
 
-def _clean(value):
-    """JSON-safe scalars: NaN/inf become null, numpy types become Python."""
+def jsonable(value: Any) -> Any:
+    """The value as JSON-ready data: numpy scalars become Python ones, NaN/inf become ``None``.
+
+    Parameters
+    ----------
+    value : any
+        A scalar, or mappings/sequences/arrays of them (converted recursively;
+        mapping keys become str).
+
+    Returns
+    -------
+    any
+        Data :func:`json.dumps` writes as strict JSON.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
     if isinstance(value, (np.floating, float)):
         v = float(value)
         return v if math.isfinite(v) else None
@@ -39,9 +57,9 @@ def summary_document(result: CoverageResult) -> dict:
     city = result.city
     standards = []
     for r in result.results.values():
-        entry = {k: _clean(v) for k, v in r.summary().items()}
+        entry = {k: jsonable(v) for k, v in r.summary().items()}
         entry["largest_gaps"] = [
-            {k: _clean(v) for k, v in row.items() if k != "geometry"}
+            {k: jsonable(v) for k, v in row.items() if k != "geometry"}
             for row in r.clusters.drop(columns="geometry").head(5).to_dict("records")
         ]
         standards.append(entry)
@@ -53,8 +71,8 @@ def summary_document(result: CoverageResult) -> dict:
         "crs": city.crs.to_string(),
         "cells": len(city.cells),
         "facilities": len(city.facilities),
-        "population": _clean(city.cells["population"].sum()),
-        "elderly": _clean(city.cells["elderly"].sum()),
+        "population": jsonable(city.cells["population"].sum()),
+        "elderly": jsonable(city.cells["elderly"].sum()),
         "standards": standards,
     }
 
@@ -151,8 +169,8 @@ def write_outputs(
     js = out / "summary.json"
     doc = summary_document(result)
     if ratios is not None:
-        doc["ratio_rules"] = [{k: _clean(v) for k, v in row.items()} for row in ratios.rules_frame().to_dict("records")]
-        doc["accessibility"] = [{k: _clean(v) for k, v in row.items()} for row in ratios.access_frame().to_dict("records")]
+        doc["ratio_rules"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.rules_frame().to_dict("records")]
+        doc["accessibility"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.access_frame().to_dict("records")]
     write_atomic(js, json.dumps(doc, ensure_ascii=False, indent=2))
     paths = {"gpkg": gpkg, "csv": csv, "json": js}
     if ratios is not None:

@@ -19,7 +19,6 @@ model claims.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from layers.city import City
 from layers.kinds import KINDS
 from scenarios.evaluate import StandardResult, evaluate_standard
 from scenarios.model import AddFacility, RemoveFacility, apply_edits
+from scenarios.outputs import jsonable
 from scenarios.run import city_with_facilities
 from scenarios.service_areas import standard_service_areas
 from scenarios.standards import Standard, get_standard
@@ -296,7 +296,7 @@ class CitySiting:
     def to_dict(self) -> dict[str, Any]:
         """Summary, proposed sites (WGS84 lon/lat) and edits as JSON-ready data."""
         sites = self.sites.drop(columns="geometry").to_dict("records")
-        return _jsonable(
+        return jsonable(
             {
                 "summary": self.summary(),
                 "standard": self.standard.to_dict(),
@@ -307,21 +307,6 @@ class CitySiting:
 
 
 # ------------------------------------------------------------------ helpers
-def _jsonable(value: Any) -> Any:
-    """Nested data with numpy scalars as Python ones and NaN/inf as None."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
 def _report(progress: Progress | None, stage: str) -> Progress | None:
     """A progress callback mapping a stage's 0..1 onto its share of the bar."""
     if progress is None:
