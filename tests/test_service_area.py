@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import shapely
 
+from geo.network import WalkNetwork
 from geo.paths import nearest_source
 from geo.service_area import reached_segments, service_areas
 from geo.snap import Snapped, snap
@@ -198,3 +199,51 @@ def test_local_pieces_equal_whole_network_pieces(monkeypatch, seed):
     for f in ("source", "budget", "edge", "start", "end"):
         np.testing.assert_array_equal(getattr(local, f), getattr(whole, f), err_msg=f)
     assert shapely.equals_exact(local.geometry, whole.geometry, 0).all()
+
+
+def _fine_bands(net, src, budget, buffer_m):
+    """Reference outlines: union of finely drawn buffers of the reached pieces."""
+    r = reached_segments(net, src, budget)
+    return np.array(
+        [shapely.union_all(shapely.buffer(r.geometry[r.source == i], buffer_m, quad_segs=16)) for i in range(len(src))]
+    )
+
+
+@pytest.mark.parametrize("pixel_m, tolerance", [(None, 0.05), (2.5, 0.025)])
+def test_raster_outline_is_within_a_pixel_of_the_exact_band(pixel_m, tolerance):
+    net = random_network(7, side=14)
+    rng = np.random.default_rng(7)
+    minx, miny, maxx, maxy = net.bounds()
+    src = snap(net, rng.uniform(minx, maxx, 8), rng.uniform(miny, maxy, 8))
+    src = src.take(np.flatnonzero(src.ok))
+    fast = service_areas(net, src, 600.0, method="raster", pixel_m=pixel_m)
+    ref = _fine_bands(net, src, 600.0, 25.0)
+    px = 5.0 if pixel_m is None else pixel_m
+    assert shapely.is_valid(fast).all()
+    # each outline lies inside the other grown by one pixel
+    area = shapely.area(ref)
+    assert (shapely.area(shapely.difference(fast, shapely.buffer(ref, px))) / area).max() < 1e-6
+    assert (shapely.area(shapely.difference(ref, shapely.buffer(fast, px))) / area).max() < 1e-6
+    off = shapely.area(shapely.symmetric_difference(fast, ref)) / area
+    assert off.max() < tolerance
+    # the vector method is close to the same reference too (its round caps are coarse)
+    exact = service_areas(net, src, 600.0)
+    assert (shapely.area(shapely.symmetric_difference(exact, ref)) / area).max() < 0.05
+
+
+def test_raster_band_of_one_street_by_hand():
+    # a 1 km straight street walked end to end: band area 2 * 25 * 1000 + pi * 25^2
+    net = WalkNetwork.from_edges([0.0, 1000.0], [0.0, 0.0], [0], [1])
+    src = snap(net, [0.0], [0.0])
+    area = shapely.area(service_areas(net, src, 2000.0, method="raster", pixel_m=1.0)[0])
+    assert area == pytest.approx(2 * 25 * 1000 + np.pi * 25**2, rel=0.005)
+
+
+def test_raster_refuses_bad_settings(hand_network):
+    src = snap(hand_network, [100.0], [-30.0])
+    with pytest.raises(ValueError, match="method"):
+        service_areas(hand_network, src, 300.0, method="hex")
+    with pytest.raises(ValueError, match="pixel_m"):
+        service_areas(hand_network, src, 300.0, method="raster", pixel_m=0.0)
+    far = snap(hand_network, [100.0], [1000.0])  # not snapped: empty either way
+    assert service_areas(hand_network, far, 300.0, method="raster")[0].is_empty
