@@ -209,7 +209,7 @@ def _fine_bands(net, src, budget, buffer_m):
     )
 
 
-@pytest.mark.parametrize("pixel_m, tolerance", [(None, 0.05), (2.5, 0.025)])
+@pytest.mark.parametrize("pixel_m, tolerance", [(None, 0.05), (2.5, 0.03)])
 def test_raster_outline_is_within_a_pixel_of_the_exact_band(pixel_m, tolerance):
     net = random_network(7, side=14)
     rng = np.random.default_rng(7)
@@ -231,12 +231,16 @@ def test_raster_outline_is_within_a_pixel_of_the_exact_band(pixel_m, tolerance):
     assert (shapely.area(shapely.symmetric_difference(exact, ref)) / area).max() < 0.05
 
 
-def test_raster_band_of_one_street_by_hand():
-    # a 1 km straight street walked end to end: band area 2 * 25 * 1000 + pi * 25^2
-    net = WalkNetwork.from_edges([0.0, 1000.0], [0.0, 0.0], [0], [1])
+@pytest.mark.parametrize("end", [(1000.0, 0.0), (600.0, 800.0), (707.1, 707.1)])
+def test_raster_band_of_one_street_by_hand(end):
+    # a 1 km straight street walked end to end: band area 2 * 25 * 1000 + pi * 25^2;
+    # the outline is within a pixel, so the area within perimeter * pixel * 0.3
+    net = WalkNetwork.from_edges([0.0, end[0]], [0.0, end[1]], [0], [1])
     src = snap(net, [0.0], [0.0])
     area = shapely.area(service_areas(net, src, 2000.0, method="raster", pixel_m=1.0)[0])
-    assert area == pytest.approx(2 * 25 * 1000 + np.pi * 25**2, rel=0.005)
+    exact = 2 * 25 * 1000 + np.pi * 25**2
+    perimeter = 2 * 1000 + 2 * np.pi * 25
+    assert abs(area - exact) < perimeter * 1.0 * 0.3
 
 
 def test_raster_refuses_bad_settings(hand_network):
