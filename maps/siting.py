@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from layers.atomic import atomic_path
 from maps.content import standard_classes
 from maps.errors import MapError
 from maps.labels import check_lang, map_title, standard_short
@@ -257,6 +258,6 @@ def siting_figure(siting: CitySiting, path: str | os.PathLike, *, lang: str = "e
     ax.set_axis_off()
     fig.suptitle(map_title(city.name, city.generated, lang, _title(siting, lang)), fontsize=11)
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format=fmt, dpi=dpi)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi)
     return out

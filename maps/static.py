@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from layers.atomic import atomic_path
 from maps.content import Classes, select_standards, standard_classes
 from maps.errors import MapError
 from maps.fonts import resolve_font
@@ -293,8 +294,9 @@ def export_map(
             credit = f"{credit} — {text('generated', lang)}" if credit else text("generated", lang)
         fig.text(0.04, layout["caption_y"], "\n".join(textwrap.wrap(caption, layout["wrap"])), fontsize=7, va="top")
         fig.text(0.96, 0.012, credit, fontsize=6.5, ha="right", va="bottom", color="#444444")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, format=fmt, dpi=dpi, metadata=_metadata(fmt, city.name, sr))
+        # atomic: the API serves an existing file, so it must never see half of one
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt, city.name, sr))
     return out
 
 

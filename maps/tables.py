@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from layers.atomic import atomic_path
 from maps.content import select_standards
 from maps.errors import MapError
 from maps.labels import check_lang, standard_short, text, threshold_text
@@ -114,12 +115,17 @@ def write_summary_table(
     if suffix not in (".csv", ".xlsx"):
         raise MapError(f"summary table {str(out)!r}: use a .csv or .xlsx file name")
     table = summary_table(result, lang, standards, ratios=ratios)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        table.to_csv(out, index=False, encoding="utf-8-sig")
-        return out
-    share = text("share", lang)
-    with pd.ExcelWriter(out, engine="openpyxl") as xl:
+    with atomic_path(out) as tmp:  # the API serves an existing file: never half a table
+        if suffix == ".csv":
+            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        else:
+            _write_xlsx(table, tmp, share=text("share", lang))
+    return out
+
+
+def _write_xlsx(table: pd.DataFrame, path: Path, share: str) -> None:
+    """One sheet with fitted column widths; the ``share`` column formatted as percentages."""
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
         table.to_excel(xl, index=False, sheet_name="summary")
         ws = xl.sheets["summary"]
         for j, col in enumerate(table.columns, start=1):
@@ -129,4 +135,3 @@ def write_summary_table(
             if col == share:
                 for row in range(2, len(table) + 2):
                     ws.cell(row=row, column=j).number_format = "0.0%"
-    return out
