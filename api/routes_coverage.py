@@ -22,7 +22,7 @@ from api.jobs import Progress
 from api.models import CoverageRequest, Link, RunInfo
 from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
+from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.security import get_state, require_read, require_write
 from api.state import AppState, CoverageRun
 from api.uploads import layer_city_frames
@@ -159,23 +159,10 @@ def run_cells(request: Request, run_id: str = RunId, bbox: str | None = BboxQ, l
     return items_page(request, run.cells_wgs84, "cell_id", bbox, limit, offset, state.config.limits.max_page_size)
 
 
-def _file_or_job(request: Request, state: AppState, run: CoverageRun, path: FsPath, make: Callable[[], object], media: str, download: str | None, prefer: str | None):
-    """Serve ``path``, making it first (in the request, or as a job for large cities)."""
-    if not path.exists():
-        large = len(run.result.city.cells) * len(run.result.results) > state.config.limits.sync_max_cell_standards
-
-        def work(progress: Progress) -> str:
-            progress("writing", 0.1)
-            with run.lock:
-                if not path.exists():
-                    make()
-            return str(request.url)
-
-        queued = start_or_run(request, state, "export", large, prefer, work)
-        if queued is not None:
-            return queued
-        work(lambda step, fraction: None)
-    return FileResponse(path, media_type=media, filename=download)
+def _file_or_job(request: Request, state: AppState, run: CoverageRun, path: FsPath, make: Callable[[], object], media: str, download: str | None, prefer: str | None) -> Response:
+    """Serve a file of ``run``, making it first (in the request, or as a job for large cities)."""
+    large = len(run.result.city.cells) * len(run.result.results) > state.config.limits.sync_max_cell_standards
+    return file_or_job(request, state, path, lambda progress: make(), media, large, prefer, filename=download)
 
 
 _FILE_RESPONSES = JOB_ACCEPTED

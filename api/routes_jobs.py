@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from pathlib import Path as FsPath
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from api.jobs import Progress
 from api.models import JobInfo
@@ -13,7 +15,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.security import get_state, require_read, require_write
 from api.state import AppState
 
-__all__ = ["JOB_ACCEPTED", "PreferH", "router", "start_or_run"]
+__all__ = ["JOB_ACCEPTED", "PreferH", "file_or_job", "router", "start_or_run"]
 
 router = APIRouter(prefix="/jobs", tags=["Jobs"], responses=ERROR_RESPONSES)
 
@@ -72,3 +74,47 @@ def delete_job(job_id: str = JobId, state: AppState = Depends(get_state)) -> Res
     if state.jobs.delete(job_id) is None:
         raise ApiProblem(404, f"no job with id '{job_id}'")
     return Response(status_code=204)
+
+
+def file_or_job(
+    request: Request,
+    state: AppState,
+    path: FsPath,
+    make: Callable[[Progress], object],
+    media: str,
+    large: bool,
+    prefer: str | None,
+    result_url: str | None = None,
+    filename: str | None = None,
+) -> Response:
+    """Serve the file at ``path``, making it first: in the request, or as a background job when ``large``.
+
+    The job's result is ``result_url`` (default the request's URL): once the
+    file exists, the same request serves it at once. ``make`` must write the
+    file atomically (:mod:`layers.atomic`): a file that exists is served.
+    ``filename`` names the download (``Content-Disposition``).
+    """
+    if not path.exists():
+        lock = _file_lock(path)
+
+        def work(progress: Progress) -> str:
+            with lock:
+                if not path.exists():
+                    make(progress)
+            return result_url or str(request.url)
+
+        queued = start_or_run(request, state, "export", large, prefer, work)
+        if queued is not None:
+            return queued
+        with state.compute_slots:
+            work(lambda step, fraction: None)
+    return FileResponse(path, media_type=media, filename=filename)
+
+
+_file_locks: dict[str, threading.Lock] = {}
+_file_locks_guard = threading.Lock()
+
+
+def _file_lock(path: FsPath) -> threading.Lock:
+    with _file_locks_guard:
+        return _file_locks.setdefault(str(path), threading.Lock())

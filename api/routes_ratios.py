@@ -38,8 +38,8 @@ from api.ogc import (
     items_page,
 )
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.routes_jobs import JOB_ACCEPTED, PreferH
-from api.routes_scenarios import app_singleton, file_or_job
+from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job
+from api.routes_scenarios import app_singleton
 from api.security import get_state, require_read, require_write
 from api.state import AppState, Registry, wgs84_frame
 from scenarios.evaluate import evaluate

@@ -28,7 +28,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -39,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.jobs import Progress
 from api.models import Link, Overrides
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
-from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
+from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.security import require_read, require_write
 from api.state import AppState, CoverageRun
 from scenarios.compare import Comparison, compare
@@ -62,7 +61,7 @@ from scenarios.store import (
     VersionInfo,
 )
 
-__all__ = ["ScenarioService", "app_singleton", "file_or_job", "parse_if_match", "router", "scenario_service"]
+__all__ = ["ScenarioService", "app_singleton", "parse_if_match", "router", "scenario_service"]
 
 RESERVED_NAMES = ("compare",)
 """Names that are paths of this API, not scenarios."""
@@ -457,38 +456,6 @@ def _scenario(state: AppState, name: str, body: ScenarioFields) -> Scenario:
         field = f"body.edits.{m.group(1)}" if m else "body.edits"
         raise ApiProblem(422, str(exc), errors=[{"field": field, "message": str(exc)}]) from None
     return scenario
-
-
-def file_or_job(request: Request, state: AppState, path: FsPath, make: Callable[[Progress], object], media: str, large: bool, prefer: str | None, result_url: str | None = None):
-    """Serve the file at ``path``, making it first: in the request, or as a background job when ``large``.
-
-    The job's result is ``result_url`` (default the request's URL): once the
-    file exists, the same request serves it at once.
-    """
-    if not path.exists():
-        lock = _file_lock(path)
-
-        def work(progress: Progress) -> str:
-            with lock:
-                if not path.exists():
-                    make(progress)
-            return result_url or str(request.url)
-
-        queued = start_or_run(request, state, "export", large, prefer, work)
-        if queued is not None:
-            return queued
-        with state.compute_slots:
-            work(lambda step, fraction: None)
-    return FileResponse(path, media_type=media)
-
-
-_file_locks: dict[str, threading.Lock] = {}
-_file_locks_guard = threading.Lock()
-
-
-def _file_lock(path: FsPath) -> threading.Lock:
-    with _file_locks_guard:
-        return _file_locks.setdefault(str(path), threading.Lock())
 
 
 def _large(state: AppState, scenarios: list[Scenario]) -> bool:
