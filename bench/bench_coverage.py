@@ -14,10 +14,13 @@ Ours, starting from the :class:`WalkNetwork` with its CSR matrix in memory:
 edge snapping with access legs (:func:`geo.snap.snap`, segment grid built
 inside the timing), one multi-source bounded Dijkstra per standard
 (:func:`geo.paths.nearest_source`), k-d trees for the radius standards
-(:func:`geo.euclid.nearest_euclidean`). We also run ours with node snapping
+(:func:`geo.euclid.nearest_euclidean`). Snapping runs as ``City`` runs it
+(cells in threads). ``scenarios.evaluate.evaluate`` (the full ``cover``
+evaluation: distances to twice the threshold, bands, gap clusters, loads) is
+timed last on a fresh copy of the city, snapping included. We also run ours with node snapping
 and no access legs (a :class:`Snapped` sitting on a node of an incident edge),
 which must reproduce the peer exactly, and report how much edge snapping
-changes the covered population. Both sides run single-threaded here.
+changes the covered population.
 
 Run::
 
@@ -32,6 +35,7 @@ printed with every city: the machine is shared.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -45,8 +49,9 @@ from scipy.spatial import cKDTree
 from geo.euclid import nearest_euclidean
 from geo.network import WalkNetwork
 from geo.paths import nearest_source
-from geo.snap import Snapped, snap
+from geo.snap import Snapped
 from layers.city import City
+from scenarios.evaluate import evaluate
 from scenarios.standards import resolve_standards
 
 GENERATED = {"gen100k": 0.1, "gen1m": 1.0}
@@ -134,10 +139,16 @@ def peer_radius(cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, radius: float) -
     return covered
 
 
-def run_city(name: str) -> None:
-    city = load(name)
-    net = city.network
+def fresh(city: City) -> City:
+    """The same city with nothing derived cached: no snapping, no segment grid, CSR built."""
+    net = dataclasses.replace(city.network)
     _ = net.csr  # the graph itself: in memory on both sides before the timing
+    return dataclasses.replace(city, network=net)
+
+
+def run_city(name: str) -> None:
+    city = fresh(load(name))
+    net = city.network
     cx, cy = city.cell_xy
     fx, fy = city.facility_xy
     crs = city.crs
@@ -148,10 +159,9 @@ def run_city(name: str) -> None:
         g, nodes = streets_graph(net, crs)
     print(f"   (not timed) peer networkx graph built in {t_graph}")
 
-    # shared step: place the cells (and facilities) on the network
+    # shared step: place the cells (and facilities) on the network, as City does (cells in threads)
     with Clock() as t_snap:
-        cells = snap(net, cx, cy, max_dist=city.max_snap_m)
-        facs = snap(net, fx, fy, max_dist=city.max_snap_m)
+        cells, facs = city.snapped_cells, city.snapped_facilities
     with Clock() as t_nsnap:
         cells_n, our_cell_node = node_snapped(net, nodes, cx, cy)
         facs_n, _ = node_snapped(net, nodes, fx, fy)
@@ -201,6 +211,11 @@ def run_city(name: str) -> None:
           f"ours node snap {tot['node']:.3f} s, peer {tot['peer']:.3f} s [{tot['peer_cpu']:.3f} CPU]; "
           f"peer/ours {tot['peer'] / tot['ours']:.1f}x wall, {tot['peer_cpu'] / tot['ours_cpu']:.1f}x CPU, "
           f"peer/ours-node {tot['peer'] / tot['node']:.1f}x (load {os.getloadavg()[0]:.1f})")
+    again = fresh(city)
+    with Clock() as t_eval:
+        evaluate(again)
+    print(f"   scenarios.evaluate (all four, distances to 2x threshold, bands, gap clusters, loads; "
+          f"snapping and segment grid included): {t_eval}")
 
 
 def main(names: list[str]) -> None:

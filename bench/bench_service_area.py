@@ -7,13 +7,21 @@ and is run on a sample of the facilities; the per-facility times are
 compared. Ours runs on all facilities (edge snapping, exact cuts at the
 budget).
 
-Run: ``PYTHONPATH=. python bench/bench_service_area.py [--side 1000] [--facilities 2000] [--peer-sample 40]``
-(``--side 1000`` is a 1,000,000-node street grid.)
+Run::
+
+    PYTHONPATH=. python bench/bench_service_area.py --city gen1m          # Guangzhou-sized generated city, its 2,001 facilities
+    PYTHONPATH=. python bench/bench_service_area.py --side 1000 --facilities 2000   # 1,000,000-node dense street grid
+
+``--method vector`` (exact union of buffers, the default of
+:func:`geo.service_area.service_areas`), ``raster`` (traced outlines) or
+``both``; with ``both`` the raster areas are compared with the vector ones.
+The load average is printed beside the timings: the machine is shared.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import networkx as nx
@@ -60,37 +68,68 @@ def peer_isochrones(net: WalkNetwork, fx: np.ndarray, fy: np.ndarray, budget: fl
     return out, time.perf_counter() - t0
 
 
+def city_network(name: str) -> tuple[WalkNetwork, np.ndarray, np.ndarray]:
+    """A generated city's network and facility coordinates (see bench_coverage)."""
+    from bench_coverage import load
+
+    city = load(name)
+    fx, fy = city.facility_xy
+    return city.network, fx, fy
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--side", type=int, default=1000)
+    ap.add_argument("--city", help="gen100k or gen1m: a generated city instead of the grid")
     ap.add_argument("--facilities", type=int, default=2000)
     ap.add_argument("--peer-sample", type=int, default=40)
     ap.add_argument("--budget", type=float, default=1080.0)
+    ap.add_argument("--method", choices=["vector", "raster", "both"], default="both")
     args = ap.parse_args()
 
     t = time.perf_counter()
-    net = grid_network(args.side)
-    _ = net.csr, net.edge_tree
-    print(f"network: {net.n_nodes:,} nodes, {net.n_edges:,} edges, built in {time.perf_counter() - t:.1f} s")
-    rng = np.random.default_rng(1)
-    span = (args.side - 1) * 50.0
-    fx, fy = rng.uniform(0.05 * span, 0.95 * span, (2, args.facilities))
+    if args.city:
+        net, fx, fy = city_network(args.city)
+        fx, fy = fx[: args.facilities], fy[: args.facilities]
+    else:
+        net = grid_network(args.side)
+        rng = np.random.default_rng(1)
+        span = (args.side - 1) * 50.0
+        fx, fy = rng.uniform(0.05 * span, 0.95 * span, (2, args.facilities))
+    _ = net.csr
+    print(f"network: {net.n_nodes:,} nodes, {net.n_edges:,} edges, ready in {time.perf_counter() - t:.1f} s")
     src = snap(net, fx, fy)
+    n = fx.size
 
-    w, c = time.perf_counter(), time.process_time()
-    ours = service_areas(net, src, args.budget)
-    ours_wall, ours_cpu = time.perf_counter() - w, time.process_time() - c
-    print(f"ours: {args.facilities} service areas at {args.budget:.0f} m: {ours_wall:.1f} s wall, {ours_cpu:.1f} s CPU "
-          f"({1000 * ours_wall / args.facilities:.1f} ms per facility); mean area {np.mean(shapely.area(ours)) / 1e6:.2f} km²")
+    areas, walls = {}, {}
+    methods = ["vector", "raster"] if args.method == "both" else [args.method]
+    for method in methods:
+        load_before = os.getloadavg()[0]
+        w, c = time.perf_counter(), time.process_time()
+        areas[method] = service_areas(net, src, args.budget, method=method)
+        wall, cpu = time.perf_counter() - w, time.process_time() - c
+        walls[method] = wall
+        print(f"ours ({method}): {n} service areas at {args.budget:.0f} m: {wall:.1f} s wall, {cpu:.1f} s CPU "
+              f"({1000 * wall / n:.1f} ms wall per area); mean area {np.mean(shapely.area(areas[method])) / 1e6:.2f} km² "
+              f"(load {load_before:.1f} -> {os.getloadavg()[0]:.1f})")
+    if len(areas) == 2:
+        a, b = areas["raster"], areas["vector"]
+        ok = ~shapely.is_empty(b)
+        ratio = shapely.area(a[ok]) / shapely.area(b[ok])
+        off = shapely.area(shapely.symmetric_difference(a[ok], b[ok])) / shapely.area(b[ok])
+        print(f"raster vs vector: area ratio median {np.median(ratio):.4f} [{ratio.min():.4f}, {ratio.max():.4f}], "
+              f"symmetric difference / area median {np.median(off):.4f}, max {off.max():.4f}")
 
-    k = min(args.peer_sample, args.facilities)
-    peer, peer_wall = peer_isochrones(net, fx[:k], fy[:k], args.budget, 25.0)
-    per_peer = peer_wall / k
-    per_ours = ours_wall / args.facilities
-    print(f"peer (networkx ego_graph + buffer), {k} facilities: {peer_wall:.1f} s ({1000 * per_peer:.1f} ms per facility)")
-    print(f"ratio peer/ours per facility: {per_peer / per_ours:.1f}x")
-    ratio = np.array(shapely.area(peer)) / np.array(shapely.area(ours[:k]))
-    print(f"area peer/ours (node snapping, whole edges only vs exact cuts): median {np.median(ratio):.3f}")
+    k = min(args.peer_sample, n)
+    if k:
+        peer, peer_wall = peer_isochrones(net, fx[:k], fy[:k], args.budget, 25.0)
+        per_peer = peer_wall / k
+        print(f"peer (networkx ego_graph + buffer), {k} facilities: {peer_wall:.1f} s ({1000 * per_peer:.1f} ms per facility)")
+        for method in methods:
+            print(f"ratio peer/ours-{method} per facility: {per_peer / (walls[method] / n):.1f}x")
+        ours = areas[methods[0]]
+        ratio = np.array(shapely.area(peer)) / np.array(shapely.area(ours[:k]))
+        print(f"area peer/ours-{methods[0]} (node snapping, whole edges only vs exact cuts): median {np.median(ratio):.3f}")
 
 
 if __name__ == "__main__":

@@ -145,23 +145,26 @@ class EdgeGrid:
         nx = int(width // cell_size) + 1
         ny = int(height // cell_size) + 1
 
-        ix0 = cls._index(np.minimum(ax, bx), x0, cell_size)
-        ix1 = cls._index(np.maximum(ax, bx), x0, cell_size)
-        iy0 = cls._index(np.minimum(ay, by), y0, cell_size)
-        iy1 = cls._index(np.maximum(ay, by), y0, cell_size)
+        # 32-bit indices where they fit (always, below 2**31 segments): half the memory traffic
+        it = np.int32 if ax.size < 2**31 else np.int64
+        ix0 = cls._index(np.minimum(ax, bx), x0, cell_size).astype(it)
+        ix1 = cls._index(np.maximum(ax, bx), x0, cell_size).astype(it)
+        iy0 = cls._index(np.minimum(ay, by), y0, cell_size).astype(it)
+        iy1 = cls._index(np.maximum(ay, by), y0, cell_size).astype(it)
         wide = ix1 - ix0 + 1
         count = wide * (iy1 - iy0 + 1)
-        seg = np.repeat(np.arange(ax.size), count)
-        k = np.arange(seg.size) - np.repeat(np.cumsum(count) - count, count)
-        cell = (iy0[seg] + k // wide[seg]) * nx + ix0[seg] + k % wide[seg]
+        seg = np.repeat(np.arange(ax.size, dtype=it), count)
+        k = np.arange(seg.size, dtype=it) - np.repeat((np.cumsum(count) - count).astype(it), count)
+        row, col = np.divmod(k, wide[seg])
+        cell = (iy0[seg] + row) * it(nx) + ix0[seg] + col
         order = np.argsort(cell)  # order within a cell does not matter
-        entries = seg[order].astype(np.int32 if ax.size < 2**31 else np.int64)
+        entries = seg[order]
         indptr = np.zeros(nx * ny + 1, dtype=np.int64)
         np.cumsum(np.bincount(cell, minlength=nx * ny), out=indptr[1:])
         edge_segments = np.bincount(seg_edge, minlength=network.n_edges)
         edge_first = np.cumsum(edge_segments) - edge_segments
         return cls(
-            ax, ay, bx, by, cell_size, x0, y0, nx, ny, indptr, entries, seg_edge[entries], edge_first, edge_segments
+            ax, ay, bx, by, cell_size, x0, y0, nx, ny, indptr, entries, seg_edge[entries.astype(np.int64)], edge_first, edge_segments
         )
 
     @staticmethod
