@@ -28,12 +28,12 @@ from api.config import ApiConfig
 from api.jobs import JobManager
 from api.models import FacilityRef
 from api.reach import ReachIndex
+from geo.crs import WGS84
 from layers.city import City
 from scenarios.evaluate import CoverageResult
 
 __all__ = ["AppState", "CoverageRun", "Registry", "StoredFile", "StoredLayer", "load_configured_city", "wgs84_frame"]
 
-WGS84 = "EPSG:4326"
 log = logging.getLogger("lifecircle.api")
 
 

@@ -26,6 +26,7 @@ from folium.plugins import Fullscreen, MarkerCluster, MeasureControl
 from jinja2 import Template
 from pyproj import Transformer
 
+from geo.crs import WGS84
 from layers.atomic import write_atomic
 from maps.assets import inline_libraries
 from maps.content import (
@@ -56,7 +57,6 @@ CLUSTER_MARKERS_OVER = 50
 """A facility kind with more markers than this is clustered (MarkerCluster)."""
 
 _FILL_OPACITY = 0.7
-_WGS84 = "EPSG:4326"
 _MERCATOR = "EPSG:3857"
 
 _CSS = """
@@ -97,14 +97,14 @@ def _wgs84(geoms, crs, simplify_m: float = 0.0) -> np.ndarray:
     geoms = np.asarray(geoms, dtype=object)
     if simplify_m > 0:
         geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
-    out = gpd.GeoSeries(geoms, crs=crs).to_crs(_WGS84).values
+    out = gpd.GeoSeries(geoms, crs=crs).to_crs(WGS84).values
     # six decimals of a degree is ~0.1 m: plenty for a map, halves the JSON
     return shapely.transform(np.asarray(out, dtype=object), lambda c: np.round(c, 6))
 
 
 def _collection(geoms: np.ndarray, props: pd.DataFrame) -> dict:
     """A GeoJSON FeatureCollection dict (feature ids 0..n-1, needed for styling)."""
-    frame = gpd.GeoDataFrame(props.reset_index(drop=True), geometry=list(geoms), crs=_WGS84)
+    frame = gpd.GeoDataFrame(props.reset_index(drop=True), geometry=list(geoms), crs=WGS84)
     return frame.to_geo_dict(drop_id=False)
 
 
@@ -201,7 +201,7 @@ def _grid_layers(m, result, results, lang, max_vector_cells, classification, leg
         base = ["cell", "population", "elderly"]
     else:
         raster = rasterize_cells(city.cells.geometry.values, city.crs, _MERCATOR)
-        to_ll = Transformer.from_crs(_MERCATOR, _WGS84, always_xy=True)
+        to_ll = Transformer.from_crs(_MERCATOR, WGS84, always_xy=True)
         w, s = to_ll.transform(raster.bounds[0], raster.bounds[1])
         e, n = to_ll.transform(raster.bounds[2], raster.bounds[3])
         latlon = [[s, w], [n, e]]
@@ -501,7 +501,7 @@ def coverage_map(
     if city.attribution:
         m.add_child(_Attribution(city.attribution))
 
-    w, s, e, n = gpd.GeoSeries([shapely.box(*city.cells.total_bounds)], crs=city.crs).to_crs(_WGS84).total_bounds
+    w, s, e, n = gpd.GeoSeries([shapely.box(*city.cells.total_bounds)], crs=city.crs).to_crs(WGS84).total_bounds
     m.fit_bounds([[s, w], [n, e]])
 
     note = text("raster_note", lang, n=len(city.cells)) if rendering == "image" else ""

@@ -31,11 +31,11 @@ import pandas as pd
 from branca.element import MacroElement
 from pyproj import Transformer
 
+from geo.crs import WGS84
 from maps.content import Classes
 from maps.errors import MapError
 from maps.interactive import (
     _MERCATOR,
-    _WGS84,
     VECTOR_MAX_CELLS,
     _CellLayers,
     _cells_document,
@@ -417,7 +417,7 @@ def _access_layers(report: RatioReport, lang: str, max_vector_cells: int) -> lis
 
 def _raster_latlon(raster) -> list[list[float]]:
     """[[south, west], [north, east]] of a Web Mercator cell raster."""
-    to_ll = Transformer.from_crs(_MERCATOR, _WGS84, always_xy=True)
+    to_ll = Transformer.from_crs(_MERCATOR, WGS84, always_xy=True)
     w, s = to_ll.transform(raster.bounds[0], raster.bounds[1])
     e, n = to_ll.transform(raster.bounds[2], raster.bounds[3])
     return [[s, w], [n, e]]

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from geo.crs import WGS84
 from layers.atomic import atomic_path
 from maps.content import standard_classes
 from maps.errors import MapError
@@ -37,7 +38,6 @@ SITE_COLOUR = "#0050b5"
 NEWLY_COVERED_COLOUR = "#00a6d6"
 """Cells the proposed sites bring within reach."""
 
-_WGS84 = "EPSG:4326"
 
 _TEXT = {
     "sites": {"en": "Proposed sites", "zh": "建议选址"},
@@ -62,7 +62,7 @@ def _t(key: str, lang: str) -> str:
 
 
 def _geojson(frame: gpd.GeoDataFrame, props: pd.DataFrame) -> dict:
-    out = gpd.GeoDataFrame(props.reset_index(drop=True), geometry=list(frame.to_crs(_WGS84).geometry.values), crs=_WGS84)
+    out = gpd.GeoDataFrame(props.reset_index(drop=True), geometry=list(frame.to_crs(WGS84).geometry.values), crs=WGS84)
     return out.to_geo_dict(drop_id=True)
 
 

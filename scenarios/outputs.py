@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from geo.crs import WGS84
 from layers.atomic import atomic_path, write_atomic
 from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratios import RatioReport
@@ -21,7 +22,6 @@ from scenarios.service_areas import standard_service_areas
 
 __all__ = ["jsonable", "summary_document", "write_outputs", "write_ratio_tables"]
 
-WGS84 = "EPSG:4326"
 
 
 def jsonable(value: Any) -> Any:

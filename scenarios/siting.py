@@ -33,7 +33,7 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from geo.crs import to_wgs84
+from geo.crs import WGS84, to_wgs84
 from geo.siting import (
     SiteOptions,
     SitingError,
@@ -84,7 +84,6 @@ OBJECTIVE_UNITS = {
 }
 """What each model's objective and per-site gains count."""
 
-WGS84 = "EPSG:4326"
 _ZERO = 1e-9  # a zero distance is stored as this, so that it is not read as "out of reach"
 
 Progress = Callable[[str, float], None]
