@@ -39,8 +39,7 @@ from api.ogc import (
 )
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job
-from api.routes_scenarios import app_singleton
-from api.security import get_state, require_read, require_write
+from api.security import app_singleton, get_state, require_read, require_write
 from api.state import AppState, Registry, wgs84_frame
 from scenarios.evaluate import evaluate
 from scenarios.ratios import (

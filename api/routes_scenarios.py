@@ -26,7 +26,6 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -39,7 +38,7 @@ from api.jobs import Progress
 from api.models import Link, Overrides
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
-from api.security import require_read, require_write
+from api.security import app_singleton, require_read, require_write
 from api.state import AppState, CoverageRun
 from scenarios.compare import Comparison, compare
 from scenarios.model import (
@@ -61,7 +60,7 @@ from scenarios.store import (
     VersionInfo,
 )
 
-__all__ = ["ScenarioService", "app_singleton", "parse_if_match", "router", "scenario_service"]
+__all__ = ["ScenarioService", "parse_if_match", "router", "scenario_service"]
 
 RESERVED_NAMES = ("compare",)
 """Names that are paths of this API, not scenarios."""
@@ -298,23 +297,6 @@ class ScenarioService:
             while len(self._runs) > RUNS_KEPT:
                 self._runs.popitem(last=False)
         return run
-
-
-def app_singleton(attr: str, factory: Callable[[AppState], Any]) -> Callable[[Request], Awaitable[Any]]:
-    """A dependency giving one ``factory(state)`` per app, kept as ``app.state.<attr>`` (made on first use).
-
-    Async, so it runs in the event loop: no other request can make a second
-    one between the look-up and the assignment.
-    """
-
-    async def dependency(request: Request) -> Any:
-        found = getattr(request.app.state, attr, None)
-        if found is None:
-            found = factory(request.app.state.lifecircle)
-            setattr(request.app.state, attr, found)
-        return found
-
-    return dependency
 
 
 scenario_service = app_singleton("lifecircle_scenarios", ScenarioService)

@@ -2,12 +2,15 @@
 
 Keys are compared with :func:`hmac.compare_digest` against every configured
 key (no early exit, so timing says nothing about which key nearly matched)
-and never logged or echoed.
+and never logged or echoed. Also the dependencies that reach the app's state
+(:func:`get_state`, :func:`app_singleton`), which every route module uses.
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
@@ -15,7 +18,7 @@ from fastapi.security import APIKeyHeader
 from api.problems import ApiProblem
 from api.state import AppState
 
-__all__ = ["API_KEY_HEADER", "get_state", "require_read", "require_write"]
+__all__ = ["API_KEY_HEADER", "app_singleton", "get_state", "require_read", "require_write"]
 
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key",
@@ -33,6 +36,23 @@ async def get_state(request: Request) -> AppState:
     plain functions FastAPI would send each one to the thread pool.
     """
     return request.app.state.lifecircle
+
+
+def app_singleton(attr: str, factory: Callable[[AppState], Any]) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving one ``factory(state)`` per app, kept as ``app.state.<attr>`` (made on first use).
+
+    Async, so it runs in the event loop: no other request can make a second
+    one between the look-up and the assignment.
+    """
+
+    async def dependency(request: Request) -> Any:
+        found = getattr(request.app.state, attr, None)
+        if found is None:
+            found = factory(request.app.state.lifecircle)
+            setattr(request.app.state, attr, found)
+        return found
+
+    return dependency
 
 
 def _key_ok(given: str, keys: list[str]) -> bool:
