@@ -55,7 +55,7 @@ def raster_outline(lines: np.ndarray, buffer_m: float, pixel_m: float) -> shapel
     """
     if len(lines) == 0:
         return shapely.Polygon()
-    xy = shapely.get_coordinates(shapely.segmentize(lines, pixel_m / 2))
+    xy = _samples(lines, pixel_m / 2)
     pad = buffer_m + 2 * pixel_m  # the band, plus a margin of unmarked pixels for the contour
     x0, y0 = xy.min(axis=0) - pad
     nx, ny = (np.ceil((xy.max(axis=0) + pad - (x0, y0)) / pixel_m).astype(int) + 1).tolist()
@@ -66,13 +66,26 @@ def raster_outline(lines: np.ndarray, buffer_m: float, pixel_m: float) -> shapel
     dist = ndimage.distance_transform_edt(free, sampling=pixel_m)
     gen = contourpy.contour_generator(
         x0 + pixel_m * np.arange(nx), y0 + pixel_m * np.arange(ny), dist,
-        fill_type=contourpy.FillType.OuterOffset,
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset, chunk_size=0,
     )
-    polys = []
-    for points, offsets in zip(*gen.filled(-1.0, buffer_m - SHIFT * pixel_m)):
-        rings = [points[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-        polys.append(shapely.Polygon(rings[0], rings[1:]))
-    if not polys:
+    (points,), (ring_at,), (poly_at,) = gen.filled(-1.0, buffer_m - SHIFT * pixel_m)
+    if points is None:
         return shapely.Polygon()
-    # a contour passing through a saddle touches itself: make_valid splits it there
-    return shapely.make_valid(polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys))
+    # one array of all vertices: rings by ring offsets, polygons (shell first) by ring counts
+    rings = shapely.linearrings(points, indices=np.repeat(np.arange(ring_at.size - 1), np.diff(ring_at)))
+    polys = shapely.polygons(rings, indices=np.repeat(np.arange(poly_at.size - 1), np.diff(poly_at)))
+    out = polys[0] if polys.size == 1 else shapely.MultiPolygon(list(polys))
+    # a contour passing through a saddle touches itself: make_valid splits it
+    # there (cheaper than asking is_valid first)
+    return shapely.make_valid(out)
+
+
+def _samples(lines: np.ndarray, step: float) -> np.ndarray:
+    """Points along ``lines`` no farther than ``step`` apart, vertices included."""
+    xy, owner = shapely.get_coordinates(lines, return_index=True)
+    same = owner[1:] == owner[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
+    n = np.maximum(np.ceil(np.hypot(*(b - a).T) / step).astype(np.int64), 1)
+    seg = np.repeat(np.arange(a.shape[0]), n)
+    t = (np.arange(seg.size) - np.repeat(np.cumsum(n) - n, n)) / n[seg]
+    return np.concatenate([a[seg] + (b[seg] - a[seg]) * t[:, None], xy])
