@@ -237,7 +237,8 @@ def pair_distances(
 ) -> Pairs:
     """All source-target walking distances up to ``limit``, as sparse pairs.
 
-    Bounded Dijkstra runs from the sources in batches. Only targets within a
+    Bounded Dijkstra runs from the sources in batches of nearby sources on
+    local pieces of the network (:func:`local_node_distances`). Only targets within a
     straight line of ``limit`` from a source are examined: walking distance
     (access legs and street lengths) is never shorter than the straight line,
     so this pre-filter by a k-d tree loses no pair.
@@ -252,7 +253,8 @@ def pair_distances(
         Original (unsnapped) coordinates for the straight-line pre-filter;
         the snapped positions by default. Either is exact.
     batch_size : int, default 64
-        Sources per Dijkstra call; bounds memory to ``batch_size x n_nodes``.
+        Sources per Dijkstra call (see :func:`local_node_distances`: each
+        call runs on the piece of network within reach of its sources).
     progress : callable, optional
         Called as ``progress(done, total)`` after each batch.
 
@@ -279,27 +281,24 @@ def pair_distances(
     sxy = np.column_stack(source_xy if source_xy is not None else (sources.x, sources.y))
     radius = limit * 1.001 + 1.0
     tree = cKDTree(txy)
-    graph, virtual = augmented_graph(network, sources)
     tu, tv, cu, cv = _target_costs(network, targets)
 
-    for start in range(0, s_ok.size, batch_size):
-        batch = s_ok[start : start + batch_size]
-        d_node = np.atleast_2d(
-            csgraph.dijkstra(graph, directed=True, indices=virtual[batch], limit=limit)
-        )
+    done = 0
+    for local in local_node_distances(network, sources, limit, batch_size=batch_size):
+        batch = local.sources
+        done += batch.size
         near = tree.query_ball_point(sxy[batch], r=radius)
         lens = np.fromiter((len(a) for a in near), dtype=np.int64, count=batch.size)
-        if lens.sum() == 0:
-            continue
-        row = np.repeat(np.arange(batch.size), lens)
-        tgt = t_ok[np.concatenate([np.asarray(a, dtype=np.int64) for a in near])]
-        d = np.minimum(d_node[row, tu[tgt]] + cu[tgt], d_node[row, tv[tgt]] + cv[tgt])
-        keep = d <= limit
-        out_s.append(batch[row[keep]])
-        out_t.append(tgt[keep])
-        out_d.append(d[keep])
+        if lens.sum():
+            row = np.repeat(np.arange(batch.size), lens)
+            tgt = t_ok[np.concatenate([np.asarray(a, dtype=np.int64) for a in near])]
+            d = np.minimum(local.at(row, tu[tgt]) + cu[tgt], local.at(row, tv[tgt]) + cv[tgt])
+            keep = d <= limit
+            out_s.append(batch[row[keep]])
+            out_t.append(tgt[keep])
+            out_d.append(d[keep])
         if progress is not None:
-            progress(min(start + batch_size, s_ok.size), s_ok.size)
+            progress(done, s_ok.size)
 
     src = np.concatenate(out_s) if out_s else np.empty(0, dtype=np.int64)
     tgt = np.concatenate(out_t) if out_t else np.empty(0, dtype=np.int64)

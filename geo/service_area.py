@@ -16,7 +16,10 @@ blocks). For every source and budget ``b``:
 
 Distances come from one bounded ``scipy.sparse.csgraph.dijkstra`` per batch
 of nearby sources on the piece of network within reach of them, with the
-sources attached as virtual nodes (see :func:`geo.paths.local_node_distances`). Buffers run in a thread pool: shapely
+sources attached as virtual nodes (see :func:`geo.paths.local_node_distances`).
+Outlines are the exact union of buffers by default, or traced on a raster
+(``method="raster"``, :mod:`geo.service_area_raster`), several times faster on
+dense street grids. Buffers run in a thread pool: shapely
 releases the GIL, so they overlap with the next batch's Dijkstra.
 """
 

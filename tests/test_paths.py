@@ -233,3 +233,19 @@ def test_local_node_distances_equal_whole_network_rows(monkeypatch, seed, limit)
             np.testing.assert_array_equal(local.at(np.full(net.n_nodes, row), np.arange(net.n_nodes)), whole[s])
     assert sorted(seen) == np.flatnonzero(src.ok).tolist()
     assert not src.ok.all()  # some sources were too far to snap and were skipped
+
+
+def test_pair_distances_on_local_pieces_equal_whole_network(monkeypatch):
+    import geo.paths as gp
+
+    net = random_network(3, side=14)
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = net.bounds()
+    src = snap(net, rng.uniform(minx, maxx, 25), rng.uniform(miny, maxy, 25))
+    tgt = snap(net, rng.uniform(minx, maxx, 400), rng.uniform(miny, maxy, 400))
+    whole = pair_distances(net, src, tgt, 450.0)
+    monkeypatch.setattr(gp, "_SMALL_NETWORK", 0)
+    local = pair_distances(net, src, tgt, 450.0, batch_size=4)
+    assert len(whole) > 100
+    for f in ("source", "target", "dist"):
+        np.testing.assert_array_equal(getattr(local, f), getattr(whole, f), err_msg=f)
