@@ -160,3 +160,17 @@ def test_candidates_on_network_are_snapped_exactly():
     assert np.array_equal(s.edge, c.snapped.edge)
     assert np.allclose(s.to_u, c.snapped.to_u) and np.allclose(s.to_v, c.snapped.to_v)
     assert np.allclose(c.snapped.access, 0.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coverage_lagrangian_proposes_feasible_sites(seed):
+    from geo.siting.bound import coverage_lagrangian
+
+    b = _cover_instance(seed, k=10, m=30)
+    w = np.random.default_rng(seed).integers(1, 20, 30).astype(float)
+    s = sparse.csr_matrix(b * w[None, :])
+    for p in (2, 3):
+        opt = max(_value(s, c) for c in itertools.combinations(range(10), p) if 4 in c)
+        bound, sites = coverage_lagrangian(s, p, np.array([4]), lower=0.0, tol=0.0, max_iter=50)
+        assert bound >= opt - 1e-6
+        assert sites.size == p and 4 in sites.tolist() and _value(s, sites) <= opt + 1e-9

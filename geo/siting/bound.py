@@ -91,7 +91,7 @@ def coverage_lagrangian(
     sites : numpy.ndarray of int64
         The best proposed set (empty when none was measured).
     """
-    k, m = s.shape
+    m = s.shape[1]
     if s.nnz == 0:
         return 0.0, np.empty(0, dtype=np.int64)
     a = s.copy()

@@ -20,8 +20,11 @@ stay already give it:
   ``S_ij = max(0, w_j f(d_ij) - w_j f(c_j))``.
 
 Each is solved by the pipeline in :func:`_solve_savings`: shrink, lazy greedy
-+ swap, LP bound, then (if asked or if the gap is too wide) HiGHS MILP
-warm-started with the heuristic.
++ swap, the Lagrangian bound (for p-median and attendance over the cell levels
+of :mod:`geo.siting.levels`) whose own site choice is a second swap start,
+the LP bound when there is no Lagrangian one, then (if asked or if the gap is
+too wide) HiGHS MILP warm-started with the heuristic. Full-coverage LSCP goes
+through :mod:`geo.siting.setcover` first.
 """
 
 from __future__ import annotations
