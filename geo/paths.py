@@ -108,10 +108,23 @@ def augmented_graph(network: WalkNetwork, sources: Snapped) -> tuple[sparse.csr_
     return graph, np.arange(n, n + k, dtype=np.int64)
 
 
+_COSTS: "weakref.WeakKeyDictionary[Snapped, tuple[weakref.ref, tuple[np.ndarray, ...]]]" = weakref.WeakKeyDictionary()
+
+
 def _target_costs(network: WalkNetwork, targets: Snapped) -> tuple[np.ndarray, ...]:
-    """End nodes of each target's edge and the cost from each end to the target."""
+    """End nodes of each target's edge and the cost from each end to the target.
+
+    Kept while ``targets`` lives: a city's cells are the targets of every
+    standard, and at 750,000 cells these gathers are a good part of a short
+    search.
+    """
+    got = _COSTS.get(targets)
+    if got is not None and got[0]() is network:
+        return got[1]
     e = np.where(targets.ok, targets.edge, 0)
-    return network.u[e], network.v[e], targets.to_u + targets.access, targets.to_v + targets.access
+    costs = (network.u[e], network.v[e], targets.to_u + targets.access, targets.to_v + targets.access)
+    _COSTS[targets] = (weakref.ref(network), costs)
+    return costs
 
 
 def _same_edge_pairs(sources: Snapped, targets: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,6 +140,10 @@ def _same_edge_pairs(sources: Snapped, targets: Snapped) -> tuple[np.ndarray, np
         return empty, empty, np.empty(0)
     s_idx = s_idx[np.argsort(sources.edge[s_idx], kind="stable")]
     s_edge = sources.edge[s_idx]
+    # only targets on an edge that has a source need the binary search
+    has_source = np.zeros(int(max(s_edge[-1], targets.edge.max())) + 1, dtype=bool)
+    has_source[s_edge] = True
+    t_idx = t_idx[has_source[targets.edge[t_idx]]]
     t_edge = targets.edge[t_idx]
     lo = np.searchsorted(s_edge, t_edge, side="left")
     count = np.searchsorted(s_edge, t_edge, side="right") - lo
