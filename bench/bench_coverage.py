@@ -210,7 +210,7 @@ def run_city(name: str, repeat: int) -> None:
         tot["peer"] += t_peer.wall
         tot["peer_cpu"] += t_peer.cpu
         differ = int(np.count_nonzero(peer != ours_n))
-        share = lambda m: w[m].sum() / w.sum()  # noqa: E731
+        share = lambda m: w[m].sum() / w.sum()
         print(f"   {s.id:15s} {s.mode:9s} {len(pos):5d} fac {s.threshold_m:6.0f} m | ours edge {t_ours} | "
               f"ours node {t_node} | peer {t_peer} | peer/ours-edge {t_peer.wall / t_ours.wall:6.1f}x")
         print(f"   {'':15s} cells differing ours-node vs peer: {differ} of {len(cx):,}; covered share "

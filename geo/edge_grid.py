@@ -30,8 +30,16 @@ import shapely
 
 from geo.network import WalkNetwork
 
-__all__ = ["EdgeGrid", "edge_grid", "cached_edge_grid", "nearest_edges", "tree_nearest_edges", "segment_distance", "concat_ranges",
-           "locate_on_straight_edges"]
+__all__ = [
+    "EdgeGrid",
+    "cached_edge_grid",
+    "concat_ranges",
+    "edge_grid",
+    "locate_on_straight_edges",
+    "nearest_edges",
+    "segment_distance",
+    "tree_nearest_edges",
+]
 
 # Blocks of grid cells tried in turn (cells per side). A 2 x 2 block around
 # the quarter of the cell the point lies in guarantees half a cell of

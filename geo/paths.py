@@ -27,7 +27,7 @@ from geo.edge_grid import concat_ranges
 from geo.network import MIN_EDGE_M, WalkNetwork
 from geo.snap import Snapped
 
-__all__ = ["Nearest", "Pairs", "LocalDistances", "nearest_source", "pair_distances", "node_distances", "local_node_distances"]
+__all__ = ["LocalDistances", "Nearest", "Pairs", "local_node_distances", "nearest_source", "node_distances", "pair_distances"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,7 +282,6 @@ def pair_distances(
     """
     if not np.isfinite(limit):
         raise ValueError("pair_distances needs a finite limit")
-    k, m = len(sources), len(targets)
     t_ok = np.flatnonzero(targets.ok)
     s_ok = np.flatnonzero(sources.ok)
     out_s, out_t, out_d = [], [], []

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.edge_grid import cached_edge_grid, edge_grid, locate_on_straight_edges, nearest_edges, tree_nearest_edges
+from geo.edge_grid import (
+    cached_edge_grid,
+    edge_grid,
+    locate_on_straight_edges,
+    nearest_edges,
+    tree_nearest_edges,
+)
 from geo.network import WalkNetwork
 
-__all__ = ["Snapped", "snap", "DEFAULT_MAX_SNAP_M"]
+__all__ = ["DEFAULT_MAX_SNAP_M", "Snapped", "snap"]
 
 DEFAULT_MAX_SNAP_M = 500.0
 """Points farther than this from any walkable edge are reported, not snapped."""
