@@ -108,6 +108,8 @@ def _spopt_child(kind: str, inp: SitingInput, p, limit_s: float, mem_gb: float, 
         out.send((pulp.value(model.problem.objective), time.perf_counter() - t, status))
     except MemoryError:
         out.send((float("nan"), time.perf_counter() - t, f"out of memory (limit {mem_gb:g} GB)"))
+    except RuntimeError as exc:  # spopt raises when CBC ends without a solution
+        out.send((float("nan"), time.perf_counter() - t, f"no solution: {str(exc).splitlines()[0]}"))
 
 
 def run_spopt(
@@ -131,7 +133,7 @@ def run_spopt(
     return float("nan"), time.perf_counter() - t, f"stopped at {wall:g} s (model not built/solved)"
 
 
-def run(kind: str, inp: SitingInput, p, limit_s: float) -> tuple[float, float, float, float, str]:
+def run(kind: str, inp: SitingInput, p, limit_s: float, build_s: float) -> tuple[float, float, float, float, str]:
     """Ours, then spopt on the same instance."""
     opts = SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=120)
     t = time.perf_counter()
@@ -142,7 +144,7 @@ def run(kind: str, inp: SitingInput, p, limit_s: float) -> tuple[float, float, f
     else:
         ours = p_median(inp, p, opts)
     t_ours = time.perf_counter() - t
-    sp, t_sp, sp_status = run_spopt(kind, inp, p, limit_s)
+    sp, t_sp, sp_status = run_spopt(kind, inp, p, limit_s, build_s)
     how = f"{ours.solver}/{ours.status} gap {ours.gap:.2e}; spopt {sp_status}; {load()}"
     return ours.objective, t_ours, sp, t_sp, how
 
@@ -237,6 +239,7 @@ def main() -> None:
     ap.add_argument("--models", default="mclp,lscp,p_median", help="comma-separated subset")
     ap.add_argument("--cbc-limit", type=float, default=300.0, help="CBC time limit per model, seconds")
     ap.add_argument("--ps", default="5,10,50", help="comma-separated p values")
+    ap.add_argument("--build-s", type=float, default=900.0, help="extra wall seconds spopt gets to build its model")
     args = ap.parse_args()
     models = args.models.split(",")
     ps = [int(v) for v in args.ps.split(",")]
@@ -250,12 +253,12 @@ def main() -> None:
             inp = instance(k, m)
         if "mclp" in models:
             for p in ps:
-                row("mclp", size, p, run("mclp", inp, p, args.cbc_limit))
+                row("mclp", size, p, run("mclp", inp, p, args.cbc_limit, args.build_s))
         if "lscp" in models:
-            row("lscp", size, "-", run("lscp", reachable_only(inp), None, args.cbc_limit))
+            row("lscp", size, "-", run("lscp", reachable_only(inp), None, args.cbc_limit, args.build_s))
         if "p_median" in models:
             for p in [p for p in ps if p <= 10] if inp.n_candidates * inp.n_cells > 5_000_000 else ps:
-                row("p_median", size, p, run("p_median", inp, p, args.cbc_limit))
+                row("p_median", size, p, run("p_median", inp, p, args.cbc_limit, args.build_s))
     if args.big or args.only_big:
         big_city_mclp()
 
