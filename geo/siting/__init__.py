@@ -8,15 +8,28 @@ the models: :func:`mclp`, :func:`lscp`, :func:`p_median`,
 :class:`SitingResult`; bad input raises :class:`SitingError`.
 """
 
-from geo.siting.candidates import Candidates, candidate_matrix, candidates_from_points, candidates_on_network
+from geo.siting.candidates import (
+    Candidates,
+    candidate_matrix,
+    candidates_from_points,
+    candidates_on_network,
+)
 from geo.siting.errors import SitingError
-from geo.siting.models import DECAYS, capacitated_coverage, decay_value, lscp, max_attendance, mclp, p_median
+from geo.siting.models import (
+    DECAYS,
+    capacitated_coverage,
+    decay_value,
+    lscp,
+    max_attendance,
+    mclp,
+    p_median,
+)
 from geo.siting.problem import SiteOptions, SitingInput
 from geo.siting.result import SitingResult
 
 __all__ = [
-    "Candidates",
     "DECAYS",
+    "Candidates",
     "SiteOptions",
     "SitingError",
     "SitingInput",

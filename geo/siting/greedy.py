@@ -16,7 +16,7 @@ from scipy import sparse
 
 from geo.siting.problem import Progress
 
-__all__ = ["lazy_greedy", "swap_search", "greedy_cover", "value_of", "marginal_order"]
+__all__ = ["greedy_cover", "lazy_greedy", "marginal_order", "swap_search", "value_of"]
 
 
 def _neighbours(conflicts: np.ndarray, k: int) -> sparse.csr_matrix:

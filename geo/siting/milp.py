@@ -50,7 +50,7 @@ from scipy import sparse
 
 from geo.siting.problem import Progress, SiteOptions
 
-__all__ = ["HighsOutcome", "run_highs", "savings_model", "cover_model", "capacitated_model", "Model"]
+__all__ = ["HighsOutcome", "Model", "capacitated_model", "cover_model", "run_highs", "savings_model"]
 
 INF = highspy.kHighsInf
 

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from geo.siting.errors import SitingError
 
-__all__ = ["SitingInput", "SiteOptions", "Prepared", "prepare", "Progress"]
+__all__ = ["Prepared", "Progress", "SiteOptions", "SitingInput", "prepare"]
 
 Progress = Callable[[str, float], None]
 """``progress(message, fraction)`` with ``fraction`` in ``[0, 1]``."""

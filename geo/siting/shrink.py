@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["Reduced", "merge_cells", "dominated", "reduce"]
+__all__ = ["Reduced", "dominated", "merge_cells", "reduce"]
 
 
 @dataclass(frozen=True, eq=False)
