@@ -21,9 +21,12 @@ stay already give it:
 
 Each is solved by the pipeline in :func:`_solve_savings`: shrink, lazy greedy
 + swap, the Lagrangian bound (for p-median and attendance over the cell levels
-of :mod:`geo.siting.levels`) whose own site choice is a second swap start,
-the LP bound when there is no Lagrangian one, then (if asked or if the gap is
-too wide) HiGHS MILP warm-started with the heuristic. Full-coverage LSCP goes
+of :mod:`geo.siting.levels`) whose own site choice is a second swap start;
+if that leaves the gap open, the LP relaxation of the coverage form (primal
+simplex), whose duals give the LP bound and fix the candidates that cannot
+beat the heuristic (:func:`geo.siting.bound.lagrangian_fixing`); the LP bound
+alone when there is no Lagrangian one; then (if asked or if the gap is too
+wide) HiGHS MILP warm-started with the heuristic. Full-coverage LSCP goes
 through :mod:`geo.siting.setcover` first.
 """
 
@@ -35,7 +38,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import sparse
 
-from geo.siting.bound import coverage_lagrangian
+from geo.siting.bound import coverage_lagrangian, lagrangian_fixing
 from geo.siting.errors import SitingError
 from geo.siting.greedy import (
     greedy_cover,
@@ -45,7 +48,13 @@ from geo.siting.greedy import (
     value_of,
 )
 from geo.siting.levels import expand_levels, level_entries
-from geo.siting.milp import capacitated_model, cover_model, run_highs, savings_model
+from geo.siting.milp import (
+    SavingsModel,
+    capacitated_model,
+    cover_model,
+    run_highs,
+    savings_model,
+)
 from geo.siting.problem import Prepared, SiteOptions, SitingInput, prepare
 from geo.siting.result import SitingResult, relative_gap
 from geo.siting.setcover import drop_redundant, lagrangian_cover, reduce_cover
@@ -142,11 +151,13 @@ def _lp_and_milp(
     maximize: bool,
     round_bound: bool = False,
     pre_bound: float | None = None,
+    lp_done: bool = False,
 ):
     """Bound the heuristic, then run the MILP when asked or when its gap is too wide.
 
     The bound is ``pre_bound`` (e.g. Lagrangian) when that already closes the
-    gap, else the better of it and the LP relaxation.
+    gap, else the better of it and the LP relaxation (not solved again when
+    ``lp_done``: ``pre_bound`` already holds it).
 
     Returns ``(x or None, objective, bound, solver_bound, solver_gap, status)``;
     ``x`` is set when the MILP's sites should replace the heuristic's.
@@ -157,7 +168,7 @@ def _lp_and_milp(
     closed = relative_gap(heur_obj, bound) <= options.mip_rel_gap
     # with a Lagrangian bound at hand, a MILP run solves the LP at its root
     # anyway: a separate LP first only cost time (60 s on a 2,000 x 10,000 MCLP)
-    want_lp = options.lp_bound if options.method == "greedy" else pre_bound is None
+    want_lp = not lp_done and (options.lp_bound if options.method == "greedy" else pre_bound is None)
     if not closed and want_lp:
         prep.report("LP relaxation", 0.0, options)
         lp = run_highs(model, options, integer=False)
@@ -224,8 +235,16 @@ def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: 
         model = savings_model(exact if small else red.s, p_r, red.required, red.conflicts)
         warm = np.zeros(k_r)
         warm[sites_r] = 1.0
+        lp_done = False
+        if (
+            small and pre is not None and relative_gap(heur, pre) > options.mip_rel_gap
+            and (options.method != "greedy" or options.lp_bound)
+        ):
+            lp_bound, model = _lp_fixing(model, exact, p_r, red.required, sites_r, heur, options, prep, notes)
+            if lp_bound is not None:
+                pre, lp_done = min(pre, lp_bound), True
         x, obj, bound, solver_bound, solver_gap, status = _lp_and_milp(
-            model, warm, heur, options, prep, maximize=True, pre_bound=pre
+            model, warm, heur, options, prep, maximize=True, pre_bound=pre, lp_done=lp_done
         )
         if x is not None:
             sites_r = np.flatnonzero(x > 0.5)
@@ -236,6 +255,51 @@ def _solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: 
         notes.append("padded with zero-gain candidates (lowest index first) to reach p")
     order, gains = marginal_order(s, sites, prep.required)
     return order, gains, obj, bound, (solver_bound, solver_gap), status, solver, tuple(notes)
+
+
+# Primal simplex for the coverage LP: at 2,000 x 10,000 (p = 50) 0.35 s against
+# 13 s for HiGHS's default dual simplex and 1.1 s for IPM; 500 x 5,000: 0.21 vs 1.09 s
+PRIMAL_SIMPLEX = {"solver": "simplex", "simplex_strategy": 4}
+
+
+def _lp_fixing(
+    model: SavingsModel,
+    exact: sparse.csr_matrix,
+    p: int,
+    required: np.ndarray,
+    sites: np.ndarray,
+    value: float,
+    options: SiteOptions,
+    prep: Prepared,
+    notes: list[str],
+) -> tuple[float | None, SavingsModel]:
+    """LP relaxation of a coverage model, its duals as Lagrangian multipliers.
+
+    The multipliers give the LP bound (:func:`geo.siting.bound.lagrangian_fixing`
+    recomputes it from them, so it is valid however accurate the duals are)
+    and fix the candidates that cannot be in, or missing from, any site set
+    better than ``sites`` (worth ``value``). The MILP then starts from a model
+    with those columns fixed: HiGHS's bound on it holds for the whole problem,
+    since every site set it excludes is worth less than ``sites``, which it
+    keeps.
+
+    Returns
+    -------
+    bound : float or None
+        ``None`` when HiGHS gave no dual solution (the model is returned as is).
+    model : SavingsModel
+    """
+    prep.report("LP relaxation", 0.0, options)
+    lp = run_highs(model, options, integer=False, settings=PRIMAL_SIMPLEX)
+    if lp.row_dual is None:
+        return None, model
+    fix = lagrangian_fixing(exact, p, required, model.cell_duals(lp.row_dual), value)
+    known = np.zeros(model.n_x, dtype=bool)
+    known[sites] = True
+    zero, one = fix.zero & ~known, fix.one & known  # a no-op in exact arithmetic
+    notes.append(f"LP bound on the savings {fix.bound:.10g}; its reduced costs fixed {int(zero.sum())} candidates closed, "
+                 f"{int(one.sum())} open (of {model.n_x})")
+    return fix.bound, model.fixed(zero, one)
 
 
 def _coverage_form(s: sparse.csr_matrix, options: SiteOptions, notes: list[str]) -> sparse.csr_matrix:
