@@ -16,6 +16,8 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from geo.grouping import counting_order
+
 __all__ = ["WalkNetwork"]
 
 # csgraph treats a stored zero as "no edge" in some code paths; zero-length edges
@@ -162,15 +164,20 @@ class WalkNetwork:
         a = np.minimum(self.u, self.v)
         b = np.maximum(self.u, self.v)
         w = np.maximum(self.length, MIN_EDGE_M)
-        order = np.lexsort((w, b, a))
+        n = self.n_nodes
+        # sort by (a, b) with two stable counting sorts (linear; a 3-key lexsort
+        # took 0.35 s at 1.6M edges), then keep each pair's shortest length
+        by_b = counting_order(b, n)[0]
+        order = by_b[counting_order(a[by_b], n)[0]]
         a, b, w = a[order], b[order], w[order]
         first = np.ones(a.size, dtype=bool)
         first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-        a, b, w = a[first], b[first], w[first]
+        starts = np.flatnonzero(first)
+        w = np.minimum.reduceat(w, starts) if starts.size else w
+        a, b = a[starts], b[starts]
         rows = np.concatenate([a, b])
         cols = np.concatenate([b, a])
         data = np.concatenate([w, w])
-        n = self.n_nodes
         return sparse.csr_matrix((data, (rows, cols)), shape=(n, n))
 
     @cached_property

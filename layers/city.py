@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,9 +11,8 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from geo.edge_grid import edge_grid
 from geo.network import WalkNetwork
-from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap
+from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap, snap_in_threads
 
 __all__ = ["City"]
 
@@ -93,7 +90,7 @@ class City:
     @cached_property
     def snapped_cells(self) -> Snapped:
         """Cells' representative points snapped onto the network's edges."""
-        return _snap_in_threads(self.network, *self.cell_xy, max_dist=self.max_snap_m)
+        return snap_in_threads(self.network, *self.cell_xy, max_dist=self.max_snap_m)
 
     @cached_property
     def snapped_facilities(self) -> Snapped:
@@ -103,22 +100,3 @@ class City:
     def facilities_of(self, kinds: tuple[str, ...] | list[str]) -> np.ndarray:
         """Integer positions of the facilities whose kind is in ``kinds``."""
         return np.flatnonzero(self.facilities["kind"].isin(list(kinds)).to_numpy())
-
-
-_SNAP_CHUNK = 50_000
-
-
-def _snap_in_threads(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: float) -> Snapped:
-    """:func:`geo.snap.snap` on chunks of points in threads (same result, point by point).
-
-    The nearest-edge queries release the GIL; for a city's 750,000 cells they
-    are most of the snapping time, so threads divide it by the core count.
-    """
-    workers = min(os.cpu_count() or 1, -(-x.size // _SNAP_CHUNK))
-    if workers <= 1:
-        return snap(network, x, y, max_dist=max_dist)
-    edge_grid(network)  # build the shared segment index once, before the threads
-    chunks = [slice(i, i + _SNAP_CHUNK) for i in range(0, x.size, _SNAP_CHUNK)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(lambda c: snap(network, x[c], y[c], max_dist=max_dist), chunks))
-    return Snapped.concat(parts)

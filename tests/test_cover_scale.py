@@ -15,11 +15,10 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-import layers.city as city_module
 import scenarios.service_areas as sa_module
 from api.cli import app
 from geo.service_area import service_areas
-from geo.snap import snap
+from geo.snap import snap, snap_in_threads
 from layers.cities import load_city
 from layers.network_io import save_network
 from scenarios.evaluate import evaluate, evaluate_standard
@@ -39,16 +38,15 @@ def _fresh(city):
     return dataclasses.replace(city, network=dataclasses.replace(city.network))
 
 
-def test_threaded_snapping_matches_snap(demo, monkeypatch):
+def test_threaded_snapping_matches_snap(demo):
     """Chunks in threads give exactly what one call of geo.snap.snap gives, unsnappable points included."""
-    monkeypatch.setattr(city_module, "_SNAP_CHUNK", 700)
     rng = np.random.default_rng(5)
     x0, y0, x1, y1 = demo.network.bounds()
     # a margin beyond the 500 m snapping limit, so some points stay unsnapped
     x = rng.uniform(x0 - 900, x1 + 900, 5000)
     y = rng.uniform(y0 - 900, y1 + 900, 5000)
     want = snap(demo.network, x, y, max_dist=500.0)
-    got = city_module._snap_in_threads(demo.network, x, y, max_dist=500.0)
+    got = snap_in_threads(demo.network, x, y, max_dist=500.0, chunk=700)
     assert (~want.ok).sum() > 50
     for f in ("edge", "to_u", "to_v", "access", "x", "y"):
         np.testing.assert_array_equal(getattr(got, f), getattr(want, f))
