@@ -212,7 +212,7 @@ def ours_end_to_end(net: WalkNetwork, cxy, fxy, elderly, beds, limit: float, tim
     fac = snap(own, fxy[0], fxy[1])
     timings["snap (onto edges, access legs)"] = time.perf_counter() - t
     t = time.perf_counter()
-    pairs = pair_distances(own, fac, cells, limit, target_xy=(cxy[0], cxy[1]), source_xy=(fxy[0], fxy[1]))
+    pairs = pair_distances(own, fac, cells, limit)
     timings["cost matrix (pair_distances)"] = time.perf_counter() - t
     timings["pairs"] = len(pairs)
     t = time.perf_counter()
@@ -302,8 +302,7 @@ def main() -> None:
     print("shared steps (both tools need walking distances):")
     cells, _ = timed("snap cells", snap, net, cxy[0], cxy[1])
     fac, _ = timed("snap facilities", snap, net, fxy[0], fxy[1])
-    pairs, t_pairs = timed("pair_distances (bounded Dijkstra)", pair_distances, net, fac, cells, limit,
-                           target_xy=(cxy[0], cxy[1]), source_xy=(fxy[0], fxy[1]))
+    pairs, t_pairs = timed("pair_distances (bounded Dijkstra)", pair_distances, net, fac, cells, limit)
     print(f"  pairs within {limit:.0f} m: {len(pairs):,}")
     k, m = beds.size, elderly.size
 

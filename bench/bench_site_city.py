@@ -47,8 +47,7 @@ def main() -> None:
     t_check = t_ours - last.get("checking coverage", t_ours)
 
     # the same matrix as the model used, rebuilt through the public function
-    inp_mat = candidate_matrix(city.network, res.candidates.snapped, city.snapped_cells, res.standard.threshold_m,
-                               demand_xy=city.cell_xy)
+    inp_mat = candidate_matrix(city.network, res.candidates.snapped, city.snapped_cells, res.standard.threshold_m)
     w = city.cells["population"].to_numpy(dtype=float)
     w_open = np.where(res.current.covered, 0.0, w)
     t = time.perf_counter()

@@ -175,8 +175,7 @@ def demo_instance(k: int = 500) -> SitingInput:
     city = load_city("demo")
     cands = candidates_on_network(city.network, 50.0)
     pick = np.sort(np.random.default_rng(0).choice(len(cands), size=min(k, len(cands)), replace=False))
-    mat = candidate_matrix(city.network, cands.snapped.take(pick), city.snapped_cells, CLINIC_REACH,
-                           demand_xy=city.cell_xy)
+    mat = candidate_matrix(city.network, cands.snapped.take(pick), city.snapped_cells, CLINIC_REACH)
     w = city.cells["population"].to_numpy(dtype=np.float64)
     return SitingInput(mat, w, CLINIC_REACH, candidate_xy=cands.xy[pick])
 
@@ -205,7 +204,7 @@ def big_city_mclp(n_candidates: int = 20_000, p: int = 50) -> None:
     print(f"big: {len(cands):,} candidate points on the network, {n_candidates:,} picked in "
           f"{time.perf_counter() - t:.1f}s", flush=True)
     t = time.perf_counter()
-    mat = candidate_matrix(net, cands.snapped.take(pick), cells, CLINIC_REACH, demand_xy=city.cell_xy)
+    mat = candidate_matrix(net, cands.snapped.take(pick), cells, CLINIC_REACH)
     t_mat = time.perf_counter() - t
     m = len(city.cells)
     print(f"big: matrix {n_candidates:,} x {m:,} within {CLINIC_REACH:g} m: {mat.nnz:,} pairs in {t_mat:.1f}s "

@@ -24,6 +24,7 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geo.edge_grid import concat_ranges
+from geo.grouping import counting_order
 from geo.network import MIN_EDGE_M, WalkNetwork
 from geo.snap import Snapped
 
@@ -125,6 +126,43 @@ def _target_costs(network: WalkNetwork, targets: Snapped) -> tuple[np.ndarray, .
     costs = (network.u[e], network.v[e], targets.to_u + targets.access, targets.to_v + targets.access)
     _COSTS[targets] = (weakref.ref(network), costs)
     return costs
+
+
+@dataclass(frozen=True, eq=False)
+class _NodeIndex:
+    """Snapped targets listed under one end node of their edge (CSR-style)."""
+
+    indptr: np.ndarray
+    targets: np.ndarray
+
+    def gather(self, row: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every target listed under ``node[i]``, with ``row[i]`` repeated beside it."""
+        start = self.indptr[node]
+        count = self.indptr[node + 1] - start
+        return np.repeat(row, count), self.targets[concat_ranges(start, count)]
+
+
+_BY_END: "weakref.WeakKeyDictionary[Snapped, tuple[weakref.ref, tuple[_NodeIndex, _NodeIndex]]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _targets_by_end(network: WalkNetwork, targets: Snapped) -> tuple[_NodeIndex, _NodeIndex]:
+    """Snapped targets grouped by the ``u`` end and by the ``v`` end of their edge.
+
+    Built in linear time (:func:`geo.grouping.counting_order`) and kept while
+    ``targets`` lives, like :func:`_target_costs`.
+    """
+    got = _BY_END.get(targets)
+    if got is not None and got[0]() is network:
+        return got[1]
+    ok = np.flatnonzero(targets.ok)
+    out = []
+    for end in (network.u, network.v):
+        order, indptr = counting_order(end[targets.edge[ok]], network.n_nodes)
+        out.append(_NodeIndex(indptr.astype(np.int64, copy=False), ok[order]))
+    _BY_END[targets] = (weakref.ref(network), (out[0], out[1]))
+    return out[0], out[1]
 
 
 def _same_edge_pairs(sources: Snapped, targets: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -247,18 +285,18 @@ def pair_distances(
     sources: Snapped,
     targets: Snapped,
     limit: float,
-    target_xy: tuple[np.ndarray, np.ndarray] | None = None,
-    source_xy: tuple[np.ndarray, np.ndarray] | None = None,
     batch_size: int = 64,
     progress=None,
 ) -> Pairs:
     """All source-target walking distances up to ``limit``, as sparse pairs.
 
     Bounded Dijkstra runs from the sources in batches of nearby sources on
-    local pieces of the network (:func:`local_node_distances`). Only targets within a
-    straight line of ``limit`` from a source are examined: walking distance
-    (access legs and street lengths) is never shorter than the straight line,
-    so this pre-filter by a k-d tree loses no pair.
+    local pieces of the network (:func:`local_node_distances`). A target is
+    examined for a source only when an end of its edge was reached within
+    ``limit`` (a walk to it passes through one of them, or runs along the
+    shared edge, which is handled apart): targets are looked up by node in
+    an index built once per set of targets, so no straight-line search is
+    needed and no pair is lost.
 
     Parameters
     ----------
@@ -266,9 +304,6 @@ def pair_distances(
     sources, targets : Snapped
     limit : float
         Largest distance in metres (must be finite).
-    target_xy, source_xy : tuple of numpy.ndarray, optional
-        Original (unsnapped) coordinates for the straight-line pre-filter;
-        the snapped positions by default. Either is exact.
     batch_size : int, default 64
         Sources per Dijkstra call (see :func:`local_node_distances`: each
         call runs on the piece of network within reach of its sources).
@@ -282,35 +317,31 @@ def pair_distances(
     """
     if not np.isfinite(limit):
         raise ValueError("pair_distances needs a finite limit")
-    t_ok = np.flatnonzero(targets.ok)
     s_ok = np.flatnonzero(sources.ok)
     out_s, out_t, out_d = [], [], []
-    if t_ok.size == 0 or s_ok.size == 0:
+    if not targets.ok.any() or s_ok.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return Pairs(empty, empty, np.empty(0))
 
-    # Walking distance is never shorter than the straight line between the
-    # original or the snapped positions (triangle inequality, and a street is
-    # never shorter than its chord). The small slack absorbs edge lengths that
-    # were measured geodesically rather than in the projected CRS.
-    txy = np.column_stack(target_xy if target_xy is not None else (targets.x, targets.y))[t_ok]
-    sxy = np.column_stack(source_xy if source_xy is not None else (sources.x, sources.y))
-    radius = limit * 1.001 + 1.0
-    tree = cKDTree(txy)
     tu, tv, cu, cv = _target_costs(network, targets)
-
+    at_u, at_v = _targets_by_end(network, targets)
     done = 0
     for local in local_node_distances(network, sources, limit, batch_size=batch_size):
         batch = local.sources
         done += batch.size
-        near = tree.query_ball_point(sxy[batch], r=radius)
-        lens = np.fromiter((len(a) for a in near), dtype=np.int64, count=batch.size)
-        if lens.sum():
-            row = np.repeat(np.arange(batch.size), lens)
-            tgt = t_ok[np.concatenate([np.asarray(a, dtype=np.int64) for a in near])]
-            d = np.minimum(local.at(row, tu[tgt]) + cu[tgt], local.at(row, tv[tgt]) + cv[tgt])
+        row, col = np.nonzero(local.dist <= limit)
+        node = local.nodes[col]
+        # targets whose u end was reached, then those reached only through v:
+        # each (source, target) pair comes up once
+        row_u, tgt_u = at_u.gather(row, node)
+        row_v, tgt_v = at_v.gather(row, node)
+        only_v = local.at(row_v, tu[tgt_v]) > limit
+        rows = np.concatenate([row_u, row_v[only_v]])
+        tgt = np.concatenate([tgt_u, tgt_v[only_v]])
+        if tgt.size:
+            d = np.minimum(local.at(rows, tu[tgt]) + cu[tgt], local.at(rows, tv[tgt]) + cv[tgt])
             keep = d <= limit
-            out_s.append(batch[row[keep]])
+            out_s.append(batch[rows[keep]])
             out_t.append(tgt[keep])
             out_d.append(d[keep])
         if progress is not None:

@@ -235,8 +235,6 @@ def evaluate_access(city: City, standard: AccessStandard) -> AccessResult:
         city.snapped_facilities.take(idx),
         city.snapped_cells,
         limit=standard.catchment_m,
-        source_xy=tuple(a[idx] for a in city.facility_xy),
-        target_xy=city.cell_xy,
     )
     demand = city.cells[standard.demand].to_numpy(dtype=np.float64)
     fca = two_step_fca(

@@ -402,11 +402,11 @@ def _matrices(city: City, standard: Standard, cands: CandidateSites, existing: n
         ex = _radius_matrix(np.column_stack([fx[existing], fy[existing]]), cells, reach)
         return cand, ex
     cells = city.snapped_cells
-    cand = candidate_matrix(city.network, cands.snapped, cells, reach, demand_xy=city.cell_xy, progress=progress)
+    cand = candidate_matrix(city.network, cands.snapped, cells, reach, progress=progress)
     if existing.size == 0:
         return cand, sparse.csr_matrix((0, len(city.cells)))
     fac = city.snapped_facilities.take(existing)
-    ex = candidate_matrix(city.network, fac, cells, reach, demand_xy=city.cell_xy)
+    ex = candidate_matrix(city.network, fac, cells, reach)
     return cand, ex
 
 

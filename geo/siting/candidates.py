@@ -168,7 +168,6 @@ def candidate_matrix(
     candidates: Snapped,
     demand: Snapped,
     reach_m: float,
-    demand_xy: tuple[np.ndarray, np.ndarray] | None = None,
     progress=None,
 ) -> sparse.csr_matrix:
     """Walking distances from candidates to demand cells within reach.
@@ -182,9 +181,6 @@ def candidate_matrix(
         Snapped representative points of the demand cells.
     reach_m : float
         The standard's walking reach in metres; farther pairs are not stored.
-    demand_xy : tuple of numpy.ndarray, optional
-        Original cell points for the straight-line pre-filter (see
-        :func:`geo.paths.pair_distances`).
     progress : callable, optional
         ``progress(message, fraction)``.
 
@@ -200,5 +196,5 @@ def candidate_matrix(
     if progress is not None:
         def cb(done: int, total: int) -> None:
             progress("candidate distances", done / max(total, 1))
-    pairs = pair_distances(network, candidates, demand, reach_m, target_xy=demand_xy, progress=cb)
+    pairs = pair_distances(network, candidates, demand, reach_m, progress=cb)
     return pairs.to_csr(len(candidates), len(demand))
