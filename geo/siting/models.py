@@ -57,7 +57,12 @@ from geo.siting.milp import (
 )
 from geo.siting.problem import Prepared, SiteOptions, SitingInput, prepare
 from geo.siting.result import SitingResult, relative_gap
-from geo.siting.setcover import drop_redundant, lagrangian_cover, reduce_cover
+from geo.siting.setcover import (
+    drop_redundant,
+    lagrangian_cover,
+    reduce_cover,
+    weighted_local_search,
+)
 from geo.siting.shrink import Reduced, merge_cells, reduce
 
 __all__ = ["DECAYS", "capacitated_coverage", "lscp", "max_attendance", "mclp", "p_median"]
@@ -614,6 +619,12 @@ def _full_cover(red: Reduced, options: SiteOptions, prep: Prepared):
     lag, best = lagrangian_cover(core.b, greedy)
     lower = float(np.ceil(lag - 1e-6))
     status, solver, sg = "heuristic", "greedy+lagrangian", (None, None)
+    if lower < best.size:
+        prep.report("local search", 0.0, options)
+        found = weighted_local_search(core.b, best, lower=int(lower))
+        if found.size < best.size:
+            notes.append(f"weighted local search: {best.size} -> {found.size} sites on the core")
+            best, solver = found, "greedy+lagrangian+local search"
     if lower < best.size and options.method != "greedy":
         model = cover_model(core.b, np.ones(core.b.shape[1]), None, none, np.empty((0, 2), dtype=np.int64))
         warm = np.zeros(core.b.shape[0])

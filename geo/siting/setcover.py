@@ -12,11 +12,19 @@ covering (Beasley 1987, 1990; Caprara, Fischetti & Toth 1999):
    multiplier vector gives a lower bound, and each iterate's reduced costs
    drive a greedy repair, so the relaxation doubles as a heuristic; the best
    cover found is cleaned of redundant sites.
-3. Only when ``ceil(bound)`` is still below the best cover does HiGHS run,
+3. **Weighted local search** from that cover (:func:`weighted_local_search`,
+   row weighting as in Gao, Weise & Li 2015): look for a cover one site
+   smaller by swapping sites while uncovered cells grow heavier. On the
+   2,000 x 10,000 bench core (1,869 candidates x 3,461 cells) it took the
+   Lagrangian heuristic's 234 sites to 197 in 5 s; HiGHS had reached 201
+   after 60 s from 234, and 205 in its 120 s limit in the earlier bench.
+4. Only when ``ceil(bound)`` is still below the best cover does HiGHS run,
    on the reduced core, warm-started with that cover (see
    :func:`geo.siting.models.lscp`).
 
-Everything is deterministic: fixed iteration counts, ties to the lowest index.
+Everything is deterministic: fixed iteration counts, a seeded random choice
+in the local search, ties to the lowest index (the local search: to the
+site changed longest ago).
 """
 
 from __future__ import annotations
@@ -26,7 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["CoverCore", "drop_redundant", "greedy_repair", "lagrangian_cover", "reduce_cover"]
+__all__ = [
+    "CoverCore",
+    "drop_redundant",
+    "greedy_repair",
+    "lagrangian_cover",
+    "reduce_cover",
+    "weighted_local_search",
+]
 
 # pairwise domination needs B B^T (or B^T B); skip a test whose product would
 # hold more entries than this (memory), the reduction is optional
@@ -256,3 +271,143 @@ def lagrangian_cover(
             break
         u = np.maximum(u + mu * (best.size - value) / norm * g, 0.0)
     return lb, best
+
+
+def _pairs_of_columns(b: sparse.csr_matrix, bt: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each candidate ``c``: every (candidate, cell) pair with the cell in ``N(c)``.
+
+    Returns ``(cand, cell, start)``: candidate ``c``'s pairs are
+    ``start[c]:start[c + 1]``, listed cell by cell.
+    """
+    k = b.shape[0]
+    lens = np.diff(bt.indptr)[b.indices]
+    first = np.repeat(bt.indptr[b.indices] - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+    per_cand = np.bincount(np.repeat(np.arange(k), np.diff(b.indptr)), weights=lens, minlength=k)
+    start = np.concatenate([[0], np.cumsum(per_cand)]).astype(np.int64)
+    return bt.indices[first].astype(np.int64), np.repeat(b.indices, lens).astype(np.int64), start
+
+
+def weighted_local_search(
+    b: sparse.csr_matrix,
+    start: np.ndarray,
+    lower: int = 0,
+    max_steps: int = 50_000,
+    stall_steps: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Smaller covers by row-weighting local search (RWLS, Gao, Weise & Li 2015).
+
+    Each cell has a weight (initially 1). A chosen site's score is minus the
+    weight of the cells only it covers; another candidate's, the weight of the
+    uncovered cells it would cover. Whenever the sites cover every cell the
+    cover is recorded and the site with the best score leaves; otherwise one
+    step removes the best-scoring site (not the one added last), adds the
+    best-scoring candidate covering a random uncovered cell (skipping
+    candidates whose neighbourhood has not changed since they left:
+    configuration checking) and adds 1 to every uncovered cell's weight, so
+    cells left out for long pull the search towards them. Ties go to the
+    site changed longest ago, then the lowest index.
+
+    Parameters
+    ----------
+    b : scipy.sparse.csr_matrix
+        ``k x m`` 0/1 cover matrix, every cell coverable.
+    start : numpy.ndarray of int64
+        A cover.
+    lower : int
+        A lower bound on the fewest sites: stop on reaching it.
+    max_steps : int
+        Largest number of swap steps.
+    stall_steps : int, optional
+        Stop after this many steps without a smaller cover; default 10 per
+        candidate, at least 1,000 (improvements come in bursts: at 2,000 x
+        10,000 the step from 200 to 197 sites came more than 10,000 steps
+        after the one before).
+    seed : int
+        Seed of the random uncovered-cell choice (runs are repeatable).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        The smallest cover found, ascending (``start``, sorted, when nothing
+        smaller was found).
+    """
+    b = sparse.csr_matrix(b, dtype=np.float64)
+    b.sort_indices()
+    k, m = b.shape
+    best = np.sort(np.asarray(start, dtype=np.int64))
+    if m == 0 or best.size <= max(lower, 1):
+        return best
+    bt = sparse.csr_matrix(b.T)
+    bt.sort_indices()
+    bi, bp, ti, tp = b.indices, b.indptr, bt.indices.astype(np.int64), bt.indptr
+    stall = max(1_000, 10 * k) if stall_steps is None else stall_steps
+    e_cand, e_cell, e_start = _pairs_of_columns(b, bt)
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(k, dtype=bool)
+    chosen[best] = True
+    count = np.bincount(bi[np.concatenate([np.arange(bp[i], bp[i + 1]) for i in best])], minlength=m)
+    weight = np.ones(m)
+    score = b @ (count == 0).astype(np.float64)
+    score[chosen] = -(b @ (count == 1).astype(np.float64))[chosen]
+    stamp = np.zeros(k, dtype=np.int64)
+    free = np.ones(k, dtype=bool)  # configuration checking: may be added
+
+    def flip(c: int, step: int) -> None:
+        pairs = slice(e_start[c], e_start[c + 1])
+        ec, er = e_cand[pairs], e_cell[pairs]
+        cells = bi[bp[c] : bp[c + 1]]
+        if chosen[c]:  # remove
+            chosen[c] = False
+            count[cells] -= 1
+            now = count[er]
+            score[c] = 0.0
+            np.add.at(score, ec[now == 0], weight[er[now == 0]])
+            one = (now == 1) & chosen[ec]
+            np.subtract.at(score, ec[one], weight[er[one]])
+            free[ec] = True
+            free[c] = False
+        else:  # add
+            was = count[er]
+            chosen[c] = True
+            np.subtract.at(score, ec[was == 0], weight[er[was == 0]])
+            one = (was == 1) & chosen[ec] & (ec != c)
+            np.add.at(score, ec[one], weight[er[one]])
+            score[c] = -weight[cells[count[cells] == 0]].sum()
+            count[cells] += 1
+            free[ec] = True
+        stamp[c] = step
+
+    def pick(cands: np.ndarray) -> int:
+        sc = score[cands]
+        top = cands[sc == sc.max()]
+        return int(top[np.argmin(stamp[top])])  # argmin: first of the oldest, cands ascending
+
+    last_added, last_better = -1, 0
+    for step in range(1, max_steps + 1):
+        while not (count == 0).any():
+            sol = np.flatnonzero(chosen)
+            if sol.size < best.size:
+                best, last_better = sol, step
+                if best.size <= lower:
+                    return best
+            flip(pick(sol), step)
+        if step - last_better > stall:
+            break
+        sol = np.flatnonzero(chosen)
+        if sol.size > 1:
+            sol = sol[sol != last_added]
+        flip(pick(sol), step)
+        open_cells = np.flatnonzero(count == 0)
+        r = open_cells[rng.integers(open_cells.size)]
+        cands = ti[tp[r] : tp[r + 1]]
+        ok = cands[free[cands]]
+        last_added = pick(ok if ok.size else cands)
+        flip(last_added, step)
+        open_cells = np.flatnonzero(count == 0)
+        weight[open_cells] += 1.0
+        for r in open_cells:
+            score[ti[tp[r] : tp[r + 1]]] += 1.0
+    if not (count == 0).any() and chosen.sum() < best.size:
+        best = np.flatnonzero(chosen)
+    return best
