@@ -116,10 +116,12 @@ def rook_adjacency(geoms: np.ndarray) -> sparse.csr_matrix:
 
 
 def _row_runs(geoms: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
-    """Grid cells merged into one rectangle per horizontal run of neighbours.
+    """Grid cells merged into rectangles: horizontal runs, then runs stacked with the same span.
 
-    Dissolving a few long rectangles is far cheaper than dissolving every
-    cell (a 300,000-cell block becomes a few hundred rectangles).
+    Dissolving a few rectangles is far cheaper than dissolving every cell (a
+    300,000-cell block becomes a few hundred rectangles); stacking runs that
+    cover the same columns in consecutive rows halves the count again on
+    blocky gaps.
     """
     order = np.lexsort((col, row))
     r, c = row[order], col[order]
@@ -127,8 +129,26 @@ def _row_runs(geoms: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray
     new[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1] + 1)
     first = order[new]
     last = order[np.r_[np.flatnonzero(new)[1:], order.size] - 1]
-    b0, b1 = shapely.bounds(geoms[first]), shapely.bounds(geoms[last])
+    # stack: runs with the same first and last column in consecutive rows
+    stack = np.lexsort((row[first], col[last], col[first]))
+    first, last = first[stack], last[stack]
+    top = np.ones(first.size, dtype=bool)
+    top[1:] = (
+        (col[first[1:]] != col[first[:-1]])
+        | (col[last[1:]] != col[last[:-1]])
+        | (row[first[1:]] != row[first[:-1]] + 1)
+    )
+    lower = first[top]  # the bottom run of each stack: its first cell
+    upper = last[np.r_[np.flatnonzero(top)[1:], top.size] - 1]  # the top run's last cell
+    b0, b1 = shapely.bounds(geoms[lower]), shapely.bounds(geoms[upper])
     return shapely.box(b0[:, 0], b0[:, 1], b1[:, 2], b1[:, 3])
+
+
+def _plain_list(values: np.ndarray) -> list:
+    """Python values (no numpy scalars), for JSON and GeoPackage writers."""
+    if values.dtype != object:
+        return values.tolist()  # converts in C
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
 
 
 def uncovered_clusters(
@@ -172,7 +192,7 @@ def uncovered_clusters(
     weights = np.asarray(weights, dtype=np.float64).ravel()
     if mask.size != n or weights.size != n:
         raise ValueError(f"mask ({mask.size}) and weights ({weights.size}) must have one value per cell ({n})")
-    ids = np.arange(n) if ids is None else np.asarray(ids, dtype=object)
+    ids = np.arange(n) if ids is None else np.asarray(ids)
 
     sel = np.flatnonzero(mask)
     columns = ["rank", "population", "n_cells", "cell_ids"]
@@ -196,7 +216,7 @@ def uncovered_clusters(
     cell_lists, polys = [], []
     for c in ranked:
         local = by_label[start[c] : start[c + 1]]
-        cell_lists.append([v.item() if isinstance(v, np.generic) else v for v in ids[sel[local]]])
+        cell_lists.append(_plain_list(ids[sel[local]]))
         parts = _row_runs(sub[local], grid[0][local], grid[1][local]) if grid is not None else sub[local]
         polys.append(shapely.union_all(parts))
     return gpd.GeoDataFrame(

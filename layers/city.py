@@ -74,12 +74,22 @@ class City:
         The centroid where it lies inside the polygon (always, for square grid
         cells), otherwise a point guaranteed inside (for concave units).
         """
-        geoms = self.cells.geometry.values
-        pts = shapely.centroid(geoms)
-        outside = ~shapely.contains(geoms, pts)
-        if outside.any():
-            pts[outside] = shapely.point_on_surface(geoms[outside])
-        return shapely.get_x(pts), shapely.get_y(pts)
+        geoms = np.asarray(self.cells.geometry.values)
+        b = shapely.bounds(geoms)
+        x, y = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        # A polygon as large as its bounding box is that box (every grid cell):
+        # its centroid is the box centre, found without GEOS's centroid and
+        # containment tests (1.1 s for 750,000 cells).
+        box_area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        other = np.flatnonzero(~(np.abs(shapely.area(geoms) - box_area) <= 1e-9 * box_area))
+        if other.size:
+            g = geoms[other]
+            pts = shapely.centroid(g)
+            outside = ~shapely.contains(g, pts)
+            if outside.any():
+                pts[outside] = shapely.point_on_surface(g[outside])
+            x[other], y[other] = shapely.get_x(pts), shapely.get_y(pts)
+        return x, y
 
     @cached_property
     def facility_xy(self) -> tuple[np.ndarray, np.ndarray]:
