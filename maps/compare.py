@@ -18,8 +18,9 @@ import folium
 import numpy as np
 import pandas as pd
 
+from maps.cell_layers import collection, wgs84
 from maps.errors import MapError
-from maps.interactive import _collection, _wgs84, coverage_map
+from maps.interactive import coverage_map
 from maps.labels import check_lang, kind_text, standard_short, text
 from scenarios.compare import CHANGES, Comparison
 
@@ -88,7 +89,7 @@ def _cells_layer(comparison: Comparison, sid: str, lang: str, show: bool) -> fol
     group = folium.FeatureGroup(name=name, show=show)
     if len(layer):
         folium.GeoJson(
-            _collection(_wgs84(layer.geometry.values, layer.crs), props),
+            collection(wgs84(layer.geometry.values, layer.crs), props),
             style_function=lambda f: {
                 "fillColor": CHANGE_COLOURS[f["properties"]["change"]],
                 "color": CHANGE_COLOURS[f["properties"]["change"]],
@@ -140,7 +141,7 @@ def _loads_layer(comparison: Comparison, sid: str, lang: str, top: int, show: bo
     unit = text(f"weight_{std.weight}", lang)
     name = _t("loads_layer", lang, std=standard_short(std, lang))
     group = folium.FeatureGroup(name=name, show=show)
-    points = _wgs84(_facility_positions(comparison, loads["id"].tolist()), comparison.result_b.city.crs)
+    points = wgs84(_facility_positions(comparison, loads["id"].tolist()), comparison.result_b.city.crs)
     biggest = float(loads["load_change"].abs().max())
     for row, pt in zip(loads.to_dict("records"), points):
         sign = "gain" if row["load_change"] > 0 else "loss"

@@ -29,8 +29,8 @@ from pyproj import Transformer
 from geo.crs import WGS84
 from layers.atomic import write_atomic
 from maps.assets import inline_libraries
+from maps.cell_layers import MERCATOR, CellLayers, cells_document, collection, image_layer, wgs84
 from maps.content import (
-    Classes,
     cell_aliases,
     cell_details,
     facility_aliases,
@@ -41,8 +41,8 @@ from maps.content import (
 )
 from maps.errors import MapError
 from maps.labels import check_lang, kind_text, map_title, standard_short, text, unit_text
-from maps.raster import CellRaster, class_png, png_data_uri, rasterize_cells
-from maps.style import CLUSTER_COLOUR, UNIT_COLOUR, kind_style, kind_svg, rgba_bytes
+from maps.raster import rasterize_cells
+from maps.style import CLUSTER_COLOUR, UNIT_COLOUR, kind_style, kind_svg
 from scenarios.evaluate import CoverageResult, StandardResult
 
 __all__ = ["coverage_map", "BASEMAPS", "VECTOR_MAX_CELLS"]
@@ -56,8 +56,6 @@ VECTOR_MAX_CELLS = 20_000
 CLUSTER_MARKERS_OVER = 50
 """A facility kind with more markers than this is clustered (MarkerCluster)."""
 
-_FILL_OPACITY = 0.7
-_MERCATOR = "EPSG:3857"
 
 _CSS = """
 .lc-title {position: fixed; top: 10px; left: 50%; transform: translateX(-50%); z-index: 1000;
@@ -89,101 +87,11 @@ class _Attribution(MacroElement):
         self.text = attribution
 
 
-# --- geometry helpers -------------------------------------------------------
-
-
-def _wgs84(geoms, crs, simplify_m: float = 0.0) -> np.ndarray:
-    """Geometries in WGS84, optionally simplified first (in metres), rounded to ~0.1 m."""
-    geoms = np.asarray(geoms, dtype=object)
-    if simplify_m > 0:
-        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
-    out = gpd.GeoSeries(geoms, crs=crs).to_crs(WGS84).values
-    # six decimals of a degree is ~0.1 m: plenty for a map, halves the JSON
-    return shapely.transform(np.asarray(out, dtype=object), lambda c: np.round(c, 6))
-
-
-def _collection(geoms: np.ndarray, props: pd.DataFrame) -> dict:
-    """A GeoJSON FeatureCollection dict (feature ids 0..n-1, needed for styling)."""
-    frame = gpd.GeoDataFrame(props.reset_index(drop=True), geometry=list(geoms), crs=WGS84)
-    return frame.to_geo_dict(drop_id=False)
-
-
 # --- layers -----------------------------------------------------------------
 
 
 def _standard_name(sr: StandardResult, lang: str) -> str:
     return sr.standard.title(lang)
-
-
-class _CellLayers(MacroElement):
-    """Per-cell polygon layers that share one copy of the cells.
-
-    folium's GeoJson would embed every cell's geometry and details once per
-    layer; here the cells are one GeoJSON document (``#lc-cells``) and each
-    layer is only a class per cell, built in the browser when first shown.
-    """
-
-    _template = Template(
-        """{% macro html(this, kwargs) %}{% if this.doc %}<script type="application/json" id="{{ this.doc_id }}">{{ this.doc }}</script>{% endif %}{% endmacro %}
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            var cells = JSON.parse(document.getElementById({{ this.doc_id|tojson }}).textContent);
-            var specs = {{ this.specs|tojson }};
-            var groups = [{% for g in this.groups %}{{ g.get_name() }}{{ "," if not loop.last }}{% endfor %}];
-            var renderer = L.canvas({padding: 0.5});
-            function tooltip(props, spec, cls) {
-                var rows = spec.fields.map(function (f, i) {
-                    return "<tr><th>" + spec.aliases[i] + "</th><td>" + props[f] + "</td></tr>";
-                });
-                return "<table>" + rows.join("") + "</table><b>" + spec.labels[cls] + "</b>";
-            }
-            specs.forEach(function (spec, k) {
-                var group = groups[k];
-                function build() {
-                    L.geoJSON(cells, {
-                        renderer: renderer,
-                        filter: function (f) { return spec.cls[f.id] >= 0; },
-                        style: function (f) {
-                            var c = spec.colours[spec.cls[f.id]];
-                            return {fillColor: c, color: c, weight: 0.3, fillOpacity: {{ this.opacity }}};
-                        },
-                        onEachFeature: function (f, layer) {
-                            layer.bindTooltip(function () { return tooltip(f.properties, spec, spec.cls[f.id]); });
-                        }
-                    }).addTo(group);
-                }
-                if (map.hasLayer(group)) { build(); } else { group.once("add", build); }
-            });
-        })();
-        {% endmacro %}"""
-    )
-
-    def __init__(self, groups: list, specs: list[dict], opacity: float = _FILL_OPACITY, doc_id: str = "lc-cells",
-                 doc: str | None = None):
-        super().__init__()
-        self._name = "CellLayers"
-        self.groups = groups
-        self.specs = specs
-        self.opacity = opacity
-        # another set of cell layers (e.g. maps.ratios) may carry its own document
-        self.doc_id = doc_id
-        self.doc = doc
-
-
-def _cells_document(geoms: np.ndarray, details: pd.DataFrame) -> str:
-    """The cells as a GeoJSON FeatureCollection (ids are cell positions), safe inside <script>."""
-    doc = _collection(geoms, details)
-    for f in doc["features"]:
-        f["id"] = int(f["id"])
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-
-
-def _image_layer(group: folium.FeatureGroup, raster: CellRaster, classes: Classes, latlon_bounds) -> None:
-    png = class_png(raster, classes.cell_class, rgba_bytes(classes.colours))
-    folium.raster_layers.ImageOverlay(
-        image=png_data_uri(png), bounds=latlon_bounds, opacity=_FILL_OPACITY, pixelated=True, control=False
-    ).add_to(group)
 
 
 def _grid_layers(m, result, results, lang, max_vector_cells, classification, legend) -> str:
@@ -195,13 +103,13 @@ def _grid_layers(m, result, results, lang, max_vector_cells, classification, leg
 
     vector = len(city.cells) <= max_vector_cells
     if vector:
-        geoms = _wgs84(city.cells.geometry.values, city.crs)
+        geoms = wgs84(city.cells.geometry.values, city.crs)
         details = cell_details(result, results, lang)
         aliases = cell_aliases(results, lang)
         base = ["cell", "population", "elderly"]
     else:
-        raster = rasterize_cells(city.cells.geometry.values, city.crs, _MERCATOR)
-        to_ll = Transformer.from_crs(_MERCATOR, WGS84, always_xy=True)
+        raster = rasterize_cells(city.cells.geometry.values, city.crs, MERCATOR)
+        to_ll = Transformer.from_crs(MERCATOR, WGS84, always_xy=True)
         w, s = to_ll.transform(raster.bounds[0], raster.bounds[1])
         e, n = to_ll.transform(raster.bounds[2], raster.bounds[3])
         latlon = [[s, w], [n, e]]
@@ -224,7 +132,7 @@ def _grid_layers(m, result, results, lang, max_vector_cells, classification, leg
             )
             groups.append(group)
         else:
-            _image_layer(group, raster, classes, latlon)
+            image_layer(group, raster, classes, latlon)
         group.add_to(m)
         unit = text("weight_elderly" if sr is not None and sr.standard.weight == "elderly" else "weight_population", lang)
         legend.append(
@@ -239,9 +147,9 @@ def _grid_layers(m, result, results, lang, max_vector_cells, classification, leg
             }
         )
     if vector:
-        doc = _cells_document(geoms, details)
+        doc = cells_document(geoms, details)
         m.get_root().html.add_child(Element(f'<script type="application/json" id="lc-cells">{doc}</script>'), name="lc_cells")
-        m.add_child(_CellLayers(groups, specs))
+        m.add_child(CellLayers(groups, specs))
     return "vector" if vector else "image"
 
 
@@ -252,7 +160,7 @@ def _unit_layers(m, city, lang) -> None:
         props = pd.DataFrame({"name": units["name"].fillna("").astype(str).map(escape).to_numpy()})
         group = folium.FeatureGroup(name=unit_text(level, lang), show=i == 0)
         folium.GeoJson(
-            _collection(_wgs84(units.geometry.values, city.crs, simplify_m=5.0), props),
+            collection(wgs84(units.geometry.values, city.crs, simplify_m=5.0), props),
             style_function=lambda f: {"color": UNIT_COLOUR, "weight": 1.5, "fillOpacity": 0.0, "dashArray": "4 3"},
             tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=[text("name", lang)]),
             control=False,
@@ -274,7 +182,7 @@ def _service_area_layers(m, result, results, lang) -> None:
         )
         group = folium.FeatureGroup(name=f"{text('service_areas', lang)}: {standard_short(sr.standard, lang)}", show=False)
         folium.GeoJson(
-            _collection(_wgs84(sel.geometry.values, result.city.crs, simplify_m=5.0), props),
+            collection(wgs84(sel.geometry.values, result.city.crs, simplify_m=5.0), props),
             style_function=lambda f, c=colour: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.08},
             tooltip=folium.GeoJsonTooltip(fields=["facility", "standard"], aliases=[text("facility", lang), text("standard", lang)]),
             control=False,
@@ -301,7 +209,7 @@ def _cluster_layers(m, result, results, lang, legend) -> None:
         )
         group = folium.FeatureGroup(name=f"{name}: {standard_short(sr.standard, lang)}", show=k == 0)
         folium.GeoJson(
-            _collection(_wgs84(sel.geometry.values, result.city.crs, simplify_m=2.0), props),
+            collection(wgs84(sel.geometry.values, result.city.crs, simplify_m=2.0), props),
             style_function=lambda f: {"color": CLUSTER_COLOUR, "weight": 3, "dashArray": "6 4", "fillOpacity": 0.0},
             tooltip=folium.GeoJsonTooltip(
                 fields=["standard", "rank", "population", "n_cells"],
@@ -323,7 +231,7 @@ def _facility_layers(m, result, results, lang, legend) -> list:
     if not len(fac):
         return []
     details = facility_details(result, results, lang)
-    geoms = _wgs84(fac.geometry.values, result.city.crs)
+    geoms = wgs84(fac.geometry.values, result.city.crs)
     fields = list(details.columns)
     aliases = facility_aliases(lang)
     clusters, entries = [], []
@@ -337,7 +245,7 @@ def _facility_layers(m, result, results, lang, legend) -> list:
             group = folium.FeatureGroup(name=name, show=True)
         icon = folium.DivIcon(html=kind_svg(kind, 22), icon_size=(22, 22), icon_anchor=(11, 11), class_name="lc-icon")
         folium.GeoJson(
-            _collection(geoms[pos], details.iloc[pos]),
+            collection(geoms[pos], details.iloc[pos]),
             marker=folium.Marker(icon=icon),
             tooltip=folium.GeoJsonTooltip(fields=["name", "kind"], aliases=[text("name", lang), text("kind", lang)]),
             popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
@@ -361,7 +269,7 @@ def _extra_layers(m, extra_layers, crs, legend: list[dict]) -> None:
             props = frame[cols].astype(str).map(escape) if cols else pd.DataFrame(index=frame.index)
             group = folium.FeatureGroup(name=str(name or "layer"), show=True)
             folium.GeoJson(
-                _collection(_wgs84(frame.geometry.values, frame.crs), props),
+                collection(wgs84(frame.geometry.values, frame.crs), props),
                 tooltip=folium.GeoJsonTooltip(fields=cols) if cols else None,
                 control=False,
             ).add_to(group)

@@ -32,18 +32,10 @@ from branca.element import MacroElement
 from pyproj import Transformer
 
 from geo.crs import WGS84
+from maps.cell_layers import MERCATOR, CellLayers, cells_document, collection, image_layer, wgs84
 from maps.content import Classes
 from maps.errors import MapError
-from maps.interactive import (
-    _MERCATOR,
-    VECTOR_MAX_CELLS,
-    _CellLayers,
-    _cells_document,
-    _collection,
-    _image_layer,
-    _wgs84,
-    coverage_map,
-)
+from maps.interactive import VECTOR_MAX_CELLS, coverage_map
 from maps.labels import check_lang, kind_text, text, unit_text
 from maps.raster import rasterize_cells
 from scenarios.evaluate import CoverageResult
@@ -277,7 +269,7 @@ def _rule_layer(report: RatioReport, rid: str, lang: str, show: bool) -> folium.
     aliases = [text("name", lang), ratio_text("status", lang), ratio_text("shortfall_msg", lang),
                ratio_text("supply", lang), ratio_text("required", lang), ratio_text("ratio", lang)]
     folium.GeoJson(
-        _collection(_wgs84(units.geometry.values, report.city.crs, simplify_m=5.0), props),
+        collection(wgs84(units.geometry.values, report.city.crs, simplify_m=5.0), props),
         style_function=style,
         tooltip=folium.GeoJsonTooltip(fields=fields[:3], aliases=aliases[:3]),
         popup=folium.GeoJsonPopup(fields=fields, aliases=aliases),
@@ -371,7 +363,7 @@ def _access_layers(report: RatioReport, lang: str, max_vector_cells: int) -> lis
     if vector:
         details = _access_details(report, lang)
     else:
-        raster = rasterize_cells(city.cells.geometry.values, city.crs, _MERCATOR)
+        raster = rasterize_cells(city.cells.geometry.values, city.crs, MERCATOR)
         latlon = _raster_latlon(raster)
     groups, specs = [], []
     base_alias = [text("cell", lang)]
@@ -396,7 +388,7 @@ def _access_layers(report: RatioReport, lang: str, max_vector_cells: int) -> lis
                     }
                 )
             else:
-                _image_layer(group, raster, classes, latlon)
+                image_layer(group, raster, classes, latlon)
             group.lc_legend = {
                 "layer": name,
                 "shown": False,
@@ -409,15 +401,15 @@ def _access_layers(report: RatioReport, lang: str, max_vector_cells: int) -> lis
             groups.append(group)
     layers: list[MacroElement] = list(groups)
     if vector and groups:
-        doc = _cells_document(_wgs84(city.cells.geometry.values, city.crs), details)
+        doc = cells_document(wgs84(city.cells.geometry.values, city.crs), details)
         # the cells travel once, in their own document; each layer is a class per cell
-        layers.append(_CellLayers(groups, specs, doc_id="lc-ratio-cells", doc=doc))
+        layers.append(CellLayers(groups, specs, doc_id="lc-ratio-cells", doc=doc))
     return layers
 
 
 def _raster_latlon(raster) -> list[list[float]]:
     """[[south, west], [north, east]] of a Web Mercator cell raster."""
-    to_ll = Transformer.from_crs(_MERCATOR, WGS84, always_xy=True)
+    to_ll = Transformer.from_crs(MERCATOR, WGS84, always_xy=True)
     w, s = to_ll.transform(raster.bounds[0], raster.bounds[1])
     e, n = to_ll.transform(raster.bounds[2], raster.bounds[3])
     return [[s, w], [n, e]]
