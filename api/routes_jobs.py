@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import zlib
 from collections.abc import Callable
 from pathlib import Path as FsPath
 
@@ -111,10 +112,12 @@ def file_or_job(
     return FileResponse(path, media_type=media, filename=filename)
 
 
-_file_locks: dict[str, threading.Lock] = {}
-_file_locks_guard = threading.Lock()
+# Striped locks: one per export path would grow without end in a long-running
+# server; two paths sharing a stripe only wait for each other (a request holds
+# one lock at a time, so this cannot deadlock).
+_FILE_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def _file_lock(path: FsPath) -> threading.Lock:
-    with _file_locks_guard:
-        return _file_locks.setdefault(str(path), threading.Lock())
+    """The lock that serialises building the export file at ``path``."""
+    return _FILE_LOCKS[zlib.crc32(str(path).encode()) % len(_FILE_LOCKS)]
