@@ -249,3 +249,17 @@ def test_pair_distances_on_local_pieces_equal_whole_network(monkeypatch):
     assert len(whole) > 100
     for f in ("source", "target", "dist"):
         np.testing.assert_array_equal(getattr(local, f), getattr(whole, f), err_msg=f)
+
+
+def test_node_grid_finds_exactly_the_nodes_within_the_radius():
+    """The node grid that cuts local pieces returns what a brute-force distance check returns."""
+    from geo.paths import _NodeGrid
+
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0, 5000, 20_000), rng.uniform(0, 3000, 20_000)
+    net = WalkNetwork.from_edges(x, y, np.array([0]), np.array([1]))
+    grid = _NodeGrid.build(x, y, per_cell=8.0)
+    for radius in (0.0, 35.0, 420.0, 9000.0):
+        px, py = rng.uniform(-500, 5500, 7), rng.uniform(-500, 3500, 7)
+        want = np.flatnonzero((np.hypot(x[:, None] - px, y[:, None] - py) <= radius).any(axis=1))
+        np.testing.assert_array_equal(grid.near(net, px, py, radius), want)
