@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.grouping import counting_order
+from geo.grouping import concat_ranges, counting_order
 from geo.network import WalkNetwork
 
 __all__ = [
@@ -280,13 +280,6 @@ def locate_on_straight_edges(
     sx = np.where(start, ax, np.where(end, bx, (bx - ax) * along + ax))
     sy = np.where(start, ay, np.where(end, by, (by - ay) * along + ay))
     return frac, sx, sy
-
-
-def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + c)`` for every pair, vectorised."""
-    total = int(counts.sum())
-    offsets = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(starts, counts) + (np.arange(total) - offsets)
 
 
 _GRIDS: "weakref.WeakKeyDictionary[WalkNetwork, EdgeGrid]" = weakref.WeakKeyDictionary()

@@ -1,4 +1,4 @@
-"""Grouping many items by a small integer key in linear time.
+"""Grouping many items by a small integer key in linear time, and gathering ranges.
 
 ``numpy.argsort`` sorts by comparison, ``O(n log n)``: 0.28 s for the 2.5
 million grid entries of a Guangzhou-sized network. When the keys are small
@@ -46,3 +46,25 @@ def counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarra
         (np.ones(n, dtype=np.int8), (keys, np.arange(n))), shape=(n_keys, max(n, 1))
     )
     return m.indices, m.indptr
+
+
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + c)`` for every pair, vectorised.
+
+    Parameters
+    ----------
+    starts, counts : numpy.ndarray of int
+        Start and length of each range.
+
+    Returns
+    -------
+    numpy.ndarray of int
+
+    Examples
+    --------
+    >>> concat_ranges(np.array([5, 0]), np.array([2, 3])).tolist()
+    [5, 6, 0, 1, 2]
+    """
+    total = int(counts.sum())
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + (np.arange(total) - offsets)

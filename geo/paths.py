@@ -22,8 +22,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from geo.edge_grid import concat_ranges
-from geo.grouping import counting_order
+from geo.grouping import concat_ranges, counting_order
 from geo.network import MIN_EDGE_M, WalkNetwork
 from geo.snap import Snapped
 

@@ -35,7 +35,7 @@ from functools import partial
 import numpy as np
 import shapely
 
-from geo.edge_grid import concat_ranges
+from geo.grouping import concat_ranges
 from geo.network import WalkNetwork
 from geo.paths import LocalDistances, local_node_distances
 from geo.service_area_raster import raster_outline

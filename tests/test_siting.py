@@ -253,6 +253,25 @@ def test_capacitated_matches_enumeration(seed, method):
     assert r.gains.sum() == pytest.approx(r.covered_after - r.covered_before)
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_capacitated_bound_never_exceeds_the_reachable_demand(seed):
+    """With capacity to spare everyone in reach is served: the gap closes without a MILP."""
+    inp, dc, de, w, cxy = instance(seed, k=7, m=18)
+    cap_c = np.full(7, 1e6)
+    cap_e = np.array([1e6, 1e6])
+    inp = SitingInput(inp.matrix, w, REACH, existing=inp.existing, candidate_capacity=cap_c, existing_capacity=cap_e)
+    reachable = w[np.isfinite(np.vstack([dc, de])).any(axis=0)].sum()
+    r = capacitated_coverage(inp, 2, SiteOptions(method="auto"))
+    assert r.objective == pytest.approx(brute(7, 2, lambda s: _served(dc, de, w, s, cap_c, cap_e)))
+    assert r.objective < reachable and r.bound <= reachable + 1e-6
+    # stopped before its root LP, HiGHS's own bound is the sum over all facility-cell pairs
+    rushed = capacitated_coverage(inp, 2, SiteOptions(method="milp", time_limit_s=1e-9))
+    assert rushed.bound <= reachable + 1e-6
+    every = capacitated_coverage(inp, 7, SiteOptions(method="auto"))  # all open: all reachable served
+    assert every.objective == pytest.approx(reachable)
+    assert every.gap == pytest.approx(0.0) and every.status == "heuristic"
+
+
 # ------------------------------------------------------------------ errors
 def test_bad_inputs_raise_siting_error():
     inp, *_ = instance(0)
