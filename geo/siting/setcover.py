@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from geo.grouping import concat_ranges
+
 __all__ = [
     "CoverCore",
     "drop_redundant",
@@ -281,7 +283,7 @@ def _pairs_of_columns(b: sparse.csr_matrix, bt: sparse.csr_matrix) -> tuple[np.n
     """
     k = b.shape[0]
     lens = np.diff(bt.indptr)[b.indices]
-    first = np.repeat(bt.indptr[b.indices] - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+    first = concat_ranges(bt.indptr[b.indices], lens)
     per_cand = np.bincount(np.repeat(np.arange(k), np.diff(b.indptr)), weights=lens, minlength=k)
     start = np.concatenate([[0], np.cumsum(per_cand)]).astype(np.int64)
     return bt.indices[first].astype(np.int64), np.repeat(b.indices, lens).astype(np.int64), start
@@ -346,7 +348,7 @@ def weighted_local_search(
     rng = np.random.default_rng(seed)
     chosen = np.zeros(k, dtype=bool)
     chosen[best] = True
-    count = np.bincount(bi[np.concatenate([np.arange(bp[i], bp[i + 1]) for i in best])], minlength=m)
+    count = np.bincount(bi[concat_ranges(bp[best], bp[best + 1] - bp[best])], minlength=m)
     weight = np.ones(m)
     score = b @ (count == 0).astype(np.float64)
     score[chosen] = -(b @ (count == 1).astype(np.float64))[chosen]
