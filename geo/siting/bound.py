@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["Fixing", "coverage_lagrangian", "coverage_lagrangian_bound", "lagrangian_fixing"]
+__all__ = ["Fixing", "coverage_lagrangian", "coverage_lagrangian_bound", "lagrangian_fixing", "savings_lagrangian_bound"]
 
 
 def _inner(c: np.ndarray, p: int, required: np.ndarray) -> np.ndarray:
@@ -76,6 +76,69 @@ def coverage_lagrangian_bound(
         The best (smallest) Lagrangian value found: a valid upper bound.
     """
     return coverage_lagrangian(s, p, required, lower, tol, max_iter)[0]
+
+
+def savings_lagrangian_bound(
+    s: sparse.csr_matrix,
+    p: int,
+    required: np.ndarray,
+    lower: float,
+    tol: float = 1e-4,
+    max_iter: int = 300,
+) -> float:
+    """Upper bound on ``max_{|X| = p} sum_j max_{i in X} S_ij`` for any savings (p-median, attendance).
+
+    The assignment form ``max sum_ij S_ij z_ij`` with ``sum_i z_ij <= 1``,
+    ``z_ij <= x_i`` and ``sum_i x_i = p`` has those "each cell once" rows
+    relaxed with multipliers ``l_j >= 0`` (Cornuejols, Fisher & Nemhauser
+    1977):
+
+    ``L(l) = sum_j l_j + max_{|X| = p} sum_{i in X} sum_j max(0, S_ij - l_j)``
+
+    an upper bound for every ``l >= 0``; at ``l_j = max_i S_ij`` it is the
+    trivial bound (every cell gets its best saving). Subgradient steps
+    (Polyak step towards ``lower``, halved after 20 steps without progress)
+    minimise it. Spacing rules are dropped, which only loosens it.
+
+    Parameters
+    ----------
+    s : scipy.sparse.csr_matrix
+        ``k x m`` non-negative savings.
+    p, required, lower, tol, max_iter
+        As in :func:`coverage_lagrangian_bound`.
+
+    Returns
+    -------
+    float
+        The smallest Lagrangian value found: a valid upper bound.
+    """
+    s = sparse.csr_matrix(s)
+    k, m = s.shape
+    rows = np.repeat(np.arange(k), np.diff(s.indptr))
+    cols, data = s.indices, s.data
+    lam = np.zeros(m)
+    np.maximum.at(lam, cols, data)
+    best = float(lam.sum())
+    theta, stall = 2.0, 0
+    for _ in range(max_iter):
+        if best <= 0 or (best - lower) / best <= tol or theta < 1e-4:
+            break
+        gain = np.maximum(data - lam[cols], 0.0)
+        chosen = _inner(np.bincount(rows, weights=gain, minlength=k), p, required)
+        value = float(lam.sum() + gain[chosen[rows]].sum())
+        if value < best * (1 - 1e-9):
+            best, stall = value, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2, 0
+        # subgradient: 1 minus the number of chosen sites that take cell j
+        g = 1.0 - np.bincount(cols[chosen[rows] & (gain > 0)], minlength=m)
+        norm = float(g @ g)
+        if norm == 0:
+            break
+        lam = np.maximum(lam - theta * max(value - lower, 0.0) / norm * g, 0.0)
+    return best
 
 
 def coverage_lagrangian(
