@@ -320,3 +320,23 @@ def test_lagrangian_bound_is_valid(seed):
         b = coverage_lagrangian_bound(s, p, np.empty(0, dtype=np.int64), lower=0.0, tol=0.0)
         trivial = np.sort(a.sum(axis=1))[::-1][:p].sum()
         assert opt - 1e-6 <= b <= min(trivial, w[np.isfinite(dc).any(axis=0)].sum()) + 1e-6
+
+
+def test_highs_banner_stays_off_the_terminal():
+    """HiGHS prints its banner from the first constructor; the CLI output must not carry it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np; from scipy import sparse\n"
+        "from geo.siting import SiteOptions, SitingInput, mclp\n"
+        "m = sparse.csr_matrix(np.array([[100.0, 0, 300], [0, 200.0, 300], [100.0, 200, 0]]))\n"
+        "r = mclp(SitingInput(m, np.array([5.0, 7.0, 9.0]), 400.0), 1, SiteOptions(method='milp'))\n"
+        "print('objective', r.objective)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert "objective" in out.stdout
+    assert "HiGHS" not in out.stdout

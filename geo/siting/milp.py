@@ -45,6 +45,9 @@ MILPs now start from columns fixed by that LP's duals. The status, objective,
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -126,6 +129,38 @@ class HighsOutcome:
     row_dual: np.ndarray | None = None
 
 
+_BANNER_LOCK = threading.Lock()
+_banner_done = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS instance, without the banner on the terminal.
+
+    HiGHS prints its name and licence to C-level standard output from the
+    first constructor of a process, before any option (``output_flag``) can
+    be set; in the ``lifecircle site`` output it read as an error. The first
+    instance is therefore made with file descriptor 1 pointed at /dev/null for
+    the duration of the constructor.
+    """
+    global _banner_done
+    with _BANNER_LOCK:
+        if _banner_done:
+            h = highspy.Highs()
+        else:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "w") as null:
+                    os.dup2(null.fileno(), 1)
+                    h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _banner_done = True
+    h.silent()
+    return h
+
+
 def run_highs(
     model: Model,
     options: SiteOptions,
@@ -157,8 +192,7 @@ def run_highs(
     -------
     HighsOutcome
     """
-    h = highspy.Highs()
-    h.silent()
+    h = _new_highs()
     lp = highspy.HighsLp()
     n, m = model.cost.size, model.a.shape[0]
     lp.num_col_ = n
