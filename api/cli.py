@@ -296,10 +296,14 @@ def standards(lang: str = LANG) -> None:
     console.print(table)
 
 
-from api.commands import maps as _maps_cmd; _maps_cmd.register(app)  # noqa: E402,E702  lifecircle map / export
-from api.commands import site as _site_cmd; _site_cmd.register(app)  # noqa: E402,E702  lifecircle site
-from api.commands import scenario as _scenario_cmd; _scenario_cmd.register(app)  # noqa: E402,E702  lifecircle run / scenario
-from api.commands import serve as _serve_cmd; _serve_cmd.register(app)  # noqa: E402,E702  lifecircle serve
+# The command modules import this one for `app`, so they are registered last.
+from api.commands import maps as _maps_cmd  # noqa: E402,I001  lifecircle map / export
+from api.commands import site as _site_cmd  # noqa: E402  lifecircle site
+from api.commands import scenario as _scenario_cmd  # noqa: E402  lifecircle run / scenario
+from api.commands import serve as _serve_cmd  # noqa: E402  lifecircle serve
+
+for _module in (_maps_cmd, _site_cmd, _scenario_cmd, _serve_cmd):
+    _module.register(app)
 
 
 @app.command()

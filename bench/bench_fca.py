@@ -224,9 +224,8 @@ def ours_end_to_end(net: WalkNetwork, cxy, fxy, elderly, beds, limit: float, tim
 def end_to_end(net, cxy, fxy, elderly, beds, limit: float, repeat: int) -> None:
     """Time both whole pipelines (best of ``repeat``) and print the steps and the ratio."""
     import access  # noqa: F401  (imports outside the timings)
-    import pandana  # noqa: F401
-
     import networkx  # noqa: F401
+    import pandana  # noqa: F401
 
     rows = {}
     peers = (("networkx + access", peer_networkx_end_to_end), ("pandana + access", peer_end_to_end))

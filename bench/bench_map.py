@@ -25,8 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-from layers.city import City
 from layers.cities.generator.build import generate_city_of_size
+from layers.city import City
 from maps.interactive import coverage_map
 from scenarios.evaluate import evaluate
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from functools import cached_property
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import shapely
 from pyproj import Transformer
-from scipy.sparse import csgraph
 
 from geo.paths import nearest_source
 from geo.snap import snap

@@ -15,7 +15,6 @@ import io
 import shutil
 import tempfile
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest

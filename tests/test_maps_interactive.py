@@ -170,7 +170,6 @@ def test_legend_counts_are_the_population_in_each_band(vector_map, result):
     assert f"≤ 15 min ({pop[t <= 15].sum():,.0f} residents)" in legend
     assert f"15–30 min ({pop[(t > 15) & (t <= 30)].sum():,.0f} residents)" in legend
     assert f"> 30 min ({pop[~(t <= 30)].sum():,.0f} residents)" in legend
-    centre = result.results["centre-radius"]
     fx, fy = result.city.facility_xy
     cx, cy = result.city.cell_xy
     inside = np.hypot(cx - fx[0], cy - fy[0]) <= 1250

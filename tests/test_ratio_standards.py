@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 from api.cli import app
 from geo.ratios import CapacityError
 from layers.cities import load_city
-from scenarios.ratios import access_standards, evaluate_access, get_access_standard, get_ratio_rule, ratio_rules, run_ratios
+from scenarios.ratios import (
+    access_standards,
+    evaluate_access,
+    get_access_standard,
+    get_ratio_rule,
+    ratio_rules,
+    run_ratios,
+)
 from scenarios.standards import StandardError
 
 

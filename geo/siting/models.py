@@ -664,7 +664,6 @@ def _capacity_greedy(
     within reach (``min(capacity, reachable residual)``, ties to the lowest
     index); it then takes its nearest residual demand up to its capacity.
     """
-    k = reach.shape[0]
     residual = residual.copy()
     blocked = ~prep.allowed.copy()
     sites: list[int] = []

@@ -109,7 +109,6 @@ def dominated(s: sparse.csr_matrix, keep: np.ndarray) -> np.ndarray:
     numpy.ndarray of bool
         True for rows that can be dropped (including empty rows).
     """
-    k = s.shape[0]
     s = sparse.csr_matrix(s)
     s.sort_indices()
     size = np.diff(s.indptr)
