@@ -133,9 +133,11 @@ def run_spopt(
     return float("nan"), time.perf_counter() - t, f"stopped at {wall:g} s (model not built/solved)"
 
 
-def run(kind: str, inp: SitingInput, p, limit_s: float, build_s: float) -> tuple[float, float, float, float, str]:
-    """Ours, then spopt on the same instance."""
-    opts = SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=120)
+def run(
+    kind: str, inp: SitingInput, p, limit_s: float, build_s: float, ours_limit_s: float = 120.0
+) -> tuple[float, float, float, float, str]:
+    """Ours (HiGHS limited to ``ours_limit_s``), then spopt on the same instance."""
+    opts = SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=ours_limit_s)
     t = time.perf_counter()
     if kind == "mclp":
         ours = mclp(inp, p, opts)
@@ -238,6 +240,7 @@ def main() -> None:
     ap.add_argument("--models", default="mclp,lscp,p_median", help="comma-separated subset")
     ap.add_argument("--cbc-limit", type=float, default=300.0, help="CBC time limit per model, seconds")
     ap.add_argument("--ps", default="5,10,50", help="comma-separated p values")
+    ap.add_argument("--time-limit", type=float, default=120.0, help="our HiGHS time limit per solve, seconds")
     ap.add_argument("--build-s", type=float, default=900.0, help="extra wall seconds spopt gets to build its model")
     args = ap.parse_args()
     models = args.models.split(",")
@@ -252,12 +255,12 @@ def main() -> None:
             inp = instance(k, m)
         if "mclp" in models:
             for p in ps:
-                row("mclp", size, p, run("mclp", inp, p, args.cbc_limit, args.build_s))
+                row("mclp", size, p, run("mclp", inp, p, args.cbc_limit, args.build_s, args.time_limit))
         if "lscp" in models:
-            row("lscp", size, "-", run("lscp", reachable_only(inp), None, args.cbc_limit, args.build_s))
+            row("lscp", size, "-", run("lscp", reachable_only(inp), None, args.cbc_limit, args.build_s, args.time_limit))
         if "p_median" in models:
             for p in [p for p in ps if p <= 10] if inp.n_candidates * inp.n_cells > 5_000_000 else ps:
-                row("p_median", size, p, run("p_median", inp, p, args.cbc_limit, args.build_s))
+                row("p_median", size, p, run("p_median", inp, p, args.cbc_limit, args.build_s, args.time_limit))
     if args.big or args.only_big:
         big_city_mclp()
 
