@@ -340,3 +340,28 @@ def test_highs_banner_stays_off_the_terminal():
     assert out.returncode == 0, out.stderr
     assert "objective" in out.stdout
     assert "HiGHS" not in out.stdout
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_capacitated_warm_start_is_feasible_and_worth_the_heuristic(seed, monkeypatch):
+    """The assignment solved on the open sites, scattered into the full model, is a feasible start."""
+    import geo.siting.models as models
+
+    seen = {}
+    real = models._lp_and_milp
+
+    def spy(model, warm_x, heur, *args, **kw):
+        seen["model"], seen["heur"] = model, heur
+        return real(model, warm_x, heur, *args, **kw)
+
+    monkeypatch.setattr(models, "_lp_and_milp", spy)
+    inp, *_ = instance(seed, k=7, m=18)
+    rng = np.random.default_rng(seed)
+    inp = SitingInput(inp.matrix, inp.weights, REACH, existing=inp.existing,
+                      candidate_capacity=rng.integers(50, 250, 7).astype(float), existing_capacity=np.array([80.0, 120.0]))
+    capacitated_coverage(inp, 2, SiteOptions(method="milp"))
+    model, v = seen["model"], seen["model"].warm_columns
+    ax = model.a @ v
+    assert np.all(ax <= model.row_upper + 1e-7) and np.all(ax >= model.row_lower - 1e-7)
+    assert np.all(v >= model.lower - 1e-9) and np.all(v <= model.upper + 1e-9)
+    assert model.cost @ v == pytest.approx(seen["heur"])
