@@ -423,6 +423,11 @@ class _NodeGrid:
 
     @classmethod
     def build(cls, x: np.ndarray, y: np.ndarray, per_cell: float = 32.0) -> "_NodeGrid":
+        """Bin the nodes ``(x, y)`` on square cells holding ``per_cell`` nodes on average.
+
+        At most 4,096 cells along either side, so a long thin network does
+        not make a huge, mostly empty grid.
+        """
         x0, y0 = float(x.min()), float(y.min())
         w, h = float(x.max()) - x0, float(y.max()) - y0
         size = max(np.sqrt(max(w * h, 1.0) * per_cell / max(x.size, 1)), w / 4096, h / 4096, 1.0)
