@@ -29,7 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["Fixing", "coverage_lagrangian", "coverage_lagrangian_bound", "lagrangian_fixing", "savings_lagrangian_bound"]
+__all__ = [
+    "Fixing",
+    "coverage_lagrangian",
+    "coverage_lagrangian_bound",
+    "lagrangian_fixing",
+    "savings_fixing",
+    "savings_lagrangian",
+]
 
 
 def _inner(c: np.ndarray, p: int, required: np.ndarray) -> np.ndarray:
@@ -78,14 +85,14 @@ def coverage_lagrangian_bound(
     return coverage_lagrangian(s, p, required, lower, tol, max_iter)[0]
 
 
-def savings_lagrangian_bound(
+def savings_lagrangian(
     s: sparse.csr_matrix,
     p: int,
     required: np.ndarray,
     lower: float,
     tol: float = 1e-4,
     max_iter: int = 300,
-) -> float:
+) -> tuple[float, np.ndarray]:
     """Upper bound on ``max_{|X| = p} sum_j max_{i in X} S_ij`` for any savings (p-median, attendance).
 
     The assignment form ``max sum_ij S_ij z_ij`` with ``sum_i z_ij <= 1``,
@@ -109,8 +116,10 @@ def savings_lagrangian_bound(
 
     Returns
     -------
-    float
+    bound : float
         The smallest Lagrangian value found: a valid upper bound.
+    lam : numpy.ndarray
+        The multipliers that gave it (for :func:`savings_fixing`).
     """
     s = sparse.csr_matrix(s)
     k, m = s.shape
@@ -118,7 +127,7 @@ def savings_lagrangian_bound(
     cols, data = s.indices, s.data
     lam = np.zeros(m)
     np.maximum.at(lam, cols, data)
-    best = float(lam.sum())
+    best, best_lam = float(lam.sum()), lam.copy()
     theta, stall = 2.0, 0
     for _ in range(max_iter):
         if best <= 0 or (best - lower) / best <= tol or theta < 1e-4:
@@ -127,7 +136,7 @@ def savings_lagrangian_bound(
         chosen = _inner(np.bincount(rows, weights=gain, minlength=k), p, required)
         value = float(lam.sum() + gain[chosen[rows]].sum())
         if value < best * (1 - 1e-9):
-            best, stall = value, 0
+            best, best_lam, stall = value, lam.copy(), 0
         else:
             stall += 1
             if stall >= 20:
@@ -138,7 +147,47 @@ def savings_lagrangian_bound(
         if norm == 0:
             break
         lam = np.maximum(lam - theta * max(value - lower, 0.0) / norm * g, 0.0)
-    return best
+    return best, best_lam
+
+
+def savings_fixing(
+    s: sparse.csr_matrix,
+    p: int,
+    required: np.ndarray,
+    lam: np.ndarray,
+    value: float,
+) -> "Fixing":
+    """The savings Lagrangian at ``lam`` and the candidates it fixes against ``value``.
+
+    As :func:`lagrangian_fixing`, for the relaxation of
+    :func:`savings_lagrangian`: a candidate's part of ``L`` is
+    ``c_i = sum_j max(0, S_ij - l_j)`` whatever else is open, so forcing it in
+    (or out) only swaps it with the inner choice's weakest free pick (or best
+    left-out candidate).
+
+    Parameters
+    ----------
+    s : scipy.sparse.csr_matrix
+        ``k x m`` non-negative savings.
+    p : int
+        Sites to open.
+    required : numpy.ndarray of int64
+        Sites that must open.
+    lam : numpy.ndarray
+        ``m`` non-negative multipliers (e.g. from :func:`savings_lagrangian`).
+    value : float
+        The objective of a known site set (the incumbent).
+
+    Returns
+    -------
+    Fixing
+    """
+    s = sparse.csr_matrix(s)
+    k = s.shape[0]
+    lam = np.maximum(np.asarray(lam, dtype=np.float64), 0.0)
+    rows = np.repeat(np.arange(k), np.diff(s.indptr))
+    c = np.bincount(rows, weights=np.maximum(s.data - lam[s.indices], 0.0), minlength=k)
+    return _fixing(c, float(lam.sum()), p, required, value)
 
 
 def coverage_lagrangian(
@@ -258,9 +307,18 @@ def lagrangian_fixing(
     a.data[:] = 1.0
     w = np.asarray(s.max(axis=0).todense()).ravel() if m else np.zeros(0)
     lam = np.clip(np.asarray(lam, dtype=np.float64), 0.0, w)
-    c = a @ lam
+    return _fixing(a @ lam, float(np.maximum(w - lam, 0.0).sum()), p, required, value)
+
+
+def _fixing(c: np.ndarray, constant: float, p: int, required: np.ndarray, value: float) -> Fixing:
+    """Bound ``constant + (p best of c)`` and the candidates it fixes against ``value``.
+
+    Shared by both relaxations: each candidate adds its own ``c_i`` to the
+    Lagrangian whatever else is chosen.
+    """
+    k = c.size
     chosen = _inner(c, p, required)
-    bound = float(np.maximum(w - lam, 0.0).sum() + c[chosen].sum())
+    bound = constant + float(c[chosen].sum())
     is_req = np.zeros(k, dtype=bool)
     is_req[required] = True
     free_in = chosen & ~is_req
