@@ -149,20 +149,34 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarr
     glon, glat = glon.ravel(), glat.ravel()
     out_lon, out_lat = glon.copy(), glat.copy()
     todo = np.flatnonzero(in_china(glon, glat))
-    wlon, wlat = glon[todo], glat[todo]
+
+    def to_gcj(wlon, wlat):
+        dlon, dlat = _gcj_offset(wlon, wlat)
+        return wlon + dlon, wlat + dlat
+
+    out_lon[todo], out_lat[todo] = _fixed_point_inverse(to_gcj, glon[todo], glat[todo], glon[todo], glat[todo])
+    return out_lon.reshape(shape), out_lat.reshape(shape)
+
+
+def _fixed_point_inverse(forward, lon, lat, target_lon, target_lat) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``forward(x) = target`` by ``x <- x - (forward(x) - target)``, from ``(lon, lat)``.
+
+    Converges when ``forward`` is the identity plus a slowly varying offset
+    (the GCJ-02 and BD-09 shifts: their derivatives are ~1e-5). Each point
+    stops once it reproduces its target to :data:`_INVERSE_TOL_DEG`.
+    """
+    lon, lat = np.array(lon, dtype=np.float64), np.array(lat, dtype=np.float64)
+    todo = np.arange(lon.size)
     for _ in range(_INVERSE_MAX_ITER):
         if todo.size == 0:
             break
-        dlon, dlat = _gcj_offset(wlon, wlat)
-        err_lon = wlon + dlon - glon[todo]
-        err_lat = wlat + dlat - glat[todo]
-        wlon = wlon - err_lon
-        wlat = wlat - err_lat
-        out_lon[todo], out_lat[todo] = wlon, wlat
-        # Only points that have not converged are iterated again.
-        active = (np.abs(err_lon) > _INVERSE_TOL_DEG) | (np.abs(err_lat) > _INVERSE_TOL_DEG)
-        todo, wlon, wlat = todo[active], wlon[active], wlat[active]
-    return out_lon.reshape(shape), out_lat.reshape(shape)
+        flon, flat = forward(lon[todo], lat[todo])
+        err_lon, err_lat = flon - target_lon[todo], flat - target_lat[todo]
+        lon[todo] -= err_lon
+        lat[todo] -= err_lat
+        # only points that have not converged are iterated again
+        todo = todo[(np.abs(err_lon) > _INVERSE_TOL_DEG) | (np.abs(err_lat) > _INVERSE_TOL_DEG)]
+    return lon, lat
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -216,16 +230,12 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarra
 
 
 def _bd09_to_gcj02_exact(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BD-09 -> GCJ-02 refined by fixed-point iteration of the forward formula."""
+    """BD-09 -> GCJ-02: the closed form refined by fixed-point iteration of the forward formula."""
     blon, blat = _as_arrays(lon, lat)
-    glon, glat = bd09_to_gcj02(blon, blat)
-    for _ in range(_INVERSE_MAX_ITER):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        err_lon, err_lat = flon - blon, flat - blat
-        if max(np.abs(err_lon).max(initial=0.0), np.abs(err_lat).max(initial=0.0)) <= _INVERSE_TOL_DEG:
-            break
-        glon, glat = glon - err_lon, glat - err_lat
-    return glon, glat
+    shape = blon.shape
+    blon, blat = blon.ravel(), blat.ravel()
+    glon, glat = _fixed_point_inverse(gcj02_to_bd09, *bd09_to_gcj02(blon, blat), blon, blat)
+    return glon.reshape(shape), glat.reshape(shape)
 
 
 def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
