@@ -49,61 +49,12 @@ __all__ = [
     "draw_ratio_table",
     "ratio_layers",
     "ratio_map",
-    "ratio_text",
     "rule_message",
     "rule_target",
     "service_classes",
     "summary_rows",
 ]
 
-RATIO_TEXT: dict[str, dict[str, str]] = {
-    "rule_layer": {"en": "Ratio rule ({level}): {title}", "zh": "配置标准（{level}）：{title}"},
-    "access_layer": {"en": "{title}", "zh": "{title}"},
-    "service_layer": {"en": "{title}: served, under-served, out of reach", "zh": "{title}：达标、不足、不可达"},
-    "status": {"en": "Result", "zh": "结果"},
-    "pass": {"en": "Meets the rule", "zh": "达标"},
-    "fail": {"en": "Fails the rule", "zh": "未达标"},
-    "no demand": {"en": "No demand (nobody counted lives here)", "zh": "无需求（无统计人口）"},
-    "over": {"en": "meets the rule, above the upper end", "zh": "达标，超出上限"},
-    "shortfall_msg": {"en": "Shortfall", "zh": "缺口"},
-    "needs": {"en": "needs {n:,} more {what}", "zh": "还需{n:,}{what}"},
-    "no_facility": {"en": " (no {kinds} facility)", "zh": "（无{kinds}）"},
-    "meets": {"en": "meets the rule", "zh": "达标"},
-    "no_demand_msg": {"en": "no demand ({demand} is 0)", "zh": "无需求（{demand}为0）"},
-    "supply": {"en": "Supply", "zh": "现状供给"},
-    "required": {"en": "Required", "zh": "标准要求"},
-    "ratio": {"en": "Ratio", "zh": "现状配比"},
-    "total_shortfall": {"en": "Total shortfall: {v}", "zh": "合计缺口：{v}"},
-    "access_value": {"en": "Accessibility", "zh": "可达供给"},
-    "service_class": {"en": "Class", "zh": "类别"},
-    "no_reach": {"en": "No facility within {m:g} min", "zh": "{m:g}分钟内无设施"},
-    "under_served": {"en": "Within reach but under-served (< {v:g} {unit})", "zh": "可达但不足（<{v:g} {unit}）"},
-    "served": {"en": "Served (≥ {v:g} {unit})", "zh": "达标（≥{v:g} {unit}）"},
-    "below": {"en": "< {a:g} {unit}", "zh": "<{a:g} {unit}"},
-    "between": {"en": "{a:g}–{b:g} {unit}", "zh": "{a:g}–{b:g} {unit}"},
-    "above": {"en": "≥ {a:g} {unit}", "zh": "≥{a:g} {unit}"},
-    "access_note": {
-        "en": "E2SFCA within a {m:g}-minute walk; the standard is {v:g} {unit}. Source: {source}",
-        "zh": "步行{m:g}分钟范围内的两步移动搜索法（E2SFCA）；标准为{v:g} {unit}。依据：{source}",
-    },
-    "rule_note": {"en": "Source: {source}", "zh": "依据：{source}"},
-    "target_min": {"en": "≥ {v:g} {unit}", "zh": "≥{v:g} {unit}"},
-    "target_range": {"en": "{v:g}–{w:g} {unit}", "zh": "{v:g}–{w:g} {unit}"},
-    "target_count_range": {
-        "en": "1 facility per {v:,.0f}–{w:,.0f} {demand}",
-        "zh": "每{v:,.0f}–{w:,.0f}{demand}1处",
-    },
-    "target_count_unit": {"en": "≥ {v:g} {what}", "zh": "≥{v:g}处"},
-    "in_each": {"en": "{target} in each {level}", "zh": "各{level}：{target}"},
-    "within_walk": {"en": "{target} within a {m:g} min walk", "zh": "步行{m:g}分钟内{target}"},
-    "units_fail": {"en": "Units failing", "zh": "未达标单元"},
-    "shortfall": {"en": "Shortfall", "zh": "缺口"},
-    "under_served_pop": {"en": "Under-served", "zh": "可达但不足人口"},
-    "level_value": {"en": "City-wide level", "zh": "全市水平"},
-    "ratio_table_title": {"en": "Ratio standards and accessibility", "zh": "配置标准与可达供给"},
-    "reached": {"en": "served {s}; under-served {u}; out of reach {o}", "zh": "达标{s}；不足{u}；不可达{o}"},
-}
-"""Labels of the ratio layers and rows, English and Chinese (as :data:`maps.labels.TEXT`)."""
 
 RATIO_COLUMNS = ("units_fail", "shortfall", "under_served_pop", "level_value")
 """Column keys :func:`summary_rows` adds to the summary table's columns."""
@@ -128,11 +79,6 @@ _SUPPLY_WORDS = {
 _SUPPLY_UNIT_ZH = {"beds": "张", "doctors": "名", "count": "处"}
 _DEMAND_ZH = {"population": "居民", "elderly": "老人"}
 _PER_ZH = {1000.0: "千", 10000.0: "万"}
-
-
-def ratio_text(key: str, lang: str = "en", **values) -> str:
-    """The ratio label ``key`` in ``lang``, with ``values`` formatted in."""
-    return RATIO_TEXT[key][check_lang(lang)].format(**values)
 
 
 def _level_word(level: str, lang: str) -> str:
@@ -175,12 +121,12 @@ def rule_target(rule, lang: str = "en") -> str:
     if rule.kind == "per_demand":
         unit = _per_unit(rule.supply, rule.demand, rule.per, lang)
         if rule.max_value is not None:
-            return ratio_text("target_range", lang, v=rule.min_value, w=rule.max_value, unit=unit)
-        return ratio_text("target_min", lang, v=rule.min_value, unit=unit)
+            return text("target_range", lang, v=rule.min_value, w=rule.max_value, unit=unit)
+        return text("target_min", lang, v=rule.min_value, unit=unit)
     if rule.kind == "count_per_demand_range":
         demand = text(f"weight_{rule.demand}", lang)
-        return ratio_text("target_count_range", lang, v=rule.min_value, w=rule.max_value or math.inf, demand=demand)
-    return ratio_text("target_count_unit", lang, v=rule.min_value, what="facility" if rule.min_value == 1 else "facilities")
+        return text("target_count_range", lang, v=rule.min_value, w=rule.max_value or math.inf, demand=demand)
+    return text("target_count_unit", lang, v=rule.min_value, what="facility" if rule.min_value == 1 else "facilities")
 
 
 def rule_message(rule, status: str, shortfall: float, n_facilities: int, lang: str = "en") -> str:
@@ -190,16 +136,16 @@ def rule_message(rule, status: str, shortfall: float, n_facilities: int, lang: s
     report says.
     """
     if status == "no demand":
-        return ratio_text("no_demand_msg", lang, demand=text(f"weight_{rule.demand}", lang))
+        return text("no_demand_msg", lang, demand=text(f"weight_{rule.demand}", lang))
     if status == "pass":
-        return ratio_text("meets", lang)
+        return text("meets", lang)
     n = int(shortfall)
     words = _SUPPLY_WORDS[lang][rule.supply]
     what = (words[0] if n == 1 else words[1]) if lang == "en" else words[1]
-    msg = ratio_text("needs", lang, n=n, what=what)
+    msg = text("needs", lang, n=n, what=what)
     if n_facilities == 0:
         kinds = "/".join(rule.kinds) if lang == "en" else "/".join(kind_text(k, lang) for k in rule.kinds)
-        msg += ratio_text("no_facility", lang, kinds=kinds)
+        msg += text("no_facility", lang, kinds=kinds)
     return msg
 
 
@@ -207,7 +153,7 @@ def _fmt(v: float, digits: int = 1) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:,.{digits}f}"
 
 
-def _rule_ratio_text(rule, row: pd.Series, lang: str) -> str:
+def _rule_text(rule, row: pd.Series, lang: str) -> str:
     """A unit's ratio in words: supply per demand, or demand per facility."""
     if rule.kind == "per_demand":
         return f"{_fmt(row['ratio'])} {_per_unit(rule.supply, rule.demand, rule.per, lang)}"
@@ -233,14 +179,14 @@ def _rule_units(report: RatioReport, rid: str, lang: str):
         {
             "name": units["name"].fillna("").astype(str).map(escape).to_numpy(),
             "status_key": status,
-            "status": [ratio_text("over" if o and st == "pass" else st, lang) for st, o in zip(status, over)],
+            "status": [text("over" if o and st == "pass" else st, lang) for st, o in zip(status, over)],
             "message": [escape(m) for m in messages],
             "supply": [_supply_amount(rule.supply, v, lang) for v in table["supply"].fillna(0)],
             "required": [
                 "–" if st == "no demand" else f"≥ {_supply_amount(rule.supply, math.ceil(v - 1e-9), lang)}"
                 for st, v in zip(status, table["required"].fillna(0))
             ],
-            "ratio": [_rule_ratio_text(rule, row, lang) for _, row in table.iterrows()],
+            "ratio": [_rule_text(rule, row, lang) for _, row in table.iterrows()],
         }
     )
     return units, props
@@ -251,7 +197,7 @@ def _rule_layer(report: RatioReport, rid: str, lang: str, show: bool) -> folium.
     r = report.rules[rid]
     rule = r.rule
     units, props = _rule_units(report, rid, lang)
-    name = ratio_text("rule_layer", lang, level=unit_text(rule.level, lang), title=_title(rule, lang))
+    name = text("rule_layer", lang, level=unit_text(rule.level, lang), title=_title(rule, lang))
     group = folium.FeatureGroup(name=name, show=show)
 
     def style(feature):
@@ -266,8 +212,8 @@ def _rule_layer(report: RatioReport, rid: str, lang: str, show: bool) -> folium.
         }
 
     fields = ["name", "status", "message", "supply", "required", "ratio"]
-    aliases = [text("name", lang), ratio_text("status", lang), ratio_text("shortfall_msg", lang),
-               ratio_text("supply", lang), ratio_text("required", lang), ratio_text("ratio", lang)]
+    aliases = [text("name", lang), text("status", lang), text("shortfall_msg", lang),
+               text("supply", lang), text("required", lang), text("ratio", lang)]
     folium.GeoJson(
         collection(wgs84(units.geometry.values, report.city.crs, simplify_m=5.0), props),
         style_function=style,
@@ -277,17 +223,17 @@ def _rule_layer(report: RatioReport, rid: str, lang: str, show: bool) -> folium.
     ).add_to(group)
     counts = props["status_key"].value_counts()
     entries = [
-        {"label": ratio_text(st, lang), "colour": STATUS_COLOURS[st], "total": int(counts.get(st, 0))}
+        {"label": text(st, lang), "colour": STATUS_COLOURS[st], "total": int(counts.get(st, 0))}
         for st in STATUS_COLOURS
         if st != "no demand" or counts.get(st, 0)
     ]
     shortfall = float(r.table["shortfall"].sum())
-    note = ratio_text("total_shortfall", lang, v=_supply_amount(rule.supply, shortfall, lang))
+    note = text("total_shortfall", lang, v=_supply_amount(rule.supply, shortfall, lang))
     group.lc_legend = {
         "layer": name,
         "shown": show,
         "entries": entries,
-        "note": f"{rule_target(rule, lang)}. {note}. {ratio_text('rule_note', lang, source=rule.source)}",
+        "note": f"{rule_target(rule, lang)}. {note}. {text('rule_note', lang, source=rule.source)}",
     }
     return group
 
@@ -316,9 +262,9 @@ def access_classes(ar: AccessResult, lang: str = "en") -> Classes:
     cls = 1 + np.searchsorted(breaks * (1 - _RTOL), value, side="right")
     cls = np.where(ar.fca.covered, cls, 0).astype(np.int64)
     cls[_undrawn(ar)] = -1
-    labels = [ratio_text("no_reach", lang, m=std.catchment_min), ratio_text("below", lang, a=breaks[0], unit=unit)]
-    labels += [ratio_text("between", lang, a=a, b=b, unit=unit) for a, b in pairwise(breaks)]
-    labels.append(ratio_text("above", lang, a=breaks[-1], unit=unit))
+    labels = [text("no_reach", lang, m=std.catchment_min), text("below", lang, a=breaks[0], unit=unit)]
+    labels += [text("between", lang, a=a, b=b, unit=unit) for a, b in pairwise(breaks)]
+    labels.append(text("above", lang, a=breaks[-1], unit=unit))
     drawn = cls >= 0
     totals = np.bincount(cls[drawn], weights=ar.demand[drawn], minlength=len(labels))
     return Classes(cls, labels, [_NO_REACH_COLOUR, *_VALUE_COLOURS], totals)
@@ -331,9 +277,9 @@ def service_classes(ar: AccessResult, lang: str = "en") -> Classes:
     cls = ar.classes.code.astype(np.int64)
     cls[_undrawn(ar)] = -1
     labels = [
-        ratio_text("no_reach", lang, m=std.catchment_min),
-        ratio_text("under_served", lang, v=std.min_value, unit=unit),
-        ratio_text("served", lang, v=std.min_value, unit=unit),
+        text("no_reach", lang, m=std.catchment_min),
+        text("under_served", lang, v=std.min_value, unit=unit),
+        text("served", lang, v=std.min_value, unit=unit),
     ]
     drawn = cls >= 0
     totals = np.bincount(cls[drawn], weights=ar.demand[drawn], minlength=3)
@@ -370,11 +316,11 @@ def _access_layers(report: RatioReport, lang: str, max_vector_cells: int) -> lis
     for j, ar in enumerate(report.access.values()):
         std = ar.standard
         title = _title(std, lang)
-        note = ratio_text("access_note", lang, m=std.catchment_min, v=std.min_value, unit=access_unit(std, lang),
+        note = text("access_note", lang, m=std.catchment_min, v=std.min_value, unit=access_unit(std, lang),
                           source=std.source)
         weight_unit = text(f"weight_{std.demand}", lang)
         for key, classes in (("access_layer", access_classes(ar, lang)), ("service_layer", service_classes(ar, lang))):
-            name = ratio_text(key, lang, title=title)
+            name = text(key, lang, title=title)
             group = folium.FeatureGroup(name=name, show=False)
             if vector:
                 specs.append(
@@ -384,7 +330,7 @@ def _access_layers(report: RatioReport, lang: str, max_vector_cells: int) -> lis
                         "labels": [escape(lab) for lab in classes.labels],
                         "fields": ["cell", std.demand, f"a{j}"],
                         "aliases": [escape(a) for a in
-                                    (*base_alias, text(std.demand, lang), ratio_text("access_value", lang))],
+                                    (*base_alias, text(std.demand, lang), text("access_value", lang))],
                     }
                 )
             else:
@@ -511,7 +457,7 @@ def _rule_row(report: RatioReport, rid: str, lang: str, gaps: int) -> dict:
         level_value = f"{t['ratio']:,.1f} {_per_unit(rule.supply, rule.demand, rule.per, lang)}"
     return {
         "standard": _title(rule, lang),
-        "threshold": ratio_text("in_each", lang, target=rule_target(rule, lang), level=_level_word(rule.level, lang)),
+        "threshold": text("in_each", lang, target=rule_target(rule, lang), level=_level_word(rule.level, lang)),
         "facility_count": int(t.get("facilities", 0)),
         "weight": text(f"weight_{rule.demand}", lang),
         "total_pop": round(float(t.get("demand", 0.0))),
@@ -531,10 +477,10 @@ def _access_row(report: RatioReport, ar: AccessResult, lang: str) -> dict:
     pop = np.bincount(ar.classes.code, weights=ar.demand, minlength=3)  # out of reach, under-served, served
     total = float(ar.demand.sum())
     mean = float((ar.fca.accessibility * ar.demand).sum() / total) if total > 0 else float("nan")
-    target = ratio_text("target_min", lang, v=std.min_value, unit=access_unit(std, lang))
+    target = text("target_min", lang, v=std.min_value, unit=access_unit(std, lang))
     return {
         "standard": _title(std, lang),
-        "threshold": ratio_text("within_walk", lang, target=target, m=std.catchment_min),
+        "threshold": text("within_walk", lang, target=target, m=std.catchment_min),
         "facility_count": int(report.city.facilities_of(std.kinds).size),
         "weight": text(f"weight_{std.demand}", lang),
         "total_pop": round(total),
@@ -578,8 +524,8 @@ def draw_ratio_table(ax, report: RatioReport, lang: str = "en", fontsize: float 
     """
     ax.axis("off")
     rows = summary_rows(report, lang)
-    header = [text("standard", lang), text("threshold", lang), ratio_text("units_fail", lang),
-              ratio_text("shortfall", lang), ratio_text("level_value", lang)]
+    header = [text("standard", lang), text("threshold", lang), text("units_fail", lang),
+              text("shortfall", lang), text("level_value", lang)]
     widths = [0.29, 0.29, 0.17, 0.10, 0.15]
     # characters per line of each column, from its printed width (a character is ~0.6 em wide;
     # CJK characters are ~1 em, so Chinese lines hold about half as many)
@@ -590,13 +536,13 @@ def draw_ratio_table(ax, report: RatioReport, lang: str = "en", fontsize: float 
     for r in rows.to_dict("records"):
         result = r["units_fail"]
         if result == "–":  # an accessibility row: who is served
-            result = ratio_text("reached", lang, s=f"{r['covered_pop']:,.0f}", u=f"{r['under_served_pop']:,.0f}",
+            result = text("reached", lang, s=f"{r['covered_pop']:,.0f}", u=f"{r['under_served_pop']:,.0f}",
                                 o=f"{r['uncovered_pop']:,.0f}")
         values = [r["standard"], r["threshold"], result, r["shortfall"], r["level_value"]]
         # Chinese has no spaces: it may break anywhere; English only between words
         cells.append(["\n".join(textwrap.wrap(str(v), n, break_long_words=lang == "zh")) or "–"
                       for v, n in zip(values, chars)])
-    ax.set_title(ratio_text("ratio_table_title", lang), fontsize=fontsize + 2.5, loc="left", fontweight="bold")
+    ax.set_title(text("ratio_table_title", lang), fontsize=fontsize + 2.5, loc="left", fontweight="bold")
     if not cells:
         return
     tab = ax.table(cellText=cells, colLabels=header, loc="upper center", cellLoc="left", colLoc="left",

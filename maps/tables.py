@@ -12,7 +12,7 @@ from layers.atomic import atomic_path
 from maps.content import select_standards
 from maps.errors import MapError
 from maps.labels import check_lang, standard_short, text, threshold_text
-from maps.ratios import RATIO_COLUMNS, ratio_text, summary_rows
+from maps.ratios import RATIO_COLUMNS, summary_rows
 from scenarios.evaluate import CoverageResult
 from scenarios.ratios import RatioReport
 
@@ -88,7 +88,7 @@ def summary_table(
         blank = {k: ("–" if k != "under_served_pop" else float("nan")) for k in RATIO_COLUMNS}
         frame = frame.assign(**blank)
         frame = pd.concat([frame, summary_rows(ratios, lang, gaps)], ignore_index=True)
-        labels.update({k: ratio_text(k, lang) for k in RATIO_COLUMNS})
+        labels.update({k: text(k, lang) for k in RATIO_COLUMNS})
     return frame.rename(columns=labels)
 
 
