@@ -765,19 +765,13 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
     cand = sparse.csr_matrix(mat.multiply(prep.allowed[:, None].astype(np.float64)))
     ex_cap = inp.existing_capacity if inp.existing_capacity is not None else np.zeros(0)
 
-    def build(rows: np.ndarray, p_: int, open_: np.ndarray | None):
-        reach = sparse.vstack([cand, ex_in[rows]]).tocsr()
-        reach.data[:] = 1.0
-        cap = np.concatenate([inp.candidate_capacity, ex_cap[rows]])
-        return capacitated_model(reach, demand, cap, k, p_, prep.required, prep.conflicts, fixed_open=open_)
-
     def served(rows: np.ndarray, sites) -> tuple[float, np.ndarray, np.ndarray]:
         """The assignment LP with exactly ``sites`` and the existing ``rows`` open.
 
         Built on the open facilities only (a model over every candidate, fixed
         to 0 or 1, took ~10 s per call on the demo city's 9,884 candidates).
         Returns the served weight, each cell's assigned share, and the
-        assignment in the column layout of ``build(rows, ...)`` (a warm start).
+        assignment ``z`` of the open facilities' pairs, row by row.
         """
         sites = np.asarray(sites, dtype=np.int64)
         open_reach = sparse.vstack([cand[sites], ex_in[rows]]).tocsr()
@@ -787,17 +781,7 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
                                prep.conflicts[:0], fixed_open=np.ones(sites.size))
         out = run_highs(lp, options, integer=False)
         z = out.values[sites.size:]
-        share = np.bincount(open_reach.tocoo().col, weights=z, minlength=m)
-        # scatter the open rows' z into the full model's layout: rows are the k
-        # candidates then the existing facilities, each row's pairs consecutive
-        full_reach = sparse.vstack([cand, ex_in[rows]]).tocsr()
-        full = np.zeros(k + full_reach.nnz)
-        full[sites] = 1.0
-        rows_full = np.concatenate([sites, k + np.arange(rows.size)])
-        start = full_reach.indptr[rows_full]
-        count = np.diff(full_reach.indptr)[rows_full]
-        full[k + concat_ranges(start, count)] = z
-        return out.objective, share, full
+        return out.objective, np.bincount(open_reach.tocoo().col, weights=z, minlength=m), z
 
     kept = _kept(inp, prep.removed)
     before, _, _ = served(np.arange(inp.n_existing), [])
@@ -806,16 +790,25 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
     residual = np.maximum(demand * (1.0 - assigned), 0.0)
     prep.report("greedy", 0.0, options)
     sites = _capacity_greedy(mat, residual, inp.candidate_capacity, p_total, prep)
-    heur, _, warm = served(kept, sites)
-    model = replace(build(kept, p_total, None), warm_columns=warm)
+    heur, _, z = served(kept, sites)
+    # the full model: every candidate, then the kept existing facilities
+    reach = sparse.vstack([cand, ex_in[kept]]).tocsr()
+    in_reach = np.bincount(reach.indices[reach.data != 0], minlength=m) > 0  # stored zeros are not pairs
+    reach.data[:] = 1.0
+    cap = np.concatenate([inp.candidate_capacity, ex_cap[kept]])
+    model = capacitated_model(reach, demand, cap, k, p_total, prep.required, prep.conflicts)
+    # warm start: the heuristic's sites open and their assignment scattered into
+    # the full model's columns (each row's pairs are consecutive there too)
+    warm = np.zeros(k + reach.nnz)
+    warm[sites] = 1.0
+    open_rows = np.concatenate([np.asarray(sites, dtype=np.int64), k + np.arange(kept.size)])
+    warm[k + concat_ranges(reach.indptr[open_rows], np.diff(reach.indptr)[open_rows])] = z
+    model = replace(model, warm_columns=warm)
     # Served weight exceeds neither the demand nor the capacity that can be open
     # (the kept facilities and the p largest candidates). When the heuristic
     # already serves everyone this closes the gap at once; otherwise HiGHS's
     # own bound before its root LP is solved is the sum of every facility-cell
     # pair's weight, far above the demand.
-    reachable = sparse.vstack([cand, ex_in[kept]]).tocsc()
-    reachable.eliminate_zeros()
-    in_reach = np.diff(reachable.indptr) > 0
     top = np.sort(inp.candidate_capacity[prep.allowed])[::-1][:p_total]
     trivial = min(float(demand[in_reach].sum()), float(ex_cap[kept].sum() + top.sum()))
     x, obj, bound, sb, sgap, status = _lp_and_milp(
