@@ -3,20 +3,21 @@
 ``shapely.STRtree.query_nearest`` walks its tree once per point in C, about
 20 microseconds each: 15 s of CPU for the 750,000 cells of a Guangzhou-sized
 city. Here every straight segment of every edge is registered in the cells of
-a uniform grid that its bounding box covers, and each point only measures the
-segments registered in the block of grid cells around it, all in vectorised
-numpy.
+a uniform grid that its bounding box covers, and each point measures the
+segments of the grid cells around it, ring by ring, in a small compiled
+kernel (numba; it releases the GIL, so chunks of points run in threads).
 
 The answer is exact, not approximate: a segment within distance ``D`` of a
 point meets the disc of radius ``D`` around it, so when the nearest distance
-found in a block is smaller than the distance from the point to the block's
-border, no segment outside the block can be nearer. Points that fail this
-test are tried again on a larger block, and the few left after that (far from
-every street) are settled by a block wider than the snapping limit; only
-non-finite coordinates or very large limits go to the STRtree. Distances use GEOS's own
-point-to-segment formula operation by operation, so they are bit-for-bit
-those of ``shapely.distance`` and ties (a point equidistant from several
-edges, e.g. at an intersection) resolve exactly as before: lowest edge index.
+found in a block of cells is smaller than the distance from the point to the
+block's border, no segment outside the block can be nearer. The search grows
+the block one ring of cells at a time until that holds (or until nothing can
+lie within the snapping limit); only non-finite coordinates, or points far
+outside the network with a very large limit, go to the STRtree. Distances use
+GEOS's own point-to-segment formula operation by operation, so they are
+bit-for-bit those of ``shapely.distance`` and ties (a point equidistant from
+several edges, e.g. at an intersection) resolve exactly as before: lowest
+edge index.
 """
 
 from __future__ import annotations
@@ -25,16 +26,15 @@ import threading
 import weakref
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import shapely
 
-from geo.grouping import concat_ranges, counting_order
 from geo.network import WalkNetwork
 
 __all__ = [
     "EdgeGrid",
     "cached_edge_grid",
-    "concat_ranges",
     "edge_grid",
     "locate_on_straight_edges",
     "nearest_edges",
@@ -42,22 +42,21 @@ __all__ = [
     "tree_nearest_edges",
 ]
 
-# Blocks of grid cells tried in turn (cells per side). A 2 x 2 block around
-# the quarter of the cell the point lies in guarantees half a cell of
-# clearance, a 4 x 4 block one and a half cells, 8 x 8 three and a half
-# (cells in parks or on water).
-_BLOCKS = (2, 4, 8)
 # Clearance kept between the nearest distance and the block border, far above
 # the rounding of coordinates up to 1e7 m (1e-9 m) and far below any street gap.
 _MARGIN_M = 1e-3
-# Points measured per vectorised step: bounds the temporary arrays to ~50 MB.
-_CHUNK = 32_768
-# Widest block (cells per side) tried before falling back to the STRtree.
-_MAX_BLOCK = 32
+# Rings of cells searched around a point beyond the first ring that touches
+# the grid before it is handed to the STRtree (only points far outside the
+# network with a limit wider than this many cells get there).
+_MAX_RINGS = 64
 # At most this many grid cells, whatever the extent of the network.
 _MAX_CELLS = 8_000_000
 
-_BIG = np.iinfo(np.int64).max
+# The kernels below are compiled once and cached on disk (``cache=True``), and
+# release the GIL (``nogil=True``) so that :func:`geo.snap.snap_in_threads`
+# runs them on every core. ``fastmath`` stays off: distances must round as
+# GEOS's do, operation by operation.
+_jit = numba.njit(cache=True, nogil=True)
 
 
 def segment_distance(
@@ -68,21 +67,171 @@ def segment_distance(
     This is ``geos::algorithm::Distance::pointToSegment`` expression by
     expression (same operations in the same order), so that results equal
     ``shapely.distance`` to the last bit and equal distances stay equal.
+    The arrays broadcast against each other.
     """
+    px, py, ax, ay, bx, by = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (px, py, ax, ay, bx, by)))
+    out = np.empty(px.shape)
+    _segment_distances(px.ravel(), py.ravel(), ax.ravel(), ay.ravel(), bx.ravel(), by.ravel(), out.reshape(-1))
+    return out
+
+
+@_jit
+def _point_segment(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
+    """GEOS's ``Distance::pointToSegment`` for one point and one segment."""
+    if ax == bx and ay == by:  # zero-length segment: distance to its one point
+        dx, dy = px - ax, py - ay
+        return np.sqrt(dx * dx + dy * dy)
     dx = bx - ax
     dy = by - ay
     len2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = ((px - ax) * dx + (py - ay) * dy) / len2
-        side = np.abs(((ay - py) * dx - (ax - px) * dy) / len2) * np.sqrt(len2)
-    # r <= 0: nearest to A; r >= 1: nearest to B; a zero-length segment
-    # (r = 0/0 = nan) measures to A == B.
-    to_a = r <= 0
-    ex = np.where(to_a, ax, bx) - px
-    ey = np.where(to_a, ay, by) - py
-    # GEOS's Coordinate::distance is sqrt(dx*dx + dy*dy) (not hypot); the sign
-    # of the difference does not change the squares.
-    return np.where(~(r > 0) | (r >= 1), np.sqrt(ex * ex + ey * ey), side)
+    r = ((px - ax) * dx + (py - ay) * dy) / len2
+    if r <= 0.0:
+        ex, ey = ax - px, ay - py
+        return np.sqrt(ex * ex + ey * ey)
+    if r >= 1.0:
+        ex, ey = bx - px, by - py
+        return np.sqrt(ex * ex + ey * ey)
+    return abs(((ay - py) * dx - (ax - px) * dy) / len2) * np.sqrt(len2)
+
+
+@_jit
+def _segment_distances(px, py, ax, ay, bx, by, out):
+    for i in range(px.size):
+        out[i] = _point_segment(px[i], py[i], ax[i], ay[i], bx[i], by[i])
+
+
+@_jit
+def _register(ax, ay, bx, by, x0, y0, size, nx, ny, entry_dtype_probe):
+    """CSR of grid cell -> segments whose bounding box covers the cell.
+
+    Segments are renumbered in grid order (by the cell of their bounding box's
+    lower-left corner), so that the segments a point measures sit close
+    together in memory: random reads of the coordinates otherwise cost more
+    than the arithmetic.
+
+    Returns
+    -------
+    indptr : int64 array, ``nx * ny + 1`` offsets into ``entries``
+    entries : new segment numbers registered in each cell
+    order : old segment number of each new one
+    """
+    n = ax.size
+    n_cells = nx * ny
+    lo_x = np.empty(n, dtype=np.int64)
+    hi_x = np.empty(n, dtype=np.int64)
+    lo_y = np.empty(n, dtype=np.int64)
+    hi_y = np.empty(n, dtype=np.int64)
+    indptr = np.zeros(n_cells + 1, dtype=np.int64)
+    first = np.zeros(n_cells + 1, dtype=np.int64)
+    for s in range(n):
+        lo_x[s] = int(np.floor((min(ax[s], bx[s]) - x0) / size))
+        hi_x[s] = int(np.floor((max(ax[s], bx[s]) - x0) / size))
+        lo_y[s] = int(np.floor((min(ay[s], by[s]) - y0) / size))
+        hi_y[s] = int(np.floor((max(ay[s], by[s]) - y0) / size))
+        first[lo_y[s] * nx + lo_x[s] + 1] += 1
+        for iy in range(lo_y[s], hi_y[s] + 1):
+            for ix in range(lo_x[s], hi_x[s] + 1):
+                indptr[iy * nx + ix + 1] += 1
+    for c in range(n_cells):
+        indptr[c + 1] += indptr[c]
+        first[c + 1] += first[c]
+    # stable counting sort of the segments by their first cell
+    order = np.empty(n, dtype=np.int64)
+    new = np.empty(n, dtype=np.int64)
+    for s in range(n):
+        c = lo_y[s] * nx + lo_x[s]
+        new[s] = first[c]
+        order[first[c]] = s
+        first[c] += 1
+    fill = indptr[:-1].copy()
+    entries = np.empty(indptr[-1], dtype=entry_dtype_probe.dtype)
+    for t in range(n):
+        s = order[t]
+        for iy in range(lo_y[s], hi_y[s] + 1):
+            for ix in range(lo_x[s], hi_x[s] + 1):
+                c = iy * nx + ix
+                entries[fill[c]] = t
+                fill[c] += 1
+    return indptr, entries, order
+
+
+@_jit
+def _scan_cell(c, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e):
+    """Nearest of the segments registered in cell ``c``, folded into (best_d, best_e)."""
+    for k in range(indptr[c], indptr[c + 1]):
+        s = entries[k]
+        d = _point_segment(px, py, seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3])
+        if d <= best_d:  # read the edge only when it may win
+            e = seg_edge[s]
+            if d < best_d or e < best_e:
+                best_d, best_e = d, e
+    return best_d, best_e
+
+
+@_jit
+def _nearest_on_grid(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny,
+                     max_dist, margin, max_rings, edge, unsure):
+    """Nearest edge of every point by rings of grid cells (see the module notes).
+
+    Writes ``edge`` (``-1``: nothing within ``max_dist``) and sets ``unsure``
+    where the ring budget ran out before the answer was proven.
+    """
+    big = np.iinfo(np.int64).max
+    x1, y1 = x0 + nx * size, y0 + ny * size  # the grid's far corner
+    for i in range(x.size):
+        px, py = x[i], y[i]
+        edge[i] = -1
+        unsure[i] = False
+        # every segment lies inside the grid: a point farther than max_dist from it has no edge
+        gx = max(x0 - px, 0.0, px - x1)
+        gy = max(y0 - py, 0.0, py - y1)
+        if np.sqrt(gx * gx + gy * gy) > max_dist + margin:
+            continue
+        fx = np.floor((px - x0) / size)
+        fy = np.floor((py - y0) / size)
+        cx = int(min(max(fx, -1.0), float(nx)))  # clamped one cell off the grid at most:
+        cy = int(min(max(fy, -1.0), float(ny)))  # rings then start next to the grid
+        best_d, best_e = np.inf, big
+        r = 0
+        while True:
+            # the cells at Chebyshev distance r from (cx, cy), those on the grid
+            for iy in range(max(cy - r, 0), min(cy + r, ny - 1) + 1):
+                edge_row = iy == cy - r or iy == cy + r
+                step = 1 if edge_row else 2 * r
+                ix = cx - r
+                while ix <= cx + r:
+                    # skip cells off the grid, and cells farther than the best so far
+                    # (a segment's nearest point lies in a cell it is registered in)
+                    dx = max(x0 + ix * size - px, 0.0, px - (x0 + (ix + 1) * size))
+                    dy = max(y0 + iy * size - py, 0.0, py - (y0 + (iy + 1) * size))
+                    reach = min(best_d, max_dist) + margin
+                    if 0 <= ix < nx and dx * dx + dy * dy <= reach * reach:
+                        best_d, best_e = _scan_cell(
+                            iy * nx + ix, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e
+                        )
+                    if step == 0:
+                        break
+                    ix += step
+            # A segment outside the block [cx-r, cx+r] x [cy-r, cy+r] lies beyond one of
+            # its borders, and is no nearer than that border; borders at or past the
+            # grid's edge have no segment beyond them.
+            clearance = np.inf
+            if cx - r > 0:
+                clearance = min(clearance, px - (x0 + (cx - r) * size))
+            if cx + r < nx - 1:
+                clearance = min(clearance, x0 + (cx + r + 1) * size - px)
+            if cy - r > 0:
+                clearance = min(clearance, py - (y0 + (cy - r) * size))
+            if cy + r < ny - 1:
+                clearance = min(clearance, y0 + (cy + r + 1) * size - py)
+            if clearance == np.inf or min(best_d, max_dist) < clearance - margin:
+                break  # the block holds the whole grid, or nothing outside it can be nearer
+            r += 1
+            if r > max_rings:
+                unsure[i] = True
+                break
+        if not unsure[i] and best_d <= max_dist:
+            edge[i] = best_e
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,18 +242,21 @@ class EdgeGrid:
     ----------
     ax, ay, bx, by : numpy.ndarray
         Segment ends, in the order they appear in the edge geometries.
+    seg_xy : numpy.ndarray, shape (n_segments, 4)
+        The same segments as rows ``(ax, ay, bx, by)``, renumbered in grid
+        order (the numbering :attr:`entries` uses).
+    seg_edge : numpy.ndarray of int64
+        Edge index of every segment in grid order.
     cell_size : float
         Side of a grid cell in metres.
     x0, y0 : float
         Lower-left corner of cell ``(0, 0)``.
     nx, ny : int
         Grid cells across and up.
-    indptr : numpy.ndarray
+    indptr : numpy.ndarray of int64
         ``nx * ny + 1`` offsets into :attr:`entries`, cell by cell (row-major).
     entries : numpy.ndarray of int32/int64
-        Segment indices registered in each cell.
-    entry_edge : numpy.ndarray of int64
-        Edge index of every entry (the edge its segment belongs to).
+        Segments (numbered in grid order) registered in each cell.
     edge_first : numpy.ndarray of int64
         Index of each edge's first segment (its segments are consecutive).
     edge_segments : numpy.ndarray of int64
@@ -115,6 +267,8 @@ class EdgeGrid:
     ay: np.ndarray
     bx: np.ndarray
     by: np.ndarray
+    seg_xy: np.ndarray
+    seg_edge: np.ndarray
     cell_size: float
     x0: float
     y0: float
@@ -122,7 +276,6 @@ class EdgeGrid:
     ny: int
     indptr: np.ndarray
     entries: np.ndarray
-    entry_edge: np.ndarray
     edge_first: np.ndarray
     edge_segments: np.ndarray
 
@@ -136,7 +289,7 @@ class EdgeGrid:
         cell_size : float, optional
             Grid cell side in metres. By default the side of a square holding
             one segment on average over the network's bounding box, which
-            puts about ten segments in the block a point looks at.
+            puts a few segments in each cell a point looks at.
         """
         xy, owner = shapely.get_coordinates(network.edge_lines, return_index=True)
         same = owner[1:] == owner[:-1]  # consecutive vertices of one line
@@ -153,85 +306,44 @@ class EdgeGrid:
         cell_size = float(max(cell_size, floor))
         nx = int(width // cell_size) + 1
         ny = int(height // cell_size) + 1
-
-        # 32-bit indices where they fit (always, below 2**31 segments): half the memory traffic
-        it = np.int32 if ax.size < 2**31 else np.int64
-        ix0 = cls._index(np.minimum(ax, bx), x0, cell_size).astype(it)
-        ix1 = cls._index(np.maximum(ax, bx), x0, cell_size).astype(it)
-        iy0 = cls._index(np.minimum(ay, by), y0, cell_size).astype(it)
-        iy1 = cls._index(np.maximum(ay, by), y0, cell_size).astype(it)
-        wide = ix1 - ix0 + 1
-        count = wide * (iy1 - iy0 + 1)
-        seg = np.repeat(np.arange(ax.size, dtype=it), count)
-        k = np.arange(seg.size, dtype=it) - np.repeat((np.cumsum(count) - count).astype(it), count)
-        row, col = np.divmod(k, wide[seg])
-        cell = (iy0[seg] + row) * it(nx) + ix0[seg] + col
-        order, indptr = counting_order(cell, nx * ny)  # linear time; 3.5x faster than argsort here
-        entries = seg[order]
-        indptr = indptr.astype(np.int64, copy=False)
+        # 32-bit entries where they fit (always, below 2**31 segments): half the memory traffic
+        probe = np.zeros(0, dtype=np.int32 if ax.size < 2**31 else np.int64)
+        indptr, entries, order = _register(ax, ay, bx, by, x0, y0, cell_size, nx, ny, probe)
+        seg_xy = np.column_stack([ax[order], ay[order], bx[order], by[order]])
         edge_segments = np.bincount(seg_edge, minlength=network.n_edges)
         edge_first = np.cumsum(edge_segments) - edge_segments
         return cls(
-            ax, ay, bx, by, cell_size, x0, y0, nx, ny, indptr, entries, seg_edge[entries.astype(np.int64)], edge_first, edge_segments
+            ax, ay, bx, by, seg_xy, seg_edge[order], cell_size, x0, y0, nx, ny, indptr, entries, edge_first, edge_segments
         )
 
-    @staticmethod
-    def _index(v: np.ndarray, origin: float, size: float) -> np.ndarray:
-        return np.floor((v - origin) / size).astype(np.int64)
-
-    def nearest(self, x: np.ndarray, y: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest edge of each point among the segments of a block of cells.
+    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest edge of each finite point within ``max_dist`` (inclusive).
 
         Parameters
         ----------
-        x, y : numpy.ndarray
+        x, y : numpy.ndarray of float64
             Finite point coordinates.
-        block : int
-            Cells per side of the block searched around each point.
+        max_dist : float
+            Largest distance of interest in metres (may be ``inf``).
 
         Returns
         -------
         edge : numpy.ndarray of int64
             Nearest edge (lowest index among equally near ones), ``-1`` if
-            the block holds no segment.
-        dist : numpy.ndarray of float64
-            Its distance (``inf`` for ``-1``).
-        clearance : numpy.ndarray of float64
-            Distance from each point to the border of its block: no segment
-            outside the block is nearer than this.
+            none lies within ``max_dist``.
+        unsure : numpy.ndarray of bool
+            Points left unanswered (far outside the grid with a limit wider
+            than the ring budget): ``edge`` is meaningless there.
         """
-        g = self.cell_size
-        fx = (x - self.x0) / g
-        fy = (y - self.y0) / g
-        # lower-left cell of the block: centred on the point's quarter of its cell
-        lx = np.floor(fx - block / 2 + 0.5).astype(np.int64)
-        ly = np.floor(fy - block / 2 + 0.5).astype(np.int64)
-        clearance = np.minimum(
-            np.minimum(x - (self.x0 + lx * g), self.x0 + (lx + block) * g - x),
-            np.minimum(y - (self.y0 + ly * g), self.y0 + (ly + block) * g - y),
-        )
-        cx = lx[:, None] + np.tile(np.arange(block), block)
-        cy = ly[:, None] + np.repeat(np.arange(block), block)
-        # cells off the grid hold no segment (the grid spans every segment)
-        on = (cx >= 0) & (cx < self.nx) & (cy >= 0) & (cy < self.ny)
-        cell = np.where(on, cy * self.nx + cx, 0)
-        start = self.indptr[cell]
-        count = np.where(on, self.indptr[cell + 1] - start, 0)
-        per_point = count.sum(axis=1)
-        pos = concat_ranges(start.ravel(), count.ravel())
-        row = np.repeat(np.arange(x.size), per_point)
-        seg = self.entries[pos]
-        d = segment_distance(x[row], y[row], self.ax[seg], self.ay[seg], self.bx[seg], self.by[seg])
-
-        dist = np.full(x.size, np.inf)
-        edge = np.full(x.size, -1, dtype=np.int64)
-        has = per_point > 0
-        if has.any():
-            offsets = (np.cumsum(per_point) - per_point)[has]
-            dist[has] = np.minimum.reduceat(d, offsets)
-            tied = np.where(d == dist[row], self.entry_edge[pos], _BIG)
-            edge[has] = np.minimum.reduceat(tied, offsets)
-        return edge, dist, clearance
+        edge = np.empty(x.size, dtype=np.int64)
+        unsure = np.empty(x.size, dtype=np.bool_)
+        _nearest_on_grid(
+            np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
+            self.seg_xy, self.seg_edge, self.indptr, self.entries,
+            self.x0, self.y0, self.cell_size, self.nx, self.ny,
+            float(max_dist), _MARGIN_M, _MAX_RINGS, edge, unsure,
+        )  # fmt: skip
+        return edge, unsure
 
 
 def locate_on_straight_edges(
@@ -324,27 +436,17 @@ def nearest_edges(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: 
     numpy.ndarray of int64
         ``-1`` also for points with a non-finite coordinate.
     """
-    grid = edge_grid(network)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
     edge = np.full(x.size, -1, dtype=np.int64)
     finite = np.isfinite(x) & np.isfinite(y)
-    todo = np.flatnonzero(finite)
-    blocks = list(_BLOCKS)
-    if np.isfinite(max_dist):
-        # a block wide enough to prove "nothing within max_dist" for points far from the streets
-        wide = int(np.ceil(2 * (max_dist + _MARGIN_M) / grid.cell_size)) + 2
-        if blocks[-1] < wide <= _MAX_BLOCK:
-            blocks.append(wide)
-    for block in blocks:
-        unsure = []
-        step = max(1, _CHUNK * 4 // (block * block))
-        for at in range(0, todo.size, step):
-            idx = todo[at : at + step]
-            e, d, clearance = grid.nearest(x[idx], y[idx], block)
-            # Certain when the answer (or "beyond max_dist") lies well inside the block.
-            sure = np.minimum(d, max_dist) < clearance - _MARGIN_M
-            edge[idx[sure]] = np.where(d[sure] <= max_dist, e[sure], -1)
-            unsure.append(idx[~sure])
-        todo = np.concatenate(unsure) if unsure else todo[:0]
+    if finite.all():
+        edge, unsure = edge_grid(network).nearest(x, y, max_dist)
+        todo = np.flatnonzero(unsure)
+    else:
+        at = np.flatnonzero(finite)
+        edge[at], unsure = edge_grid(network).nearest(x[at], y[at], max_dist)
+        todo = at[unsure]
     if todo.size:
         edge[todo] = tree_nearest_edges(network, x[todo], y[todo], max_dist)
     return edge
