@@ -67,7 +67,8 @@ def nearest_euclidean(
     # cKDTree keeps only neighbours strictly closer than the bound; nudge the
     # bound up by one ulp so that "exactly at the limit" counts as within.
     bound = np.nextafter(float(limit), np.inf) if np.isfinite(limit) else np.inf
-    d, i = cKDTree(src).query(tgt, k=1, distance_upper_bound=bound)
+    # workers=-1: the queries are independent and scipy runs them on every core
+    d, i = cKDTree(src).query(tgt, k=1, distance_upper_bound=bound, workers=-1)
     ok = d <= limit
     dist[ok] = d[ok]
     which[ok] = i[ok]
@@ -108,5 +109,5 @@ def within_radius(
     tgt = _xy(tgt_x, tgt_y, "targets")
     if len(src) == 0 or len(tgt) == 0:
         return np.zeros(len(tgt), dtype=np.int64)
-    counts = cKDTree(src).query_ball_point(tgt, r=float(radius), return_length=True)
+    counts = cKDTree(src).query_ball_point(tgt, r=float(radius), return_length=True, workers=-1)
     return np.asarray(counts, dtype=np.int64)

@@ -16,10 +16,10 @@ import numpy as np
 import shapely
 
 from geo.edge_grid import (
+    EdgeGrid,
     cached_edge_grid,
     edge_grid,
     locate_on_straight_edges,
-    nearest_edges,
     tree_nearest_edges,
 )
 from geo.network import WalkNetwork
@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_MAX_SNAP_M", "Snapped", "snap", "snap_in_threads"]
 
 DEFAULT_MAX_SNAP_M = 500.0
 """Points farther than this from any walkable edge are reported, not snapped."""
+
+_FIELDS = ("edge", "to_u", "to_v", "access", "x", "y")
 
 GRID_MIN_POINTS = 2_000
 """From this many points on, the nearest edges come from the segment grid of
@@ -83,9 +85,7 @@ class Snapped:
     @classmethod
     def concat(cls, parts: list["Snapped"]) -> "Snapped":
         """Concatenate several :class:`Snapped` in order."""
-        return cls(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("edge", "to_u", "to_v", "access", "x", "y"))
-        )
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS))
 
 
 def snap(
@@ -118,23 +118,39 @@ def snap(
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = x.size
-    edge = np.full(n, -1, dtype=np.int64)
-    to_u = np.full(n, np.nan)
-    to_v = np.full(n, np.nan)
-    access = np.full(n, np.nan)
-    sx = np.full(n, np.nan)
-    sy = np.full(n, np.nan)
+    out = Snapped(np.full(n, -1, dtype=np.int64), *(np.full(n, np.nan) for _ in range(5)))
     if n == 0 or network.n_edges == 0:
-        return Snapped(edge, to_u, to_v, access, sx, sy)
+        return out
 
     # a few points go through the STRtree, unless the grid is already there
     grid = edge_grid(network) if n >= GRID_MIN_POINTS else cached_edge_grid(network)
-    nearest = tree_nearest_edges(network, x, y, max_dist) if grid is None else nearest_edges(network, x, y, max_dist)
-    pi = np.flatnonzero(nearest >= 0)
-    ei = nearest[pi]
+    if grid is None:
+        out.edge[:] = tree_nearest_edges(network, x, y, max_dist)
+        _place(network, None, out, x, y, np.flatnonzero(out.edge >= 0))
+        return out
+    finite = np.isfinite(x) & np.isfinite(y)  # a point at nan/inf is on no street
+    at = slice(None) if finite.all() else np.flatnonzero(finite)
+    *fields, state = grid.snap(x[at], y[at], max_dist)
+    for name, values in zip(_FIELDS, fields):
+        getattr(out, name)[at] = values
+    index = np.arange(n)[at]
+    bent = index[state == 1]  # found on the grid, placed by shapely below
+    unsure = index[state == 2]  # far outside the grid with a wide limit: the STRtree decides
+    if unsure.size:
+        out.edge[unsure] = tree_nearest_edges(network, x[unsure], y[unsure], max_dist)
+        bent = np.concatenate([bent, unsure[out.edge[unsure] >= 0]])
+    _place(network, grid, out, x, y, bent)
+    return out
+
+
+def _place(network: WalkNetwork, grid: EdgeGrid | None, out: Snapped, x: np.ndarray, y: np.ndarray, pi: np.ndarray) -> None:
+    """Fill in where points ``pi`` land on their (already chosen) edges ``out.edge[pi]``."""
+    if pi.size == 0:
+        return
+    ei = out.edge[pi]
     frac = np.empty(pi.size)
     fx, fy = np.empty(pi.size), np.empty(pi.size)
-    # straight edges in numpy (same numbers as shapely), bent ones through shapely
+    # straight edges by the grid's GEOS-exact formula, bent ones through shapely
     straight = np.zeros(pi.size, dtype=bool) if grid is None else grid.edge_segments[ei] == 1
     if straight.any():
         frac[straight], fx[straight], fy[straight] = locate_on_straight_edges(
@@ -148,12 +164,10 @@ def snap(
         foot = shapely.line_interpolate_point(lines, f, normalized=True)
         frac[bent], fx[bent], fy[bent] = f, shapely.get_x(foot), shapely.get_y(foot)
     length = network.length[ei]
-    edge[pi] = ei
-    to_u[pi] = frac * length
-    to_v[pi] = length - to_u[pi]
-    sx[pi], sy[pi] = fx, fy
-    access[pi] = np.hypot(x[pi] - fx, y[pi] - fy)
-    return Snapped(edge, to_u, to_v, access, sx, sy)
+    out.to_u[pi] = frac * length
+    out.to_v[pi] = length - out.to_u[pi]
+    out.x[pi], out.y[pi] = fx, fy
+    out.access[pi] = np.hypot(x[pi] - fx, y[pi] - fy)
 
 
 # Points per chunk of snap_in_threads: large enough that numpy's per-call
