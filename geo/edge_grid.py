@@ -26,10 +26,10 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import shapely
 
+from geo.jit import kernel
 from geo.network import WalkNetwork
 
 __all__ = [
@@ -56,11 +56,8 @@ _SEGMENTS_PER_CELL = 2.0
 # At most this many grid cells, whatever the extent of the network.
 _MAX_CELLS = 8_000_000
 
-# The kernels below are compiled once and cached on disk (``cache=True``), and
-# release the GIL (``nogil=True``) so that :func:`geo.snap.snap_in_threads`
-# runs them on every core. ``fastmath`` stays off: distances must round as
-# GEOS's do, operation by operation.
-_jit = numba.njit(cache=True, nogil=True)
+# The kernels below release the GIL (see geo.jit), so that
+# geo.snap.snap_in_threads runs them on every core; distances round as GEOS's do.
 
 
 def segment_distance(
@@ -79,7 +76,7 @@ def segment_distance(
     return out
 
 
-@_jit
+@kernel
 def _point_segment(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
     """GEOS's ``Distance::pointToSegment`` for one point and one segment."""
     if ax == bx and ay == by:  # zero-length segment: distance to its one point
@@ -98,13 +95,13 @@ def _point_segment(px: float, py: float, ax: float, ay: float, bx: float, by: fl
     return abs(((ay - py) * dx - (ax - px) * dy) / len2) * np.sqrt(len2)
 
 
-@_jit
+@kernel
 def _segment_distances(px, py, ax, ay, bx, by, out):
     for i in range(px.size):
         out[i] = _point_segment(px[i], py[i], ax[i], ay[i], bx[i], by[i])
 
 
-@_jit
+@kernel
 def _register(segments, seg_edge, x0, y0, size, nx, ny, entry_dtype_probe):
     """CSR of grid cell -> segments whose bounding box covers the cell.
 
@@ -167,7 +164,7 @@ def _register(segments, seg_edge, x0, y0, size, nx, ny, entry_dtype_probe):
     return indptr, entries, seg_xy, grid_edge
 
 
-@_jit
+@kernel
 def _scan_cell(c, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e, best_s):
     """Nearest of the segments registered in cell ``c``, folded into the best so far.
 
@@ -176,7 +173,15 @@ def _scan_cell(c, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e, bes
     """
     for k in range(indptr[c], indptr[c + 1]):
         s = entries[k]
-        d = _point_segment(px, py, seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3])
+        ax, ay, bx, by = seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3]
+        # The distance to the segment's bounding box is a lower bound with no
+        # division: skip segments clearly farther than the best (the slack
+        # keeps rounding from ever skipping a tie).
+        gx = max(min(ax, bx) - px, 0.0, px - max(ax, bx))
+        gy = max(min(ay, by) - py, 0.0, py - max(ay, by))
+        if gx * gx + gy * gy > best_d * best_d * (1.0 + 1e-9) + 1e-12:
+            continue
+        d = _point_segment(px, py, ax, ay, bx, by)
         if d <= best_d:  # read the edge only when it may win
             e = seg_edge[s]
             if d < best_d or e < best_e:
@@ -184,7 +189,7 @@ def _scan_cell(c, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e, bes
     return best_d, best_e, best_s
 
 
-@_jit
+@kernel
 def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings):
     """Nearest edge of one point by rings of grid cells (see the module notes).
 
@@ -239,7 +244,7 @@ def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny
     return -1, -1, False
 
 
-@_jit
+@kernel
 def _nearest_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings,
                  edge, sure):
     for i in range(x.size):
@@ -248,7 +253,7 @@ def _nearest_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, 
         )
 
 
-@_jit
+@kernel
 def _foot_on_segment(px, py, ax, ay, bx, by):
     """Fraction along a one-segment line and its foot, as GEOS computes them.
 
@@ -280,7 +285,7 @@ def _foot_on_segment(px, py, ax, ay, bx, by):
     return frac, (bx - ax) * along + ax, (by - ay) * along + ay
 
 
-@_jit
+@kernel
 def _feet(x, y, edge, seg_xy, edge_first, frac, sx, sy):
     """:func:`_foot_on_segment` of every point on the first segment of its edge."""
     for i in range(x.size):
@@ -288,7 +293,7 @@ def _feet(x, y, edge, seg_xy, edge_first, frac, sx, sy):
         frac[i], sx[i], sy[i] = _foot_on_segment(x[i], y[i], seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3])
 
 
-@_jit
+@kernel
 def _snap_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings,
               seg_straight_length, edge, to_u, to_v, access, sx, sy, state):
     """Nearest edge of every point and, on straight edges, its foot and distances.
@@ -319,7 +324,7 @@ def _snap_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max
         access[i] = np.hypot(px - fx, py - fy)
 
 
-@_jit
+@kernel
 def _split_segments(xy, owner):
     """Consecutive vertices of one line as segment rows ``(ax, ay, bx, by)``.
 

@@ -16,7 +16,7 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from geo.grouping import counting_order
+from geo.jit import kernel
 
 __all__ = ["WalkNetwork"]
 
@@ -159,26 +159,19 @@ class WalkNetwork:
         """Symmetric CSR adjacency matrix with edge lengths in metres.
 
         scipy's sparse constructors *add up* duplicate entries, so parallel
-        edges between the same two nodes are first reduced to the shortest.
+        edges between the same two nodes are reduced to the shortest here
+        (:func:`_undirected_csr`), and the matrix is handed to scipy already
+        in canonical form (sorted, no duplicates, 32-bit indices as
+        ``csgraph`` wants them: nothing is copied or re-sorted later).
         """
-        a = np.minimum(self.u, self.v)
-        b = np.maximum(self.u, self.v)
         w = np.maximum(self.length, MIN_EDGE_M)
-        n = self.n_nodes
-        # sort by (a, b) with two stable counting sorts (linear; a 3-key lexsort
-        # took 0.35 s at 1.6M edges), then keep each pair's shortest length
-        by_b = counting_order(b, n)[0]
-        order = by_b[counting_order(a[by_b], n)[0]]
-        a, b, w = a[order], b[order], w[order]
-        first = np.ones(a.size, dtype=bool)
-        first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-        starts = np.flatnonzero(first)
-        w = np.minimum.reduceat(w, starts) if starts.size else w
-        a, b = a[starts], b[starts]
-        rows = np.concatenate([a, b])
-        cols = np.concatenate([b, a])
-        data = np.concatenate([w, w])
-        return sparse.csr_matrix((data, (rows, cols)), shape=(n, n))
+        # 32-bit indices unless the matrix is too large for them
+        probe = np.zeros(0, dtype=np.int32 if 2 * self.n_edges < 2**31 else np.int64)
+        indptr, indices, data = _undirected_csr(self.u, self.v, w, self.n_nodes, probe)
+        m = sparse.csr_matrix((data, indices, indptr), shape=(self.n_nodes, self.n_nodes))
+        m.has_sorted_indices = True
+        m.has_canonical_format = True
+        return m
 
     @cached_property
     def components(self) -> np.ndarray:
@@ -235,3 +228,48 @@ class WalkNetwork:
             crs=self.crs,
             node_id=self.node_id,
         )
+
+
+@kernel
+def _undirected_csr(u, v, w, n, index_probe):
+    """CSR arrays of an undirected graph, each node pair once with its shortest length.
+
+    Rows are filled edge by edge (both directions), then each row's few
+    entries are insertion-sorted by column and equal columns merged keeping
+    the minimum: linear in the edges, one pass over memory (two counting
+    sorts through scipy took 0.10 s at 1.6M edges; this takes ~0.02 s).
+    """
+    start = np.zeros(n + 1, dtype=np.int64)
+    for e in range(u.size):
+        start[u[e] + 1] += 1
+        start[v[e] + 1] += 1
+    for r in range(n):
+        start[r + 1] += start[r]
+    cols = np.empty(start[n], dtype=index_probe.dtype)
+    data = np.empty(start[n], dtype=np.float64)
+    fill = start[:-1].copy()
+    for e in range(u.size):
+        a, b = u[e], v[e]
+        cols[fill[a]], data[fill[a]] = b, w[e]
+        fill[a] += 1
+        cols[fill[b]], data[fill[b]] = a, w[e]
+        fill[b] += 1
+    indptr = np.zeros(n + 1, dtype=index_probe.dtype)
+    k = 0  # compacted entries so far; never ahead of the row being read
+    for r in range(n):
+        lo, hi = start[r], start[r + 1]
+        for i in range(lo + 1, hi):  # insertion sort: street nodes have a handful of neighbours
+            c, d = cols[i], data[i]
+            j = i - 1
+            while j >= lo and cols[j] > c:
+                cols[j + 1], data[j + 1] = cols[j], data[j]
+                j -= 1
+            cols[j + 1], data[j + 1] = c, d
+        for i in range(lo, hi):
+            if k > indptr[r] and cols[k - 1] == cols[i]:
+                data[k - 1] = min(data[k - 1], data[i])  # a parallel edge: keep the shorter
+            else:
+                cols[k], data[k] = cols[i], data[i]
+                k += 1
+        indptr[r + 1] = k
+    return indptr, cols[:k].copy(), data[:k].copy()
