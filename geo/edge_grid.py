@@ -34,7 +34,6 @@ from geo.network import WalkNetwork
 
 __all__ = [
     "EdgeGrid",
-    "cached_edge_grid",
     "edge_grid",
     "locate_on_straight_edges",
     "nearest_edges",
@@ -539,12 +538,6 @@ def edge_grid(network: WalkNetwork) -> EdgeGrid:
         if grid is None:
             grid = _GRIDS[network] = EdgeGrid.build(network)
         return grid
-
-
-def cached_edge_grid(network: WalkNetwork) -> EdgeGrid | None:
-    """The network's :class:`EdgeGrid` if it has been built, else ``None``."""
-    with _LOCK:
-        return _GRIDS.get(network)
 
 
 def nearest_edges(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: float) -> np.ndarray:

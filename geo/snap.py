@@ -15,27 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.edge_grid import (
-    EdgeGrid,
-    cached_edge_grid,
-    edge_grid,
-    locate_on_straight_edges,
-    tree_nearest_edges,
-)
+from geo.edge_grid import EdgeGrid, edge_grid, locate_on_straight_edges, tree_nearest_edges
 from geo.network import WalkNetwork
 
-__all__ = ["DEFAULT_MAX_SNAP_M", "Snapped", "snap", "snap_in_threads"]
+__all__ = ["DEFAULT_MAX_SNAP_M", "Snapped", "place_on_edges", "snap", "snap_in_threads"]
 
 DEFAULT_MAX_SNAP_M = 500.0
 """Points farther than this from any walkable edge are reported, not snapped."""
 
 _FIELDS = ("edge", "to_u", "to_v", "access", "x", "y")
-
-GRID_MIN_POINTS = 2_000
-"""From this many points on, the nearest edges come from the segment grid of
-:mod:`geo.edge_grid` (built once per network) instead of one STRtree query per
-point (or once the grid exists for the network); both give the same edges."""
-
 
 @dataclass(frozen=True, eq=False)
 class Snapped:
@@ -122,12 +110,10 @@ def snap(
     if n == 0 or network.n_edges == 0:
         return out
 
-    # a few points go through the STRtree, unless the grid is already there
-    grid = edge_grid(network) if n >= GRID_MIN_POINTS else cached_edge_grid(network)
-    if grid is None:
-        out.edge[:] = tree_nearest_edges(network, x, y, max_dist)
-        _place(network, None, out, x, y, np.flatnonzero(out.edge >= 0))
-        return out
+    # The segment grid, even for one point: it builds in less time than the
+    # STRtree (0.6 vs 1.1 ms for Helsinki's 6,362 edges, 17 vs 39 ms for
+    # 165,192) and answers a point in ~0.2 microseconds instead of ~10.
+    grid = edge_grid(network)
     finite = np.isfinite(x) & np.isfinite(y)  # a point at nan/inf is on no street
     at = slice(None) if finite.all() else np.flatnonzero(finite)
     *fields, state = grid.snap(x[at], y[at], max_dist)
@@ -139,12 +125,18 @@ def snap(
     if unsure.size:
         out.edge[unsure] = tree_nearest_edges(network, x[unsure], y[unsure], max_dist)
         bent = np.concatenate([bent, unsure[out.edge[unsure] >= 0]])
-    _place(network, grid, out, x, y, bent)
+    place_on_edges(network, grid, out, x, y, bent)
     return out
 
 
-def _place(network: WalkNetwork, grid: EdgeGrid | None, out: Snapped, x: np.ndarray, y: np.ndarray, pi: np.ndarray) -> None:
-    """Fill in where points ``pi`` land on their (already chosen) edges ``out.edge[pi]``."""
+def place_on_edges(
+    network: WalkNetwork, grid: EdgeGrid | None, out: Snapped, x: np.ndarray, y: np.ndarray, pi: np.ndarray
+) -> None:
+    """Fill in where points ``pi`` land on their (already chosen) edges ``out.edge[pi]``.
+
+    Straight edges through ``grid``'s GEOS-exact formula (when a grid is
+    given), bent ones through shapely's ``line_locate_point``.
+    """
     if pi.size == 0:
         return
     ei = out.edge[pi]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import pytest
 import shapely
 
 import geo.edge_grid as eg
-import geo.snap as gs
 from geo.edge_grid import EdgeGrid, nearest_edges, segment_distance, tree_nearest_edges
 from geo.network import WalkNetwork
-from geo.snap import snap
+from geo.snap import Snapped, place_on_edges, snap
 
 from .conftest import random_network
 
@@ -86,17 +83,33 @@ def test_degenerate_networks():
     assert EdgeGrid.build(line).nx * EdgeGrid.build(line).ny <= 8_000_001
 
 
+def strtree_snap(net: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: float = 500.0) -> Snapped:
+    """The reference: nearest edges by the STRtree, positions by shapely (no grid at all)."""
+    out = Snapped(np.full(x.size, -1, dtype=np.int64), *(np.full(x.size, np.nan) for _ in range(5)))
+    out.edge[:] = tree_nearest_edges(net, x, y, max_dist)
+    place_on_edges(net, None, out, x, y, np.flatnonzero(out.edge >= 0))
+    return out
+
+
 @pytest.mark.parametrize("seed", [4, 5])
-def test_snap_through_the_grid_equals_the_strtree_path(monkeypatch, seed, hand_network):
+def test_snap_through_the_grid_equals_the_strtree_path(seed, hand_network):
     for net in (random_network(seed), hand_network):
         x, y = awkward_points(net, np.random.default_rng(seed), n=500)
-        monkeypatch.setattr(gs, "GRID_MIN_POINTS", 0)
-        grid = snap(net, x, y)
-        monkeypatch.setattr(gs, "GRID_MIN_POINTS", 10**12)
-        monkeypatch.setattr(eg, "_GRIDS", weakref.WeakKeyDictionary())  # forget the grid: STRtree path
-        tree = snap(net, x, y)
+        grid, tree = snap(net, x, y), strtree_snap(net, x, y)
         for f in SNAP_FIELDS:
             np.testing.assert_array_equal(getattr(grid, f), getattr(tree, f), err_msg=f)
+
+
+def test_points_far_outside_with_no_limit_go_to_the_strtree(monkeypatch, hand_network):
+    # 7 m cells: hundreds across, so far points run out of rings and the STRtree settles them
+    grid = EdgeGrid.build(hand_network, cell_size=7.0)
+    monkeypatch.setitem(eg._GRIDS, hand_network, grid)
+    x, y = np.array([1e6, -3e5, 450.0]), np.array([1e6, 2e5, 80.0])
+    assert grid.nearest(x, y, np.inf)[1].tolist() == [False, False, True]
+    got, want = snap(hand_network, x, y, max_dist=np.inf), strtree_snap(hand_network, x, y, max_dist=np.inf)
+    for f in SNAP_FIELDS:
+        np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f)
+    assert (got.edge >= 0).all()
 
 
 def test_feet_on_straight_edges_are_shapelys_to_the_bit():
