@@ -23,6 +23,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from geo.grouping import concat_ranges, counting_order
+from geo.jit import kernel
 from geo.network import MIN_EDGE_M, WalkNetwork
 from geo.snap import Snapped
 
@@ -228,14 +229,7 @@ def nearest_source(
         graph, directed=True, indices=live, limit=limit, min_only=True, return_predecessors=True
     )
     tu, tv, cu, cv = _target_costs(network, targets)
-    via_u = d_node[tu] + cu
-    via_v = d_node[tv] + cv
-    use_v = via_v < via_u
-    best = np.where(use_v, via_v, via_u)
-    src = np.where(use_v, src_node[tv], src_node[tu])
-    ok = targets.ok & np.isfinite(best)
-    dist[ok] = best[ok]
-    which[ok] = src[ok] - network.n_nodes
+    _through_nearer_end(d_node, src_node, tu, tv, cu, cv, targets.ok, network.n_nodes, dist, which)
 
     si, ti, direct = _same_edge_pairs(sources, targets)
     if si.size:
@@ -253,6 +247,25 @@ def nearest_source(
     dist[over] = np.inf
     which[over] = -1
     return Nearest(dist, which)
+
+
+@kernel
+def _through_nearer_end(d_node, src_node, tu, tv, cu, cv, ok, n_nodes, dist, which):
+    """Each target's distance through the nearer end of its edge, and that end's source.
+
+    One pass over the targets instead of ten numpy passes (at 750,000 cells
+    those were ~15 ms of a 30 ms search). Ties go to the ``u`` end.
+    """
+    for i in range(tu.size):
+        if not ok[i]:
+            continue
+        via_u = d_node[tu[i]] + cu[i]
+        via_v = d_node[tv[i]] + cv[i]
+        if via_v < via_u:
+            if via_v < np.inf:
+                dist[i], which[i] = via_v, src_node[tv[i]] - n_nodes
+        elif via_u < np.inf:
+            dist[i], which[i] = via_u, src_node[tu[i]] - n_nodes
 
 
 def node_distances(
