@@ -101,66 +101,91 @@ def _segment_distances(px, py, ax, ay, bx, by, out):
 
 
 @kernel
-def _register(segments, seg_edge, x0, y0, size, nx, ny, entry_dtype_probe):
-    """CSR of grid cell -> segments whose bounding box covers the cell.
+def _cell_of(v, origin, size):
+    return int(np.floor((v - origin) / size))
 
-    Segments are first renumbered in grid order (a stable counting sort by
-    the cell of their bounding box's lower-left corner), so that the segments
-    a point measures sit close together in memory: random reads of the
-    coordinates otherwise cost more than the arithmetic. Registration then
-    walks the segments in that order, so its writes are near each other too.
+
+@kernel
+def _register(xy, owner, length, edge_segments, x0, y0, size, nx, ny, entry_dtype_probe):
+    """The segment grid, straight from the edges' vertices.
+
+    A segment joins two consecutive vertices of one line (``owner[k] ==
+    owner[k + 1]``). Segments are numbered in grid order (a stable counting
+    sort by the cell of their bounding box's lower-left corner), so that the
+    segments a point measures sit close together in memory; then each is
+    registered in every cell its bounding box covers, walking them in that
+    order so the writes stay near each other. Cell numbers are recomputed
+    rather than stored: fresh temporary arrays cost more (page faults) than
+    the arithmetic.
 
     Returns
     -------
-    indptr : int64 array, ``nx * ny + 1`` offsets into ``entries``
-    entries : new segment numbers registered in each cell
-    seg_xy, grid_edge : the segments and their edges, renumbered
+    indptr : int64, ``nx * ny + 1`` offsets into ``entries``
+    entries : segment numbers registered in each cell
+    seg_xy : (n_segments, 4) float64, ``(ax, ay, bx, by)`` per segment
+    seg_edge : int64, the edge of each segment
+    seg_straight_length : float64, the edge's length if it is this one
+        segment, else ``nan``
+    edge_seg : int64, each edge's first segment (``-1`` for none)
     """
-    n = segments.shape[0]
     n_cells = nx * ny
     first = np.zeros(n_cells + 1, dtype=np.int64)
-    key = np.empty(n, dtype=np.int64)
-    for s in range(n):
-        ix = int(np.floor((min(segments[s, 0], segments[s, 2]) - x0) / size))
-        iy = int(np.floor((min(segments[s, 1], segments[s, 3]) - y0) / size))
-        key[s] = iy * nx + ix
-        first[key[s] + 1] += 1
+    n = 0
+    for k in range(owner.size - 1):
+        if owner[k + 1] == owner[k]:
+            lo_x = _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size)
+            lo_y = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size)
+            first[lo_y * nx + lo_x + 1] += 1
+            n += 1
     for c in range(n_cells):
         first[c + 1] += first[c]
     seg_xy = np.empty((n, 4))
-    grid_edge = np.empty(n, dtype=np.int64)
-    for s in range(n):
-        t = first[key[s]]
-        first[key[s]] += 1
-        seg_xy[t, :] = segments[s, :]
-        grid_edge[t] = seg_edge[s]
+    seg_edge = np.empty(n, dtype=np.int64)
+    straight = np.empty(n)
+    edge_seg = np.full(length.size, -1, dtype=np.int64)
+    for k in range(owner.size - 1):
+        e = owner[k]
+        if owner[k + 1] != e:
+            continue
+        c = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size) * nx + _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size)
+        t = first[c]
+        first[c] += 1
+        seg_xy[t, 0], seg_xy[t, 1], seg_xy[t, 2], seg_xy[t, 3] = xy[k, 0], xy[k, 1], xy[k + 1, 0], xy[k + 1, 1]
+        seg_edge[t] = e
+        straight[t] = length[e] if edge_segments[e] == 1 else np.nan
+        if k == 0 or owner[k - 1] != e:
+            edge_seg[e] = t
 
-    # the cells each segment's bounding box covers, counted then filled
-    lo_x = np.empty(n, dtype=np.int64)
-    hi_x = np.empty(n, dtype=np.int64)
-    lo_y = np.empty(n, dtype=np.int64)
-    hi_y = np.empty(n, dtype=np.int64)
     indptr = np.zeros(n_cells + 1, dtype=np.int64)
     for t in range(n):
-        ax, ay, bx, by = seg_xy[t, 0], seg_xy[t, 1], seg_xy[t, 2], seg_xy[t, 3]
-        lo_x[t] = int(np.floor((min(ax, bx) - x0) / size))
-        hi_x[t] = int(np.floor((max(ax, bx) - x0) / size))
-        lo_y[t] = int(np.floor((min(ay, by) - y0) / size))
-        hi_y[t] = int(np.floor((max(ay, by) - y0) / size))
-        for iy in range(lo_y[t], hi_y[t] + 1):
-            for ix in range(lo_x[t], hi_x[t] + 1):
+        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size)
+        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size)
+        for iy in range(iy0, iy1 + 1):
+            for ix in range(ix0, ix1 + 1):
                 indptr[iy * nx + ix + 1] += 1
     for c in range(n_cells):
         indptr[c + 1] += indptr[c]
     fill = indptr[:-1].copy()
     entries = np.empty(indptr[-1], dtype=entry_dtype_probe.dtype)
     for t in range(n):
-        for iy in range(lo_y[t], hi_y[t] + 1):
-            for ix in range(lo_x[t], hi_x[t] + 1):
+        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size)
+        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size)
+        for iy in range(iy0, iy1 + 1):
+            for ix in range(ix0, ix1 + 1):
                 c = iy * nx + ix
                 entries[fill[c]] = t
                 fill[c] += 1
-    return indptr, entries, seg_xy, grid_edge
+    return indptr, entries, seg_xy, seg_edge, straight, edge_seg
+
+
+@kernel
+def _bounds(xy):
+    """``(x0, y0, x1, y1)`` of the vertices."""
+    x0, y0, x1, y1 = np.inf, np.inf, -np.inf, -np.inf
+    for k in range(xy.shape[0]):
+        x0, x1 = min(x0, xy[k, 0]), max(x1, xy[k, 0])
+        y0, y1 = min(y0, xy[k, 1]), max(y1, xy[k, 1])
+    return x0, y0, x1, y1
 
 
 @kernel
@@ -285,10 +310,10 @@ def _foot_on_segment(px, py, ax, ay, bx, by):
 
 
 @kernel
-def _feet(x, y, edge, seg_xy, edge_first, frac, sx, sy):
+def _feet(x, y, edge, seg_xy, edge_seg, frac, sx, sy):
     """:func:`_foot_on_segment` of every point on the first segment of its edge."""
     for i in range(x.size):
-        s = edge_first[edge[i]]
+        s = edge_seg[edge[i]]
         frac[i], sx[i], sy[i] = _foot_on_segment(x[i], y[i], seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3])
 
 
@@ -323,49 +348,20 @@ def _snap_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max
         access[i] = np.hypot(px - fx, py - fy)
 
 
-@kernel
-def _split_segments(xy, owner):
-    """Consecutive vertices of one line as segment rows ``(ax, ay, bx, by)``.
-
-    Returns the segments, the line of each, and the bounding box
-    ``(x0, y0, x1, y1)`` of all vertices.
-    """
-    n = 0
-    x0, y0, x1, y1 = np.inf, np.inf, -np.inf, -np.inf
-    for k in range(owner.size):
-        x0, x1 = min(x0, xy[k, 0]), max(x1, xy[k, 0])
-        y0, y1 = min(y0, xy[k, 1]), max(y1, xy[k, 1])
-        if k + 1 < owner.size and owner[k + 1] == owner[k]:
-            n += 1
-    seg = np.empty((n, 4))
-    seg_edge = np.empty(n, dtype=np.int64)
-    j = 0
-    for k in range(owner.size - 1):
-        if owner[k + 1] == owner[k]:
-            seg[j, 0], seg[j, 1] = xy[k, 0], xy[k, 1]
-            seg[j, 2], seg[j, 3] = xy[k + 1, 0], xy[k + 1, 1]
-            seg_edge[j] = owner[k]
-            j += 1
-    return seg, seg_edge, (x0, y0, x1, y1)
-
-
 @dataclass(frozen=True, eq=False)
 class EdgeGrid:
     """The network's straight segments registered in a uniform grid.
 
     Attributes
     ----------
-    segments : numpy.ndarray, shape (n_segments, 4)
-        Segment ends ``(ax, ay, bx, by)``, in the order they appear in the
-        edge geometries (an edge's segments are consecutive).
     seg_xy : numpy.ndarray, shape (n_segments, 4)
-        The same segments renumbered in grid order (the numbering
-        :attr:`entries` uses), so that neighbours sit close in memory.
+        Segment ends ``(ax, ay, bx, by)``, numbered in grid order (the
+        numbering :attr:`entries` uses), so that neighbours sit close in memory.
     seg_edge : numpy.ndarray of int64
-        Edge index of every segment in grid order.
+        Edge index of every segment.
     seg_straight_length : numpy.ndarray of float64
-        Per segment in grid order, the walking length of its edge when the
-        edge is that one straight segment, ``nan`` for a segment of a bent edge.
+        Per segment, the walking length of its edge when the edge is that one
+        straight segment, ``nan`` for a segment of a bent edge.
     cell_size : float
         Side of a grid cell in metres.
     x0, y0 : float
@@ -375,14 +371,14 @@ class EdgeGrid:
     indptr : numpy.ndarray of int64
         ``nx * ny + 1`` offsets into :attr:`entries`, cell by cell (row-major).
     entries : numpy.ndarray of int32/int64
-        Segments (numbered in grid order) registered in each cell.
-    edge_first : numpy.ndarray of int64
-        Row of each edge's first segment in :attr:`segments`.
+        Segments registered in each cell.
+    edge_seg : numpy.ndarray of int64
+        Each edge's first segment (its only one for a straight edge), ``-1``
+        for an edge drawn with no segment.
     edge_segments : numpy.ndarray of int64
         Number of segments of each edge (1 for a straight edge).
     """
 
-    segments: np.ndarray
     seg_xy: np.ndarray
     seg_edge: np.ndarray
     seg_straight_length: np.ndarray
@@ -393,7 +389,7 @@ class EdgeGrid:
     ny: int
     indptr: np.ndarray
     entries: np.ndarray
-    edge_first: np.ndarray
+    edge_seg: np.ndarray
     edge_segments: np.ndarray
 
     @classmethod
@@ -408,9 +404,10 @@ class EdgeGrid:
             two segments on average over the network's bounding box.
         """
         xy, owner = shapely.get_coordinates(network.edge_lines, return_index=True)
-        segments, seg_edge, (x0, y0, x1, y1) = _split_segments(xy, owner)
+        edge_segments = np.maximum(np.bincount(owner, minlength=network.n_edges) - 1, 0)
+        n_seg = int(edge_segments.sum())
+        x0, y0, x1, y1 = _bounds(xy)
         width, height = x1 - x0, y1 - y0
-        n_seg = len(segments)
         if cell_size is None:
             cell_size = np.sqrt(max(width * height, 1.0) * _SEGMENTS_PER_CELL / max(n_seg, 1))
         # never more than about _MAX_CELLS cells (a long thin network too), never degenerate
@@ -420,15 +417,11 @@ class EdgeGrid:
         ny = int(height // cell_size) + 1
         # 32-bit entries where they fit (always, below 2**31 segments): half the memory traffic
         probe = np.zeros(0, dtype=np.int32 if n_seg < 2**31 else np.int64)
-        indptr, entries, seg_xy, grid_edge = _register(segments, seg_edge, x0, y0, cell_size, nx, ny, probe)
-        edge_segments = np.bincount(seg_edge, minlength=network.n_edges)
-        edge_first = np.cumsum(edge_segments) - edge_segments
         length = np.asarray(network.length, dtype=np.float64)
-        straight_length = np.where(edge_segments[grid_edge] == 1, length[grid_edge], np.nan)
-        return cls(
-            segments, seg_xy, grid_edge, straight_length, cell_size, x0, y0, nx, ny, indptr, entries,
-            edge_first, edge_segments,
-        )  # fmt: skip
+        indptr, entries, seg_xy, seg_edge, straight, edge_seg = _register(
+            xy, owner, length, edge_segments, x0, y0, cell_size, nx, ny, probe
+        )
+        return cls(seg_xy, seg_edge, straight, cell_size, x0, y0, nx, ny, indptr, entries, edge_seg, edge_segments)
 
     def _search_args(self, max_dist: float) -> tuple:
         return (
@@ -520,7 +513,7 @@ def locate_on_straight_edges(
         Coordinates of the foot.
     """
     frac, sx, sy = np.empty(len(edge)), np.empty(len(edge)), np.empty(len(edge))
-    _feet(_f64(x), _f64(y), np.asarray(edge, dtype=np.int64), grid.segments, grid.edge_first, frac, sx, sy)
+    _feet(_f64(x), _f64(y), np.asarray(edge, dtype=np.int64), grid.seg_xy, grid.edge_seg, frac, sx, sy)
     return frac, sx, sy
 
 
