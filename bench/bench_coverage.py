@@ -11,12 +11,14 @@ when its nearest node was reached. Radius standards: geopandas
 ``sjoin(predicate="dwithin", distance=radius)`` of the cell points against
 the facility points.
 
-Ours, starting from the :class:`WalkNetwork` with its CSR matrix in memory:
-edge snapping with access legs (:func:`geo.snap.snap`, segment grid built
-inside the timing), one multi-source bounded Dijkstra per standard
-(:func:`geo.paths.nearest_source`), k-d trees for the radius standards
-(:func:`geo.euclid.nearest_euclidean`). Snapping runs as ``City`` runs it
-(cells in threads). ``scenarios.evaluate.evaluate`` (the full ``cover``
+Ours, starting from the :class:`WalkNetwork` with its CSR matrix in memory
+and the same cell and facility points as the peer: edge snapping with access
+legs (:func:`geo.snap.snap`, segment grid built inside the timing), one
+multi-source bounded Dijkstra per standard (:func:`geo.paths.nearest_source`),
+k-d trees for the radius standards (:func:`geo.euclid.nearest_euclidean`).
+Snapping runs as ``City`` runs it (cells in threads); until session 3 it ran
+through ``City.snapped_cells`` on a fresh ``City``, which also charged ours
+(not the peer) with computing the cells' centres (0.05-0.07 s at 1M). ``scenarios.evaluate.evaluate`` (the full ``cover``
 evaluation: distances to twice the threshold, bands, gap clusters, loads) is
 timed last on a fresh copy of the city, snapping included. We also run ours with node snapping
 and no access legs (a :class:`Snapped` sitting on a node of an incident edge),
@@ -51,7 +53,7 @@ from scipy.spatial import cKDTree
 from geo.euclid import nearest_euclidean
 from geo.network import WalkNetwork
 from geo.paths import nearest_source
-from geo.snap import Snapped
+from geo.snap import Snapped, snap, snap_in_threads
 from layers.city import City
 from scenarios.evaluate import evaluate
 from scenarios.standards import resolve_standards
@@ -196,7 +198,12 @@ def run_city(name: str, repeat: int) -> None:
     print(f"   build the graph from the arrays: ours {t_build}, peer {t_peer_build}")
 
     # shared step: place the cells (and facilities) on the network, as City does (cells in threads)
-    (cells, facs), t_snap = best_of(repeat, lambda c: (c.snapped_cells, c.snapped_facilities), lambda: fresh(city))
+    # Both sides start from the same cell and facility points (cx, cy), (fx, fy): ours snaps
+    # them as City.snapped_cells / snapped_facilities do, on a network with no segment grid yet.
+    def place(network: WalkNetwork) -> tuple[Snapped, Snapped]:
+        return snap_in_threads(network, cx, cy, city.max_snap_m), snap(network, fx, fy, city.max_snap_m)
+
+    (cells, facs), t_snap = best_of(repeat, place, lambda: fresh(city).network)
     (cells_n, our_cell_node, facs_n), t_nsnap = best_of(
         repeat, lambda: (*node_snapped(net, nodes, cx, cy), node_snapped(net, nodes, fx, fy)[0])
     )
