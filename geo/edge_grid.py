@@ -217,16 +217,17 @@ def _scan_cell(c, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e, bes
 def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings):
     """Nearest edge of one point by rings of grid cells (see the module notes).
 
-    Returns ``(edge, segment, sure)``: ``edge == -1`` when nothing lies
-    within ``max_dist``; ``segment`` is the nearest segment of that edge (grid
-    numbering); ``sure`` is false where the ring budget ran out before the
-    answer was proven (then the rest is meaningless).
+    Returns ``(edge, segment, dist, sure)``: ``edge == -1`` when nothing
+    lies within ``max_dist``; ``segment`` is the nearest segment of that edge
+    (grid numbering) and ``dist`` its distance; ``sure`` is false where the
+    ring budget ran out before the answer was proven (then the rest is
+    meaningless).
     """
     # every segment lies inside the grid: a point farther than max_dist from it has no edge
     gx = max(x0 - px, 0.0, px - (x0 + nx * size))
     gy = max(y0 - py, 0.0, py - (y0 + ny * size))
     if np.sqrt(gx * gx + gy * gy) > max_dist + margin:
-        return -1, -1, True
+        return -1, -1, np.inf, True
     cx = int(min(max(np.floor((px - x0) / size), -1.0), float(nx)))  # clamped one cell off the
     cy = int(min(max(np.floor((py - y0) / size), -1.0), float(ny)))  # grid: rings start beside it
     best_d, best_e, best_s = np.inf, np.iinfo(np.int64).max, -1
@@ -263,16 +264,16 @@ def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny
         if clearance == np.inf or min(best_d, max_dist) < clearance - margin:
             # the block holds the whole grid, or nothing outside it can be nearer
             if best_d <= max_dist:
-                return best_e, best_s, True
-            return -1, -1, True
-    return -1, -1, False
+                return best_e, best_s, best_d, True
+            return -1, -1, np.inf, True
+    return -1, -1, np.inf, False
 
 
 @kernel
 def _nearest_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings,
-                 edge, sure):
+                 edge, dist, sure):
     for i in range(x.size):
-        edge[i], _, sure[i] = _nearest_one(
+        edge[i], _, dist[i], sure[i] = _nearest_one(
             x[i], y[i], seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings
         )
 
@@ -330,7 +331,7 @@ def _snap_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max
     """
     for i in range(x.size):
         px, py = x[i], y[i]
-        e, s, sure = _nearest_one(
+        e, s, _, sure = _nearest_one(
             px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings
         )
         edge[i] = e
@@ -404,20 +405,60 @@ class EdgeGrid:
             two segments on average over the network's bounding box.
         """
         xy, owner = shapely.get_coordinates(network.edge_lines, return_index=True)
-        edge_segments = np.maximum(np.bincount(owner, minlength=network.n_edges) - 1, 0)
+        return cls.from_vertices(xy, owner, np.asarray(network.length, dtype=np.float64), cell_size)
+
+    @classmethod
+    def of_points(cls, x: np.ndarray, y: np.ndarray, min_cell_size: float = 1.0) -> "EdgeGrid":
+        """A grid of points, each a zero-length segment ("edge" ``i`` is point ``i``).
+
+        :meth:`nearest` then finds each query's nearest point within a limit,
+        exactly (ties to the lowest index). ``min_cell_size`` keeps the cells
+        from being much smaller than the limits asked (a quarter of the limit
+        bounds the search to a few rings of cells).
+        """
+        xy = np.repeat(np.column_stack([_f64(x), _f64(y)]), 2, axis=0)
+        owner = np.repeat(np.arange(len(x), dtype=np.int64), 2)
+        return cls.from_vertices(xy, owner, np.zeros(len(x)), min_cell_size=min_cell_size)
+
+    @classmethod
+    def from_vertices(
+        cls,
+        xy: np.ndarray,
+        owner: np.ndarray,
+        length: np.ndarray,
+        cell_size: float | None = None,
+        min_cell_size: float = 1.0,
+    ) -> "EdgeGrid":
+        """The grid of lines given as vertices ``xy`` and the line of each vertex.
+
+        Parameters
+        ----------
+        xy : numpy.ndarray, shape (n_vertices, 2)
+            Vertices, line after line (as ``shapely.get_coordinates`` gives them).
+        owner : numpy.ndarray of int64
+            Line index of each vertex, non-decreasing.
+        length : numpy.ndarray of float64
+            Walking length of each line (``to_u``/``to_v`` of points placed on it).
+        cell_size : float, optional
+            As in :meth:`build`.
+        min_cell_size : float, default 1
+            Smallest cell side in metres, whatever ``cell_size`` says.
+        """
+        xy = np.ascontiguousarray(xy, dtype=np.float64)
+        owner = np.asarray(owner, dtype=np.int64)
+        edge_segments = np.maximum(np.bincount(owner, minlength=length.size) - 1, 0)
         n_seg = int(edge_segments.sum())
         x0, y0, x1, y1 = _bounds(xy)
         width, height = x1 - x0, y1 - y0
         if cell_size is None:
             cell_size = np.sqrt(max(width * height, 1.0) * _SEGMENTS_PER_CELL / max(n_seg, 1))
         # never more than about _MAX_CELLS cells (a long thin network too), never degenerate
-        floor = max(np.sqrt(width * height / _MAX_CELLS), max(width, height) / _MAX_CELLS, 1.0)
+        floor = max(np.sqrt(width * height / _MAX_CELLS), max(width, height) / _MAX_CELLS, min_cell_size)
         cell_size = float(max(cell_size, floor))
         nx = int(width // cell_size) + 1
         ny = int(height // cell_size) + 1
         # 32-bit entries where they fit (always, below 2**31 segments): half the memory traffic
         probe = np.zeros(0, dtype=np.int32 if n_seg < 2**31 else np.int64)
-        length = np.asarray(network.length, dtype=np.float64)
         indptr, entries, seg_xy, seg_edge, straight, edge_seg = _register(
             xy, owner, length, edge_segments, x0, y0, cell_size, nx, ny, probe
         )
@@ -429,7 +470,7 @@ class EdgeGrid:
             self.nx, self.ny, float(max_dist), _MARGIN_M, _MAX_RINGS,
         )  # fmt: skip
 
-    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nearest edge of each finite point within ``max_dist`` (inclusive).
 
         Parameters
@@ -444,14 +485,17 @@ class EdgeGrid:
         edge : numpy.ndarray of int64
             Nearest edge (lowest index among equally near ones), ``-1`` if
             none lies within ``max_dist``.
+        dist : numpy.ndarray of float64
+            Its distance (``inf`` for ``-1``).
         sure : numpy.ndarray of bool
             False for points left unanswered (far outside the grid with a
             limit wider than the ring budget): ``edge`` is meaningless there.
         """
         edge = np.empty(x.size, dtype=np.int64)
+        dist = np.empty(x.size)
         sure = np.empty(x.size, dtype=np.bool_)
-        _nearest_all(_f64(x), _f64(y), *self._search_args(max_dist), edge, sure)
-        return edge, sure
+        _nearest_all(_f64(x), _f64(y), *self._search_args(max_dist), edge, dist, sure)
+        return edge, dist, sure
 
     def snap(self, x: np.ndarray, y: np.ndarray, max_dist: float) -> tuple[np.ndarray, ...]:
         """Nearest edge of each finite point and, on straight edges, where it lands.
@@ -558,11 +602,11 @@ def nearest_edges(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: 
     edge = np.full(x.size, -1, dtype=np.int64)
     finite = np.isfinite(x) & np.isfinite(y)
     if finite.all():
-        edge, sure = edge_grid(network).nearest(x, y, max_dist)
+        edge, _, sure = edge_grid(network).nearest(x, y, max_dist)
         todo = np.flatnonzero(~sure)
     else:
         at = np.flatnonzero(finite)
-        edge[at], sure = edge_grid(network).nearest(x[at], y[at], max_dist)
+        edge[at], _, sure = edge_grid(network).nearest(x[at], y[at], max_dist)
         todo = at[~sure]
     if todo.size:
         edge[todo] = tree_nearest_edges(network, x[todo], y[todo], max_dist)

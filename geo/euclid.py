@@ -1,8 +1,10 @@
 """Straight-line ("as the crow flies") proximity between point sets.
 
 Planning texts often state a *service radius* (e.g. 300 m around an elderly
-care station). These functions answer the radius questions with a k-d tree
-(``scipy.spatial.cKDTree``) so that they stay fast for millions of cells.
+care station). Nearest sources within a radius come from the segment grid of
+:mod:`geo.edge_grid` (the sources as zero-length segments), counts and
+unbounded searches from a k-d tree (``scipy.spatial.cKDTree``), so that both
+stay fast for millions of cells.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from geo.edge_grid import EdgeGrid
+from geo.threads import over_cores
+
 __all__ = ["nearest_euclidean", "within_radius"]
 
 
-# From this many queries on, cKDTree runs them on every core (workers=-1);
-# fewer finish before the threads would start (measured: 2,000 cells take
+# From this many queries on, the searches run on every core; fewer finish
+# before the threads would start (measured with cKDTree: 2,000 cells take
 # 0.3 ms on one core, 1 ms on two).
 _PARALLEL_QUERIES = 20_000
 
@@ -61,7 +66,7 @@ def nearest_euclidean(
         when there are no sources.
     which : numpy.ndarray of int64
         Index of the nearest source, ``-1`` where ``dist`` is ``inf``. Ties
-        go to either of the equally near sources.
+        go to the lowest index when ``limit`` is finite, else to either.
 
     Raises
     ------
@@ -74,13 +79,27 @@ def nearest_euclidean(
     which = np.full(len(tgt), -1, dtype=np.int64)
     if len(src) == 0 or len(tgt) == 0:
         return dist, which
-    # cKDTree keeps only neighbours strictly closer than the bound; nudge the
-    # bound up by one ulp so that "exactly at the limit" counts as within.
-    bound = np.nextafter(float(limit), np.inf) if np.isfinite(limit) else np.inf
-    d, i = cKDTree(src).query(tgt, k=1, distance_upper_bound=bound, workers=_workers(len(tgt)))
-    ok = d <= limit
-    dist[ok] = d[ok]
-    which[ok] = i[ok]
+    if np.isfinite(limit):
+        # Radius standards: the sources on the same segment grid as snapping
+        # (zero-length segments), searched by its compiled kernel on every core;
+        # 2-3x faster than the k-d tree for a city's cells. Cells a quarter of
+        # the limit wide at least, so a search never needs more than a few rings.
+        grid = EdgeGrid.of_points(src[:, 0], src[:, 1], min_cell_size=float(limit) / 4)
+        tx, ty = np.ascontiguousarray(tgt[:, 0]), np.ascontiguousarray(tgt[:, 1])
+        parts = over_cores(lambda c: grid.nearest(tx[c], ty[c], float(limit)), len(tgt), _PARALLEL_QUERIES)
+        which[:], dist[:], sure = (np.concatenate(p) for p in zip(*parts))
+        dist[which < 0] = np.inf
+        todo = np.flatnonzero(~sure)  # beyond the ring budget: the k-d tree decides
+    else:
+        todo = np.arange(len(tgt))
+    if todo.size:
+        # cKDTree keeps only neighbours strictly closer than the bound; nudge the
+        # bound up by one ulp so that "exactly at the limit" counts as within.
+        bound = np.nextafter(float(limit), np.inf) if np.isfinite(limit) else np.inf
+        d, i = cKDTree(src).query(tgt[todo], k=1, distance_upper_bound=bound, workers=_workers(todo.size))
+        ok = d <= limit
+        dist[todo] = np.where(ok, d, np.inf)
+        which[todo] = np.where(ok, i, -1)
     return dist, which
 
 

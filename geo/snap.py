@@ -8,8 +8,6 @@ shortest-path routines, which see both ends).
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +15,7 @@ import shapely
 
 from geo.edge_grid import EdgeGrid, edge_grid, locate_on_straight_edges, tree_nearest_edges
 from geo.network import WalkNetwork
+from geo.threads import over_cores
 
 __all__ = ["DEFAULT_MAX_SNAP_M", "Snapped", "place_on_edges", "snap", "snap_in_threads"]
 
@@ -195,11 +194,6 @@ def snap_in_threads(
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    workers = min(os.cpu_count() or 1, x.size // chunk)
-    if workers <= 1:
-        return snap(network, x, y, max_dist=max_dist)
     edge_grid(network)  # build the shared segment index once, before the threads
-    size = -(-x.size // workers)  # one even share per core
-    parts = [slice(i, i + size) for i in range(0, x.size, size)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return Snapped.concat(list(pool.map(lambda c: snap(network, x[c], y[c], max_dist=max_dist), parts)))
+    parts = over_cores(lambda c: snap(network, x[c], y[c], max_dist=max_dist), x.size, chunk)
+    return parts[0] if len(parts) == 1 else Snapped.concat(parts)

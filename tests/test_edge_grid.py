@@ -105,7 +105,7 @@ def test_points_far_outside_with_no_limit_go_to_the_strtree(monkeypatch, hand_ne
     grid = EdgeGrid.build(hand_network, cell_size=7.0)
     monkeypatch.setitem(eg._GRIDS, hand_network, grid)
     x, y = np.array([1e6, -3e5, 450.0]), np.array([1e6, 2e5, 80.0])
-    assert grid.nearest(x, y, np.inf)[1].tolist() == [False, False, True]
+    assert grid.nearest(x, y, np.inf)[2].tolist() == [False, False, True]
     got, want = snap(hand_network, x, y, max_dist=np.inf), strtree_snap(hand_network, x, y, max_dist=np.inf)
     for f in SNAP_FIELDS:
         np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f)

@@ -23,6 +23,30 @@ def test_nearest_by_hand():
     assert np.isinf(d[2])
 
 
+def test_ties_go_to_the_lowest_index():
+    # (5, 0) is exactly 5 m from both sources, whichever order they come in
+    for sx in ([0.0, 10.0], [10.0, 0.0]):
+        d, w = nearest_euclidean(sx, [0.0, 0.0], [5.0], [0.0], limit=100.0)
+        assert d[0] == 5.0 and w[0] == 0
+
+
+@pytest.mark.parametrize("limit", [50.0, 400.0, np.inf])
+def test_distances_are_exact_and_agree_with_the_kd_tree(limit):
+    # many targets (the threaded grid path), sources in clumps and on one line
+    rng = np.random.default_rng(9)
+    sx = np.concatenate([rng.uniform(0, 3000, 150), np.full(20, 1500.0), rng.normal(800, 5, 30)])
+    sy = np.concatenate([rng.uniform(0, 3000, 150), np.linspace(0, 3000, 20), rng.normal(800, 5, 30)])
+    tx, ty = rng.uniform(-1000, 4000, (2, 30_000))
+    d, w = nearest_euclidean(sx, sy, tx, ty, limit=limit)
+    dx, dy = tx[:, None] - sx[None, :], ty[:, None] - sy[None, :]
+    full = np.sqrt(dx * dx + dy * dy)  # the k-d tree's and GEOS's formula (np.hypot may differ by an ulp)
+    best = full.min(axis=1)
+    inside = best <= limit
+    np.testing.assert_array_equal(d[inside], best[inside])
+    np.testing.assert_array_equal(w[inside], full[inside].argmin(axis=1))
+    assert np.all(np.isinf(d[~inside])) and np.all(w[~inside] == -1)
+
+
 def test_limit_is_inclusive():
     d, w = nearest_euclidean([0], [0], [3], [4], limit=5.0)
     assert d[0] == 5.0 and w[0] == 0
