@@ -28,16 +28,16 @@ def _workers(n_queries: int) -> int:
     return -1 if n_queries >= _PARALLEL_QUERIES else 1
 
 
-def _xy(x: np.ndarray, y: np.ndarray, name: str) -> np.ndarray:
-    """Stack coordinates into an ``(n, 2)`` array, checking shapes and values."""
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
+def _checked(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates as flat float64 arrays, checking shapes and values."""
+    x = np.ascontiguousarray(x, dtype=np.float64).ravel()
+    y = np.ascontiguousarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape:
         raise ValueError(f"{name}: x and y have different lengths ({x.size} and {y.size})")
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         raise ValueError(f"{name}: coordinate {int(np.flatnonzero(bad)[0])} is not a finite number")
-    return np.column_stack([x, y])
+    return x, y
 
 
 def nearest_euclidean(
@@ -73,30 +73,29 @@ def nearest_euclidean(
     ValueError
         If coordinate arrays disagree in length or hold non-finite values.
     """
-    src = _xy(src_x, src_y, "sources")
-    tgt = _xy(tgt_x, tgt_y, "targets")
-    dist = np.full(len(tgt), np.inf)
-    which = np.full(len(tgt), -1, dtype=np.int64)
-    if len(src) == 0 or len(tgt) == 0:
+    sx, sy = _checked(src_x, src_y, "sources")
+    tx, ty = _checked(tgt_x, tgt_y, "targets")
+    dist = np.full(tx.size, np.inf)
+    which = np.full(tx.size, -1, dtype=np.int64)
+    if sx.size == 0 or tx.size == 0:
         return dist, which
     if np.isfinite(limit):
         # Radius standards: the sources on the same segment grid as snapping
-        # (zero-length segments), searched by its compiled kernel on every core;
-        # 2-3x faster than the k-d tree for a city's cells. Cells a quarter of
-        # the limit wide at least, so a search never needs more than a few rings.
-        grid = EdgeGrid.of_points(src[:, 0], src[:, 1], min_cell_size=float(limit) / 4)
-        tx, ty = np.ascontiguousarray(tgt[:, 0]), np.ascontiguousarray(tgt[:, 1])
-        parts = over_cores(lambda c: grid.nearest(tx[c], ty[c], float(limit)), len(tgt), _PARALLEL_QUERIES)
-        which[:], dist[:], sure = (np.concatenate(p) for p in zip(*parts))
+        # (zero-length segments), searched by its compiled kernel on every core.
+        # Cells a quarter of the limit wide at least, so a search needs few rings.
+        grid = EdgeGrid.of_points(sx, sy, min_cell_size=float(limit) / 4)
+        parts = over_cores(lambda c: grid.nearest(tx[c], ty[c], float(limit)), tx.size, _PARALLEL_QUERIES)
+        which[:], dist[:], sure = (np.concatenate(p) if len(parts) > 1 else p[0] for p in zip(*parts))
         dist[which < 0] = np.inf
         todo = np.flatnonzero(~sure)  # beyond the ring budget: the k-d tree decides
     else:
-        todo = np.arange(len(tgt))
+        todo = np.arange(tx.size)
     if todo.size:
         # cKDTree keeps only neighbours strictly closer than the bound; nudge the
         # bound up by one ulp so that "exactly at the limit" counts as within.
         bound = np.nextafter(float(limit), np.inf) if np.isfinite(limit) else np.inf
-        d, i = cKDTree(src).query(tgt[todo], k=1, distance_upper_bound=bound, workers=_workers(todo.size))
+        tree = cKDTree(np.column_stack([sx, sy]))
+        d, i = tree.query(np.column_stack([tx[todo], ty[todo]]), k=1, distance_upper_bound=bound, workers=_workers(todo.size))
         ok = d <= limit
         dist[todo] = np.where(ok, d, np.inf)
         which[todo] = np.where(ok, i, -1)
@@ -133,9 +132,11 @@ def within_radius(
     """
     if not np.isfinite(radius) or radius < 0:
         raise ValueError(f"radius must be a finite, non-negative number of metres, got {radius!r}")
-    src = _xy(src_x, src_y, "sources")
-    tgt = _xy(tgt_x, tgt_y, "targets")
-    if len(src) == 0 or len(tgt) == 0:
-        return np.zeros(len(tgt), dtype=np.int64)
-    counts = cKDTree(src).query_ball_point(tgt, r=float(radius), return_length=True, workers=_workers(len(tgt)))
+    sx, sy = _checked(src_x, src_y, "sources")
+    tx, ty = _checked(tgt_x, tgt_y, "targets")
+    if sx.size == 0 or tx.size == 0:
+        return np.zeros(tx.size, dtype=np.int64)
+    counts = cKDTree(np.column_stack([sx, sy])).query_ball_point(
+        np.column_stack([tx, ty]), r=float(radius), return_length=True, workers=_workers(tx.size)
+    )
     return np.asarray(counts, dtype=np.int64)

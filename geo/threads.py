@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -10,6 +11,28 @@ from typing import TypeVar
 __all__ = ["over_cores"]
 
 T = TypeVar("T")
+
+# One pool for the process, started on first use: starting threads for every
+# call cost ~0.5 ms, a tenth of a 100k-node city's radius query.
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+_IN_POOL = threading.local()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="geo-cores")
+        return _POOL
+
+
+def _run_marked(fn: Callable[[slice], T], part: slice) -> T:
+    _IN_POOL.active = True
+    try:
+        return fn(part)
+    finally:
+        _IN_POOL.active = False
 
 
 def over_cores(fn: Callable[[slice], T], n: int, min_chunk: int) -> list[T]:
@@ -31,11 +54,17 @@ def over_cores(fn: Callable[[slice], T], n: int, min_chunk: int) -> list[T]:
     -------
     list
         ``fn``'s results, slice by slice in order.
+
+    Notes
+    -----
+    The slices run on one process-wide pool. A call made from inside one of
+    its tasks runs on the calling thread instead, so nested use cannot wait
+    on itself.
     """
     workers = min(os.cpu_count() or 1, n // max(min_chunk, 1))
-    if workers <= 1:
+    if workers <= 1 or getattr(_IN_POOL, "active", False):
         return [fn(slice(0, n))]
     size = -(-n // workers)
     parts = [slice(i, i + size) for i in range(0, n, size)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, parts))
+    futures = [_pool().submit(_run_marked, fn, p) for p in parts]
+    return [f.result() for f in futures]
