@@ -101,8 +101,16 @@ def _segment_distances(px, py, ax, ay, bx, by, out):
 
 
 @kernel
-def _cell_of(v, origin, size):
-    return int(np.floor((v - origin) / size))
+def _cell_of(v, origin, size, n):
+    """Grid column (or row) of coordinate ``v``, clamped to ``[0, n)``.
+
+    The clamp matters: compiled code does not check bounds, and the last
+    vertex can round into cell ``n`` (``nx`` comes from Python's ``//``,
+    which may differ from ``floor`` of the rounded quotient by one).
+    Registering it in the last cell instead is within rounding of its place,
+    which the search's margin covers.
+    """
+    return min(max(int(np.floor((v - origin) / size)), 0), n - 1)
 
 
 @kernel
@@ -133,8 +141,8 @@ def _register(xy, owner, length, edge_segments, x0, y0, size, nx, ny, entry_dtyp
     n = 0
     for k in range(owner.size - 1):
         if owner[k + 1] == owner[k]:
-            lo_x = _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size)
-            lo_y = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size)
+            lo_x = _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size, nx)
+            lo_y = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size, ny)
             first[lo_y * nx + lo_x + 1] += 1
             n += 1
     for c in range(n_cells):
@@ -147,7 +155,7 @@ def _register(xy, owner, length, edge_segments, x0, y0, size, nx, ny, entry_dtyp
         e = owner[k]
         if owner[k + 1] != e:
             continue
-        c = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size) * nx + _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size)
+        c = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size, ny) * nx + _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size, nx)
         t = first[c]
         first[c] += 1
         seg_xy[t, 0], seg_xy[t, 1], seg_xy[t, 2], seg_xy[t, 3] = xy[k, 0], xy[k, 1], xy[k + 1, 0], xy[k + 1, 1]
@@ -158,8 +166,8 @@ def _register(xy, owner, length, edge_segments, x0, y0, size, nx, ny, entry_dtyp
 
     indptr = np.zeros(n_cells + 1, dtype=np.int64)
     for t in range(n):
-        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size)
-        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size)
+        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx)
+        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny)
         for iy in range(iy0, iy1 + 1):
             for ix in range(ix0, ix1 + 1):
                 indptr[iy * nx + ix + 1] += 1
@@ -168,8 +176,8 @@ def _register(xy, owner, length, edge_segments, x0, y0, size, nx, ny, entry_dtyp
     fill = indptr[:-1].copy()
     entries = np.empty(indptr[-1], dtype=entry_dtype_probe.dtype)
     for t in range(n):
-        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size)
-        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size)
+        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx)
+        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny)
         for iy in range(iy0, iy1 + 1):
             for ix in range(ix0, ix1 + 1):
                 c = iy * nx + ix

@@ -72,6 +72,20 @@ def test_non_finite_points_are_not_snapped(hand_network):
     assert list(nearest_edges(hand_network, x, y, 500.0)) == [-1, 0, -1]
 
 
+def test_far_corner_rounding_into_a_cell_past_the_grid():
+    # width / cell rounds up to 130.0 while width // cell is 129: the grid has 130
+    # columns, and the far vertex must be registered in the last one, not a 131st
+    width, cell = 10455.151337234522, 80.42424105565017
+    assert width / cell == 130.0 and width // cell == 129.0
+    net = WalkNetwork.from_edges([0.0, width, width, 0.0], [0.0, 0.0, width, width], [0, 1, 2], [1, 2, 3])
+    grid = EdgeGrid.build(net, cell_size=cell)
+    assert grid.nx == grid.ny == 130
+    assert grid.indptr[-1] == grid.entries.size  # nothing counted outside the grid
+    x = np.array([width + 3.0, width - 1e-9, width / 2, width + 0.5])
+    y = np.array([width + 3.0, width / 2, width - 2.0, -0.5])
+    np.testing.assert_array_equal(grid.nearest(x, y, 500.0)[0], tree_nearest_edges(net, x, y, 500.0))
+
+
 def test_degenerate_networks():
     # a single zero-length edge, and a vertical line (zero-width bounding box)
     dot = WalkNetwork.from_edges([5.0, 5.0], [5.0, 5.0], [0], [1])
