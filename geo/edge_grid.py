@@ -52,6 +52,8 @@ _MAX_RINGS = 64
 # best segment so far, so its time barely depends on this; fewer cells build
 # faster (measured on the 1M-node city: 1 to 2 per cell, 0.26 -> 0.22 s).
 _SEGMENTS_PER_CELL = 2.0
+# Largest default cell side, in average segment lengths (see from_vertices).
+_CELL_PER_SEGMENT_LENGTH = 4.0
 # At most this many grid cells, whatever the extent of the network.
 _MAX_CELLS = 8_000_000
 
@@ -272,6 +274,8 @@ def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny
         if clearance == np.inf or min(best_d, max_dist) < clearance - margin:
             # the block holds the whole grid, or nothing outside it can be nearer
             if best_d <= max_dist:
+                if best_d == np.inf:  # coordinates so large the distance overflowed
+                    return -1, -1, np.inf, False
                 return best_e, best_s, best_d, True
             return -1, -1, np.inf, True
     return -1, -1, np.inf, False
@@ -456,10 +460,16 @@ class EdgeGrid:
         owner = np.asarray(owner, dtype=np.int64)
         edge_segments = np.maximum(np.bincount(owner, minlength=length.size) - 1, 0)
         n_seg = int(edge_segments.sum())
-        x0, y0, x1, y1 = _bounds(xy)
+        x0, y0, x1, y1 = _bounds(xy) if len(xy) else (0.0, 0.0, 0.0, 0.0)
         width, height = x1 - x0, y1 - y0
         if cell_size is None:
             cell_size = np.sqrt(max(width * height, 1.0) * _SEGMENTS_PER_CELL / max(n_seg, 1))
+            # One far-off edge inflates the bounding box, and with it the cells
+            # (a stray edge 2,000 km away made them 14.5 km wide and snapping
+            # 230x slower): never wider than a few average segment lengths.
+            typical = float(length.sum()) / max(n_seg, 1)
+            if typical > 0:
+                cell_size = min(cell_size, _CELL_PER_SEGMENT_LENGTH * typical)
         # never more than about _MAX_CELLS cells (a long thin network too), never degenerate
         floor = max(np.sqrt(width * height / _MAX_CELLS), max(width, height) / _MAX_CELLS, min_cell_size)
         cell_size = float(max(cell_size, floor))
@@ -499,10 +509,11 @@ class EdgeGrid:
             False for points left unanswered (far outside the grid with a
             limit wider than the ring budget): ``edge`` is meaningless there.
         """
+        x, y = _points(x, y)
         edge = np.empty(x.size, dtype=np.int64)
         dist = np.empty(x.size)
         sure = np.empty(x.size, dtype=np.bool_)
-        _nearest_all(_f64(x), _f64(y), *self._search_args(max_dist), edge, dist, sure)
+        _nearest_all(x, y, *self._search_args(max_dist), edge, dist, sure)
         return edge, dist, sure
 
     def snap(self, x: np.ndarray, y: np.ndarray, max_dist: float) -> tuple[np.ndarray, ...]:
@@ -525,16 +536,25 @@ class EdgeGrid:
             snapped to a bent edge, its position still to be found; 2 not
             answered within the ring budget (see :meth:`nearest`).
         """
+        x, y = _points(x, y)
         n = x.size
         edge = np.empty(n, dtype=np.int64)
         out = [np.full(n, np.nan) for _ in range(5)]  # to_u, to_v, access, sx, sy
         state = np.empty(n, dtype=np.int8)
-        _snap_all(_f64(x), _f64(y), *self._search_args(max_dist), self.seg_straight_length, edge, *out, state)
+        _snap_all(x, y, *self._search_args(max_dist), self.seg_straight_length, edge, *out, state)
         return (edge, *out, state)
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Point coordinates as flat float64 arrays of one length (the kernels read ``y[i]`` for every ``x[i]``)."""
+    x, y = _f64(x).ravel(), _f64(y).ravel()
+    if x.size != y.size:
+        raise ValueError(f"points: x and y have different lengths ({x.size} and {y.size})")
+    return x, y
 
 
 def locate_on_straight_edges(
@@ -564,8 +584,14 @@ def locate_on_straight_edges(
     sx, sy : numpy.ndarray
         Coordinates of the foot.
     """
-    frac, sx, sy = np.empty(len(edge)), np.empty(len(edge)), np.empty(len(edge))
-    _feet(_f64(x), _f64(y), np.asarray(edge, dtype=np.int64), grid.seg_xy, grid.edge_seg, frac, sx, sy)
+    x, y = _points(x, y)
+    edge = np.ascontiguousarray(edge, dtype=np.int64).ravel()
+    if edge.size != x.size:
+        raise ValueError(f"one edge per point needed ({edge.size} edges, {x.size} points)")
+    if edge.size and (edge.min() < 0 or edge.max() >= grid.edge_seg.size or (grid.edge_seg[edge] < 0).any()):
+        raise ValueError("edge index out of range, or an edge with no segment")
+    frac, sx, sy = np.empty(x.size), np.empty(x.size), np.empty(x.size)
+    _feet(x, y, edge, grid.seg_xy, grid.edge_seg, frac, sx, sy)
     return frac, sx, sy
 
 
@@ -605,8 +631,7 @@ def nearest_edges(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: 
     numpy.ndarray of int64
         ``-1`` also for points with a non-finite coordinate.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x, y = _points(x, y)
     edge = np.full(x.size, -1, dtype=np.int64)
     finite = np.isfinite(x) & np.isfinite(y)
     if finite.all():

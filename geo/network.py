@@ -116,6 +116,13 @@ class WalkNetwork:
             geometry = np.asarray(geometry, dtype=object)
             if geometry.shape != u.shape:
                 raise ValueError("geometry must have one LineString per edge")
+            # a MultiLineString (or anything else) has no single walk from u to v;
+            # missing geometries (None) fall back to the straight segment
+            bad = (shapely.get_type_id(geometry) != 1) & ~shapely.is_missing(geometry)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                kind = shapely.GeometryType(int(shapely.get_type_id(geometry[i]))).name
+                raise ValueError(f"geometry of edge {i} is a {kind}, not a LineString")
         if length is None:
             if geometry is not None:
                 length = shapely.length(geometry)

@@ -102,8 +102,10 @@ def snap(
     Ties (a point equally close to several edges, e.g. at an intersection) are
     broken by the lowest edge index, so results are deterministic.
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.size != y.size:
+        raise ValueError(f"points: x and y have different lengths ({x.size} and {y.size})")
     n = x.size
     out = Snapped(np.full(n, -1, dtype=np.int64), *(np.full(n, np.nan) for _ in range(5)))
     if n == 0 or network.n_edges == 0:
@@ -192,8 +194,10 @@ def snap_in_threads(
     -------
     Snapped
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.size != y.size:
+        raise ValueError(f"points: x and y have different lengths ({x.size} and {y.size})")
     edge_grid(network)  # build the shared segment index once, before the threads
     parts = over_cores(lambda c: snap(network, x[c], y[c], max_dist=max_dist), x.size, chunk)
     return parts[0] if len(parts) == 1 else Snapped.concat(parts)

@@ -86,6 +86,44 @@ def test_far_corner_rounding_into_a_cell_past_the_grid():
     np.testing.assert_array_equal(grid.nearest(x, y, 500.0)[0], tree_nearest_edges(net, x, y, 500.0))
 
 
+def test_mismatched_point_arrays_are_refused(hand_network):
+    # the kernels read y[i] for every x[i]: a short y must be an error, not a read past its end
+    x, y = np.linspace(10, 90, 5000), np.array([49.0])
+    for call in (lambda: snap(hand_network, x, y), lambda: nearest_edges(hand_network, x, y, 500.0)):
+        with pytest.raises(ValueError, match="different lengths"):
+            call()
+
+
+def test_one_far_off_edge_does_not_inflate_the_cells():
+    net = random_network(0)
+    far = WalkNetwork.from_edges(
+        np.append(net.x, [2e6, 2e6 + 50]), np.append(net.y, [2e6, 2e6]),
+        np.append(net.u, net.n_nodes), np.append(net.v, net.n_nodes + 1),
+        np.append(net.length, 50.0), geometry=np.append(net.edge_lines, shapely.LineString([(2e6, 2e6), (2e6 + 50, 2e6)])),
+    )  # fmt: skip
+    # by area per segment the cells would be ~14.5 km; a few segment lengths, or the
+    # memory floor of 8M cells over the 2,000 km box (707 m), whichever is larger
+    assert EdgeGrid.build(far).cell_size < 1_000
+    x, y = awkward_points(net, np.random.default_rng(0), n=500)
+    np.testing.assert_array_equal(nearest_edges(far, x, y, 500.0), tree_nearest_edges(far, x, y, 500.0))
+
+
+def test_overflowing_distances_are_left_to_the_strtree(hand_network):
+    x, y = np.array([1e200, 300.0]), np.array([0.0, 1e-3])
+    for f in SNAP_FIELDS:
+        np.testing.assert_array_equal(
+            getattr(snap(hand_network, x, y, max_dist=np.inf), f),
+            getattr(strtree_snap(hand_network, x, y, max_dist=np.inf), f), err_msg=f,
+        )
+
+
+def test_edges_with_empty_drawings_are_never_snapped_to():
+    empty = np.array([shapely.LineString(), shapely.LineString()], dtype=object)
+    net = WalkNetwork.from_edges([0.0, 10.0, 20.0], [0.0, 0.0, 0.0], [0, 1], [1, 2], length=[10.0, 10.0], geometry=empty)
+    s = snap(net, np.array([5.0, 15.0]), np.array([1.0, 0.0]))
+    assert s.edge.tolist() == [-1, -1]
+
+
 def test_degenerate_networks():
     # a single zero-length edge, and a vertical line (zero-width bounding box)
     dot = WalkNetwork.from_edges([5.0, 5.0], [5.0, 5.0], [0], [1])

@@ -52,6 +52,12 @@ def test_explicit_length_wins_over_geometry():
     assert net.length[0] == 120.0 and net.csr[0, 1] == 120.0
 
 
+def test_geometry_must_be_linestrings():
+    two_parts = shapely.MultiLineString([[(0, 0), (10, 0)], [(20, 10), (30, 10)]])
+    with pytest.raises(ValueError, match="edge 0 is a MULTILINESTRING, not a LineString"):
+        WalkNetwork.from_edges([0, 30], [0, 10], [0], [1], geometry=[two_parts])
+
+
 def test_self_loops_dropped():
     net = WalkNetwork.from_edges([0, 10], [0, 0], [0, 1, 1], [1, 1, 0])
     assert net.n_edges == 2 and list(net.u) == [0, 1]
