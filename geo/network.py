@@ -118,11 +118,12 @@ class WalkNetwork:
                 raise ValueError("geometry must have one LineString per edge")
             # a MultiLineString (or anything else) has no single walk from u to v;
             # missing geometries (None) fall back to the straight segment
-            bad = (shapely.get_type_id(geometry) != 1) & ~shapely.is_missing(geometry)
+            kind = shapely.get_type_id(geometry)
+            bad = (kind != 1) & (kind != -1)  # 1: LineString, -1: missing
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                kind = shapely.GeometryType(int(shapely.get_type_id(geometry[i]))).name
-                raise ValueError(f"geometry of edge {i} is a {kind}, not a LineString")
+                name = shapely.GeometryType(int(kind[i])).name
+                raise ValueError(f"geometry of edge {i} is a {name}, not a LineString")
         if length is None:
             if geometry is not None:
                 length = shapely.length(geometry)
