@@ -13,6 +13,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from geo.edge_grid import EdgeGrid
+from geo.jit import kernel
 from geo.threads import over_cores
 
 __all__ = ["nearest_euclidean", "within_radius"]
@@ -26,6 +27,29 @@ _PARALLEL_QUERIES = 20_000
 
 def _workers(n_queries: int) -> int:
     return -1 if n_queries >= _PARALLEL_QUERIES else 1
+
+
+# Up to this many sources, nearest_euclidean measures every source-target pair
+# (demo city, 2,038 cells x 40 stations: 0.05 ms, against 0.25 ms for a grid).
+_FEW_SOURCES = 64
+
+
+@kernel
+def _nearest_by_pairs(tx, ty, sx, sy, limit, dist, which):
+    """Nearest source of each target within ``limit`` by measuring every pair.
+
+    The distance is ``sqrt(dx*dx + dy*dy)`` (as the grid and the k-d tree
+    compute it); ties go to the lowest source index.
+    """
+    for i in range(tx.size):
+        best, arg = np.inf, -1
+        for j in range(sx.size):
+            dx, dy = tx[i] - sx[j], ty[i] - sy[j]
+            d = np.sqrt(dx * dx + dy * dy)
+            if d < best:
+                best, arg = d, j
+        if best <= limit:
+            dist[i], which[i] = best, arg
 
 
 def _checked(x: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +103,12 @@ def nearest_euclidean(
     which = np.full(tx.size, -1, dtype=np.int64)
     if sx.size == 0 or tx.size == 0:
         return dist, which
-    if np.isfinite(limit):
+    if np.isfinite(limit) and sx.size <= _FEW_SOURCES:
+        # a handful of sources: every pair, in one compiled pass, beats building any index
+        sure = np.ones(tx.size, dtype=bool)
+        _nearest_by_pairs(tx, ty, sx, sy, float(limit), dist, which)
+        todo = np.flatnonzero(~sure)
+    elif np.isfinite(limit):
         # Radius standards: the sources on the same segment grid as snapping
         # (zero-length segments), searched by its compiled kernel on every core.
         # Cells a quarter of the limit wide at least, so a search needs few rings.

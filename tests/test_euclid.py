@@ -30,12 +30,13 @@ def test_ties_go_to_the_lowest_index():
         assert d[0] == 5.0 and w[0] == 0
 
 
+@pytest.mark.parametrize("n_random", [150, 10])  # the grid path, and every pair for few sources
 @pytest.mark.parametrize("limit", [50.0, 400.0, np.inf])
-def test_distances_are_exact_and_agree_with_the_kd_tree(limit):
+def test_distances_are_exact_and_agree_with_the_kd_tree(limit, n_random):
     # many targets (the threaded grid path), sources in clumps and on one line
     rng = np.random.default_rng(9)
-    sx = np.concatenate([rng.uniform(0, 3000, 150), np.full(20, 1500.0), rng.normal(800, 5, 30)])
-    sy = np.concatenate([rng.uniform(0, 3000, 150), np.linspace(0, 3000, 20), rng.normal(800, 5, 30)])
+    sx = np.concatenate([rng.uniform(0, 3000, n_random), np.full(20, 1500.0), rng.normal(800, 5, 30)])
+    sy = np.concatenate([rng.uniform(0, 3000, n_random), np.linspace(0, 3000, 20), rng.normal(800, 5, 30)])
     tx, ty = rng.uniform(-1000, 4000, (2, 30_000))
     d, w = nearest_euclidean(sx, sy, tx, ty, limit=limit)
     dx, dy = tx[:, None] - sx[None, :], ty[:, None] - sy[None, :]
