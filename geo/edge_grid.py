@@ -18,6 +18,9 @@ GEOS's own point-to-segment formula operation by operation, so they are
 bit-for-bit those of ``shapely.distance`` and ties (a point equidistant from
 several edges, e.g. at an intersection) resolve exactly as before: lowest
 edge index.
+
+The same grid answers straight-line radius queries (:mod:`geo.euclid`): the
+facilities go in as zero-length segments (:meth:`EdgeGrid.of_points`).
 """
 
 from __future__ import annotations
@@ -44,9 +47,9 @@ __all__ = [
 # Clearance kept between the nearest distance and the block border, far above
 # the rounding of coordinates up to 1e7 m (1e-9 m) and far below any street gap.
 _MARGIN_M = 1e-3
-# Rings of cells searched around a point beyond the first ring that touches
-# the grid before it is handed to the STRtree (only points far outside the
-# network with a limit wider than this many cells get there).
+# Rings of cells searched around a point before it is handed to the STRtree
+# (only points far outside the network with a limit wider than this many
+# cells get there).
 _MAX_RINGS = 64
 # Segments per grid cell on average: the search skips cells farther than the
 # best segment so far, so its time barely depends on this; fewer cells build
@@ -244,6 +247,8 @@ def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny
     for r in range(max_rings + 1):
         # the cells at Chebyshev distance r from (cx, cy), those on the grid
         for iy in range(max(cy - r, 0), min(cy + r, ny - 1) + 1):
+            # the block's top and bottom rows whole, the rows between at both ends
+            # (r > 0 there, so the step is never 0)
             step = 1 if (iy == cy - r or iy == cy + r) else 2 * r
             ix = cx - r
             while ix <= cx + r:
@@ -256,8 +261,6 @@ def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny
                     best_d, best_e, best_s = _scan_cell(
                         iy * nx + ix, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e, best_s
                     )
-                if step == 0:
-                    break
                 ix += step
         # A segment outside the block [cx-r, cx+r] x [cy-r, cy+r] lies beyond one of
         # its borders, and is no nearer than that border; borders at or past the
