@@ -40,6 +40,7 @@ __all__ = [
     "edge_grid",
     "locate_on_straight_edges",
     "nearest_edges",
+    "point_arrays",
     "segment_distance",
     "tree_nearest_edges",
 ]
@@ -512,7 +513,7 @@ class EdgeGrid:
             False for points left unanswered (far outside the grid with a
             limit wider than the ring budget): ``edge`` is meaningless there.
         """
-        x, y = _points(x, y)
+        x, y = point_arrays(x, y)
         edge = np.empty(x.size, dtype=np.int64)
         dist = np.empty(x.size)
         sure = np.empty(x.size, dtype=np.bool_)
@@ -539,7 +540,7 @@ class EdgeGrid:
             snapped to a bent edge, its position still to be found; 2 not
             answered within the ring budget (see :meth:`nearest`).
         """
-        x, y = _points(x, y)
+        x, y = point_arrays(x, y)
         n = x.size
         edge = np.empty(n, dtype=np.int64)
         out = [np.full(n, np.nan) for _ in range(5)]  # to_u, to_v, access, sx, sy
@@ -552,8 +553,12 @@ def _f64(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def _points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Point coordinates as flat float64 arrays of one length (the kernels read ``y[i]`` for every ``x[i]``)."""
+def point_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Point coordinates as flat, contiguous float64 arrays of one length.
+
+    The kernels read ``y[i]`` for every ``x[i]``: arrays of different lengths
+    are refused here with a ``ValueError`` rather than read past their end.
+    """
     x, y = _f64(x).ravel(), _f64(y).ravel()
     if x.size != y.size:
         raise ValueError(f"points: x and y have different lengths ({x.size} and {y.size})")
@@ -587,7 +592,7 @@ def locate_on_straight_edges(
     sx, sy : numpy.ndarray
         Coordinates of the foot.
     """
-    x, y = _points(x, y)
+    x, y = point_arrays(x, y)
     edge = np.ascontiguousarray(edge, dtype=np.int64).ravel()
     if edge.size != x.size:
         raise ValueError(f"one edge per point needed ({edge.size} edges, {x.size} points)")
@@ -634,7 +639,7 @@ def nearest_edges(network: WalkNetwork, x: np.ndarray, y: np.ndarray, max_dist: 
     numpy.ndarray of int64
         ``-1`` also for points with a non-finite coordinate.
     """
-    x, y = _points(x, y)
+    x, y = point_arrays(x, y)
     edge = np.full(x.size, -1, dtype=np.int64)
     finite = np.isfinite(x) & np.isfinite(y)
     if finite.all():

@@ -105,9 +105,8 @@ def nearest_euclidean(
         return dist, which
     if np.isfinite(limit) and sx.size <= _FEW_SOURCES:
         # a handful of sources: every pair, in one compiled pass, beats building any index
-        sure = np.ones(tx.size, dtype=bool)
         _nearest_by_pairs(tx, ty, sx, sy, float(limit), dist, which)
-        todo = np.flatnonzero(~sure)
+        todo = np.empty(0, dtype=np.int64)
     elif np.isfinite(limit):
         # Radius standards: the sources on the same segment grid as snapping
         # (zero-length segments), searched by its compiled kernel on every core.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.edge_grid import EdgeGrid, edge_grid, locate_on_straight_edges, tree_nearest_edges
+from geo.edge_grid import EdgeGrid, edge_grid, locate_on_straight_edges, point_arrays, tree_nearest_edges
 from geo.network import WalkNetwork
 from geo.threads import over_cores
 
@@ -23,6 +23,7 @@ DEFAULT_MAX_SNAP_M = 500.0
 """Points farther than this from any walkable edge are reported, not snapped."""
 
 _FIELDS = ("edge", "to_u", "to_v", "access", "x", "y")
+
 
 @dataclass(frozen=True, eq=False)
 class Snapped:
@@ -102,10 +103,7 @@ def snap(
     Ties (a point equally close to several edges, e.g. at an intersection) are
     broken by the lowest edge index, so results are deterministic.
     """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.size != y.size:
-        raise ValueError(f"points: x and y have different lengths ({x.size} and {y.size})")
+    x, y = point_arrays(x, y)
     n = x.size
     out = Snapped(np.full(n, -1, dtype=np.int64), *(np.full(n, np.nan) for _ in range(5)))
     if n == 0 or network.n_edges == 0:
@@ -194,10 +192,7 @@ def snap_in_threads(
     -------
     Snapped
     """
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.size != y.size:
-        raise ValueError(f"points: x and y have different lengths ({x.size} and {y.size})")
+    x, y = point_arrays(x, y)
     edge_grid(network)  # build the shared segment index once, before the threads
     parts = over_cores(lambda c: snap(network, x[c], y[c], max_dist=max_dist), x.size, chunk)
     return parts[0] if len(parts) == 1 else Snapped.concat(parts)
