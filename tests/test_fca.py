@@ -263,11 +263,10 @@ def test_agrees_with_pysal_access_gaussian(town):
 
 @pytest.mark.slow
 def test_agrees_with_pysal_access_on_demo_city():
-    """The built-in demo city, when it exists: real beds, elderly and streets."""
-    cities = pytest.importorskip("layers.cities")
-    if not hasattr(cities, "load_city"):
-        pytest.skip("layers.cities.load_city is not available yet")
-    city = cities.load_city("demo")
+    """The built-in demo city: real beds, elderly and streets."""
+    from layers.cities import load_city
+
+    city = load_city("demo")
     fac_idx = city.facilities_of(["elderly_care"])
     beds = city.facilities["beds"].to_numpy(float)[fac_idx]
     has_beds = np.isfinite(beds)

@@ -207,17 +207,42 @@ def test_image_rendering_pixels_show_each_cells_class(result, tmp_path):
     assert checked > 60
 
 
-def test_raster_lattice_lookup_matches_point_in_polygon():
-    result = make_result()
-    geoms = result.city.cells.geometry.values
-    fast = rasterize_cells(geoms, result.city.crs, "EPSG:3857")
-    assert lattice(np.asarray(geoms)) is not None
-    # the same cells as generic polygons (one vertex added) take the STR-tree path
-    slow_geoms = shapely.segmentize(np.asarray(geoms), 60.0)
-    assert lattice(slow_geoms) is None or True
+def _notched(geoms: np.ndarray, depth: float = 0.01) -> np.ndarray:
+    """Each cell with its bottom edge's midpoint pushed ``depth`` metres inwards.
+
+    The notch is far below a pixel, so the cell under almost every pixel is
+    unchanged, but the polygon is no longer a rectangle.
+    """
+    out = []
+    for g in geoms:
+        x0, y0, x1, y1 = g.bounds
+        out.append(shapely.Polygon([(x0, y0), ((x0 + x1) / 2, y0 + depth), (x1, y0), (x1, y1), (x0, y1)]))
+    return np.asarray(out, dtype=object)
+
+
+def test_raster_lattice_lookup_matches_point_in_polygon(monkeypatch):
     from maps import raster
 
-    slow = raster._lookup_polygons(np.asarray(slow_geoms), *_centres(fast, result.city.crs))
+    result = make_result()
+    geoms = np.asarray(result.city.cells.geometry.values)
+    fast = rasterize_cells(geoms, result.city.crs, "EPSG:3857")
+    lat = lattice(geoms)
+    assert lat is not None
+    # extra vertices along the edges keep each cell the same rectangle: still the lattice
+    dense = lattice(shapely.segmentize(geoms, 60.0))
+    assert dense is not None and dense[:4] == pytest.approx(lat[:4])
+    assert np.array_equal(dense[4], lat[4]) and np.array_equal(dense[5], lat[5])
+    # notched cells are not rectangles: rasterize_cells must take the STR-tree path
+    slow_geoms = _notched(geoms)
+    assert lattice(slow_geoms) is None
+    calls = []
+    real = raster._lookup_polygons
+    monkeypatch.setattr(raster, "_lookup_polygons", lambda *a: calls.append(1) or real(*a))
+    rasterize_cells(slow_geoms, result.city.crs, "EPSG:3857")
+    assert calls == [1]
+    rasterize_cells(geoms, result.city.crs, "EPSG:3857")
+    assert calls == [1]  # the lattice path does not call it
+    slow = real(slow_geoms, *_centres(fast, result.city.crs))
     assert np.mean(slow == fast.index) > 0.995  # only pixels straddling a cell edge may differ
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import threading
 from functools import lru_cache
 
@@ -37,21 +38,36 @@ PG_URL = os.environ.get(
 
 @lru_cache(maxsize=1)
 def pg_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used (None when it can)."""
+    """Why no PostgreSQL server can be tried (None when one answers).
+
+    Only "nothing listens there" is a reason to skip: a TCP connect to the
+    URL's host and port (or the Unix socket when the URL names no host) that
+    is refused or times out. A server that answers but refuses the login or
+    lacks the database is a broken test setup, and the tests then fail on it.
+    """
+    url = sa.engine.make_url(PG_URL)
+    port = url.port or 5432
     try:
-        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:  # any failure to connect means: skip, and say why
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        url = sa.engine.make_url(PG_URL).render_as_string(hide_password=True)
-        return f"PostgreSQL not reachable at {url} ({first}); run .ci/postgres.sh or set LIFECIRCLE_TEST_PG_URL"
+        if url.host:
+            with socket.create_connection((url.host, port), timeout=3):
+                pass
+        else:  # libpq's default: the Unix socket in /var/run/postgresql
+            path = f"/var/run/postgresql/.s.PGSQL.{port}"
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(3)
+                sock.connect(path)
+    except OSError as exc:  # refused, timed out, no route, no socket file
+        where = url.render_as_string(hide_password=True)
+        return f"no PostgreSQL server answers at {where} ({exc}); run .ci/postgres.sh or set LIFECIRCLE_TEST_PG_URL"
     return None
 
 
 def fresh_pg_url() -> str:
-    """PG_URL with the store's tables dropped; skips the test when PostgreSQL is unreachable."""
+    """PG_URL with the store's tables dropped.
+
+    Skips the test when no server answers; any other failure to connect
+    (wrong password, missing database) is raised and fails the test.
+    """
     reason = pg_unreachable()
     if reason:
         pytest.skip(reason)
