@@ -17,8 +17,8 @@ Exactness. Every distance is computed by the same floating-point operations
 as :func:`geo.paths.nearest_source` / :func:`geo.euclid.nearest_euclidean`
 (virtual source nodes with weight ``max(access + to_u, MIN_EDGE_M)``, target
 cost ``to_u + access``, the better edge end, the direct walk when source and
-target share an edge), and Dijkstra on the local piece of network finds the
-same values as on the whole network because every walk of at most ``limit``
+target share an edge: all three from :mod:`geo.legs`), and Dijkstra on the
+local piece of network finds the same values as on the whole network because every walk of at most ``limit``
 metres stays within a straight-line ``limit`` of its start. So results equal
 a full recomputation exactly, not approximately.
 
@@ -47,7 +47,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from geo.network import MIN_EDGE_M, WalkNetwork
+from geo.legs import along_edge, arc_weights, end_legs
+from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap
 
 __all__ = ["EuclidReach", "IncrementalNearest", "NetworkReach", "Reach", "reach_radius"]
@@ -141,8 +142,7 @@ class NetworkReach:
         self._tu = np.full(self.n_targets, -1, dtype=np.int64)
         self._tv = np.full(self.n_targets, -1, dtype=np.int64)
         self._tu[ok], self._tv[ok] = network.u[e], network.v[e]
-        self._cu = targets.to_u + targets.access
-        self._cv = targets.to_v + targets.access
+        self._cu, self._cv = end_legs(targets)
         self._by_node = _csr_index(
             np.concatenate([self._tu[ok], self._tv[ok]]), np.concatenate([ok, ok]), network.n_nodes
         )
@@ -183,7 +183,7 @@ class NetworkReach:
         ok = sites.ok
         e = np.where(ok, sites.edge, 0)
         vcols = np.column_stack([self._local[net.u[e]], self._local[net.v[e]]])
-        vw = np.maximum(np.column_stack([sites.access + sites.to_u, sites.access + sites.to_v]), MIN_EDGE_M)
+        vw = arc_weights(sites)
         vrows = np.repeat(np.arange(m, m + k)[:, None], 2, axis=1)
         vkeep = ok[:, None] & (vcols >= 0)
         rows = np.concatenate([rows, vrows[vkeep]])
@@ -217,9 +217,7 @@ class NetworkReach:
         if cells is not None:
             inside = np.isin(ti, cells)
             si, ti = si[inside], ti[inside]
-        t = self.targets
-        d = sites.access[si] + np.abs(sites.to_u[si] - t.to_u[ti]) + t.access[ti]
-        return si, ti, d
+        return si, ti, along_edge(sites, si, self.targets, ti)
 
     # -- searches ------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from scipy.sparse import csgraph
 
 from geo.grouping import concat_ranges, counting_order
 from geo.jit import kernel
+from geo.legs import along_edge, arc_weights, end_legs
 from geo.network import MIN_EDGE_M, WalkNetwork
 from geo.snap import Snapped
 
@@ -96,8 +97,7 @@ def augmented_graph(network: WalkNetwork, sources: Snapped) -> tuple[sparse.csr_
     ok = sources.ok
     e = np.where(ok, sources.edge, 0)
     cols = np.column_stack([network.u[e], network.v[e]])
-    w = np.column_stack([sources.access + sources.to_u, sources.access + sources.to_v])
-    w = np.maximum(w, MIN_EDGE_M)
+    w = arc_weights(sources)
     counts = np.where(ok, 2, 0)
     cols, w = cols[ok].ravel(), w[ok].ravel()
     indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
@@ -122,7 +122,7 @@ def _target_costs(network: WalkNetwork, targets: Snapped) -> tuple[np.ndarray, .
     if got is not None and got[0]() is network:
         return got[1]
     e = np.where(targets.ok, targets.edge, 0)
-    costs = (network.u[e], network.v[e], targets.to_u + targets.access, targets.to_v + targets.access)
+    costs = (network.u[e], network.v[e], *end_legs(targets))
     _COSTS[targets] = (weakref.ref(network), costs)
     return costs
 
@@ -186,8 +186,7 @@ def _same_edge_pairs(sources: Snapped, targets: Snapped) -> tuple[np.ndarray, np
     count = np.searchsorted(s_edge, t_edge, side="right") - lo
     ti = np.repeat(t_idx, count)
     si = s_idx[concat_ranges(lo, count)]
-    d = sources.access[si] + np.abs(sources.to_u[si] - targets.to_u[ti]) + targets.access[ti]
-    return si, ti, d
+    return si, ti, along_edge(sources, si, targets, ti)
 
 
 def nearest_source(
@@ -572,7 +571,7 @@ def _local_graph(
     # virtual rows: arcs to the ends of each source's edge that lie in the piece
     e = sources.edge
     ends = np.column_stack([position[network.u[e]], position[network.v[e]]])
-    w = np.maximum(np.column_stack([sources.access + sources.to_u, sources.access + sources.to_v]), MIN_EDGE_M)
+    w = arc_weights(sources)
     inside = ends >= 0
     indptr = np.zeros(m + k + 1, dtype=np.int64)
     np.cumsum(np.concatenate([row_len, inside.sum(axis=1)]), out=indptr[1:])
