@@ -1,9 +1,14 @@
 """Choosing the metric CRS of a place and moving coordinates between CRSs.
 
 Everything inside lifecircle runs in one metric CRS per city. By default that
-is the WGS84 UTM zone containing the data's centre (distortion below 0.1 % over
-a city); planners in China often prefer a CGCS2000 Gauss-Kruger zone such as
-EPSG:4547 (3-degree zone, central meridian 114 E), which can be given instead.
+is a Transverse Mercator centred on the data with scale 1 on its central
+meridian (:func:`local_tm_crs`): its scale error grows with the square of the
+distance from that meridian and stays below 0.01 % within 90 km of it, so
+straight-line distances are right to 0.01 % anywhere a city lies. A UTM zone
+(scale 0.9996 on its meridian) is up to 0.04-0.1 % off, and a Gauss-Kruger
+zone up to 0.03 % at its edge; planners may still choose one (e.g. EPSG:4547,
+CGCS2000 3-degree zone, central meridian 114 E) and :func:`max_scale_error`
+tells how far off it is over their data.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
-from pyproj import CRS, Transformer
+from pyproj import CRS, Proj, Transformer
 from pyproj.aoi import AreaOfInterest
+from pyproj.crs import GeographicCRS, ProjectedCRS
+from pyproj.crs.coordinate_operation import TransverseMercatorConversion
 from pyproj.database import query_utm_crs_info
 
 from geo.network import WalkNetwork
@@ -27,6 +34,8 @@ CrsLike = CRS | str | int
 __all__ = [
     "WGS84",
     "utm_crs_for",
+    "local_tm_crs",
+    "max_scale_error",
     "metric_crs",
     "transformer",
     "transform_xy",
@@ -39,6 +48,11 @@ __all__ = [
 
 WGS84 = CRS.from_epsg(4326)
 """Geographic WGS84, the CRS at lifecircle's edges (files, API, web maps)."""
+
+
+def _check_lonlat(lon: float, lat: float) -> None:
+    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValueError(f"({lon}, {lat}) is not a valid WGS84 longitude/latitude")
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:
@@ -59,8 +73,7 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
     ValueError
         If the point is not a valid longitude/latitude.
     """
-    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise ValueError(f"({lon}, {lat}) is not a valid WGS84 longitude/latitude")
+    _check_lonlat(lon, lat)
     infos = query_utm_crs_info(
         datum_name="WGS 84",
         area_of_interest=AreaOfInterest(lon, lat, lon, lat),
@@ -75,6 +88,65 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
         if info.code == wanted:
             return CRS.from_epsg(int(info.code))
     return CRS.from_epsg(int(infos[0].code))
+
+
+def local_tm_crs(lon: float, lat: float) -> CRS:
+    """A Transverse Mercator on WGS84 centred on a place, with scale 1 on its meridian.
+
+    Parameters
+    ----------
+    lon, lat : float
+        WGS84 degrees of the place's centre. The meridian is rounded to 0.01
+        degree (about 1 km), so that the same data read from different files
+        or CRSs gets the very same CRS.
+
+    Returns
+    -------
+    pyproj.CRS
+        Named ``"lifecircle local TM <lon>E"``; false easting 500 km, as in
+        UTM, so x stays positive.
+
+    Raises
+    ------
+    ValueError
+        If the point is not a valid longitude/latitude.
+    """
+    _check_lonlat(lon, lat)
+    lon0 = round(float(lon), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+    hemisphere = "E" if lon0 >= 0 else "W"
+    conversion = TransverseMercatorConversion(
+        latitude_natural_origin=0.0,
+        longitude_natural_origin=lon0,
+        false_easting=500_000.0,
+        false_northing=0.0,
+        scale_factor_natural_origin=1.0,
+    )
+    return ProjectedCRS(conversion, name=f"lifecircle local TM {abs(lon0):.2f}{hemisphere}", geodetic_crs=GeographicCRS(datum="WGS84"))
+
+
+def max_scale_error(crs: CRS, bounds: tuple[float, float, float, float]) -> float:
+    """Largest relative scale error of a projected CRS over a WGS84 box.
+
+    Parameters
+    ----------
+    crs : pyproj.CRS
+        A projected CRS.
+    bounds : tuple of 4 floats
+        ``(min_lon, min_lat, max_lon, max_lat)``.
+
+    Returns
+    -------
+    float
+        ``max |k - 1|`` over a 5 x 5 lattice of the box (the scale error of
+        conformal projections varies smoothly, with its extremes on the box's
+        edges), e.g. ``4e-4`` for a UTM zone's centre.
+    """
+    lon = np.linspace(bounds[0], bounds[2], 5)
+    lat = np.linspace(bounds[1], bounds[3], 5)
+    lon, lat = (a.ravel() for a in np.meshgrid(lon, lat))
+    factors = Proj(crs).get_factors(lon, lat)
+    k = np.concatenate([factors.meridional_scale, factors.parallel_scale])
+    return float(np.nanmax(np.abs(k - 1.0)))
 
 
 def metric_crs(
@@ -94,7 +166,7 @@ def metric_crs(
     Returns
     -------
     pyproj.CRS
-        ``epsg`` if given, else the UTM zone of the data's centre.
+        ``epsg`` if given, else :func:`local_tm_crs` of the data's centre.
 
     Raises
     ------
@@ -113,7 +185,7 @@ def metric_crs(
         minx, miny, maxx, maxy = data.to_crs(WGS84).total_bounds
     else:
         minx, miny, maxx, maxy = (float(b) for b in data)
-    return utm_crs_for((minx + maxx) / 2.0, (miny + maxy) / 2.0)
+    return local_tm_crs((minx + maxx) / 2.0, (miny + maxy) / 2.0)
 
 
 def is_metric(crs: CRS) -> bool:

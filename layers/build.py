@@ -18,19 +18,26 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from geo.crs import is_metric, metric_crs, project_network
+from geo.crs import WGS84, is_metric, max_scale_error, metric_crs, project_network
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M
 from layers.city import City
 from layers.errors import LayerError, collect_warnings, warn_layer
 from layers.grid import allocate_population, square_grid
-from layers.network_io import load_network
-from layers.readers import read_layer
+from layers.network_io import load_network, network_attribution
+from layers.readers import layer_coords, read_layer
+from layers.units import assign_cells, read_units, units_from_cells
 from layers.validate import check_overlap, require_columns, validate_facilities, validate_grid
 
-__all__ = ["city_from_files", "OSM_ATTRIBUTION"]
+__all__ = ["city_from_files", "read_candidates", "OSM_ATTRIBUTION", "MAX_SCALE_ERROR"]
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
+MAX_SCALE_ERROR = 1e-4
+"""Largest scale error (0.01 %) of a chosen CRS over the data before a warning."""
+
+Coords = str | int | CRS | None
+"""A coordinate declaration; see :mod:`layers.readers`."""
 
 
 def city_from_files(
@@ -41,7 +48,13 @@ def city_from_files(
     network: str | Path | WalkNetwork | None = None,
     place: str | None = None,
     crs: int | str | CRS | None = None,
-    coords: str | int | CRS | None = None,
+    coords: Coords = None,
+    grid_coords: Coords = None,
+    facilities_coords: Coords = None,
+    units: str | Path | None = None,
+    units_coords: Coords = None,
+    candidates: str | Path | None = None,
+    candidates_coords: Coords = None,
     cell_size: float = 100.0,
     regrid: bool = False,
     name: str = "custom",
@@ -66,25 +79,41 @@ def city_from_files(
     osm : str or pathlib.Path, optional
         An OpenStreetMap extract (``.osm.pbf`` or ``.osm``) for the network.
     network : str or pathlib.Path or WalkNetwork, optional
-        A network saved with :func:`layers.network_io.save_network`, or one in
-        memory. It must know its CRS.
+        A network saved with :func:`layers.network_io.save_network` (a city
+        folder's ``network.npz``), or one in memory. It must know its CRS.
     place : str, optional
         A place name to download the network for (needs internet).
     crs : int or str or pyproj.CRS, optional
         Metric CRS for the city, e.g. ``4547``. Default: the network's own
-        metric CRS when given one, else the UTM zone of the population layer.
+        metric CRS when given a saved one, else a Transverse Mercator centred
+        on the population layer (:func:`geo.crs.local_tm_crs`). A chosen CRS
+        whose scale error over the data passes 0.01 % is warned about.
     coords : str or int or pyproj.CRS, optional
-        Coordinate declaration for both layers; see :mod:`layers.readers`.
+        Shorthand declaration for every CSV input (see :func:`layers.readers.layer_coords`).
+        GIS files are read in their own CRS.
+    grid_coords, facilities_coords, units_coords, candidates_coords : optional
+        Declaration for one layer, file type regardless: ``wgs84``,
+        ``cgcs2000``, ``gcj02``, ``bd09``, ``EPSG:xxxx`` or a file holding a
+        WKT/PROJ definition. One that contradicts the file's own CRS is an
+        error (except GCJ-02/BD-09 on a file labelled WGS84).
+    units : str or pathlib.Path, optional
+        Subdistrict / community polygons with names (see
+        :func:`layers.units.read_units`). Without it, ``subdistrict`` /
+        ``community`` columns on the grid make the units.
+    candidates : str or pathlib.Path, optional
+        Sites available for new facilities (points or plots; ``id`` names
+        them), kept on the city for siting.
     cell_size : float, default 100
         Grid cell side in metres for point populations and ``regrid``.
     regrid : bool, default False
         Also move polygon populations onto a square grid (by area share).
         Extra polygon columns (unit ids) are then dropped.
     name : str, default "custom"
+        The city's title on maps and reports (e.g. 福田区).
     grid_layer, facilities_layer : str, optional
         Layer names in multi-layer files.
     lon_col, lat_col : str, optional
-        CSV coordinate columns (both layers).
+        CSV coordinate columns (every CSV layer).
     max_snap_m : float, default 500
         Points farther than this from every walkable edge are reported (and
         treated as unreachable by the analyses).
@@ -100,27 +129,43 @@ def city_from_files(
     ------
     LayerError
         Any unreadable or invalid input, a choice of network sources other
-        than exactly one, a non-metric ``crs``, or a layer that does not
-        overlap the network.
+        than exactly one, a non-metric ``crs``, a coordinate declaration that
+        contradicts a file, or a layer that does not overlap the network.
     """
     say = progress or (lambda step, fraction: None)
+    declared = {
+        "grid": layer_coords(grid_path, grid_coords, coords),
+        "facilities": layer_coords(facilities_path, facilities_coords, coords),
+    }
     with collect_warnings() as found:
         grid_source = _source_name(grid_path, grid_layer)
         fac_source = _source_name(facilities_path, facilities_layer)
         say(f"reading {grid_source}", 0.0)
-        raw_grid = read_layer(grid_path, layer=grid_layer, coords=coords, lon_col=lon_col, lat_col=lat_col)
+        raw_grid = read_layer(grid_path, layer=grid_layer, coords=declared["grid"], lon_col=lon_col, lat_col=lat_col)
         say(f"reading {fac_source}", 0.2)
-        raw_fac = read_layer(facilities_path, layer=facilities_layer, coords=coords, lon_col=lon_col, lat_col=lat_col)
+        raw_fac = read_layer(
+            facilities_path, layer=facilities_layer, coords=declared["facilities"], lon_col=lon_col, lat_col=lat_col
+        )
         facilities = validate_facilities(raw_fac, fac_source)
 
         say("loading the network", 0.3)
-        net, net_source, target = _network(osm, network, place, crs, raw_grid)
+        net, net_source, target, attribution = _network(osm, network, place, crs, raw_grid)
         say("validating cells", 0.5)
         cells = _cells(raw_grid, grid_source, target, cell_size, regrid)
         facilities = facilities.to_crs(target)
         bounds = net.bounds()
         check_overlap(tuple(cells.total_bounds), bounds, grid_source)
         check_overlap(tuple(facilities.total_bounds), bounds, fac_source)
+        if crs is not None:
+            _check_scale(target, cells)
+
+        say("reading units", 0.55)
+        unit_layers, cells, units_source = _units(units, units_coords, coords, cells, target)
+        declared["units"] = None if units is None else layer_coords(units, units_coords, coords)
+        site_layer = None
+        if candidates is not None:
+            declared["candidates"] = layer_coords(candidates, candidates_coords, coords)
+            site_layer = read_candidates(candidates, target, coords=declared["candidates"], lon_col=lon_col, lat_col=lat_col)
 
         city = City(
             name=name,
@@ -128,10 +173,18 @@ def city_from_files(
             cells=cells,
             facilities=facilities,
             network=net,
-            attribution=OSM_ATTRIBUTION if (osm is not None or place is not None) else "",
+            units=unit_layers,
+            candidates=site_layer,
+            attribution=attribution,
             meta={
-                "sources": {"grid": str(grid_path), "facilities": str(facilities_path), "network": net_source},
-                "coords": None if coords is None else str(coords),
+                "sources": {
+                    "grid": str(grid_path),
+                    "facilities": str(facilities_path),
+                    "network": net_source,
+                    **({"units": units_source} if units_source else {}),
+                    **({"candidates": str(candidates)} if candidates is not None else {}),
+                },
+                "coords": {k: None if v is None else str(v) for k, v in declared.items()},
                 "crs": target.to_string(),
                 "counts": {"cells": len(cells), "facilities": len(facilities), "nodes": net.n_nodes, "edges": net.n_edges},
             },
@@ -146,6 +199,49 @@ def city_from_files(
     return city
 
 
+def read_candidates(
+    path: str | Path, crs: CRS, *, coords: Coords = None, lon_col: str | None = None, lat_col: str | None = None
+) -> gpd.GeoDataFrame:
+    """Candidate sites for new facilities, in the city's CRS.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Points or plots (polygons); an ``id`` column names them (generated
+        ``k1, k2, ...`` otherwise).
+    crs : pyproj.CRS
+        The city's metric CRS.
+    coords : optional
+        Coordinate declaration (see :mod:`layers.readers`).
+    lon_col, lat_col : str, optional
+        CSV coordinate columns.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``id`` (str) and the file's other columns, in ``crs``.
+
+    Raises
+    ------
+    LayerError
+        Unreadable file, no records, or repeated ids.
+    """
+    source = Path(path).name
+    raw = read_layer(path, coords=coords, lon_col=lon_col, lat_col=lat_col)
+    if len(raw) == 0:
+        raise LayerError(source, "the layer has no records")
+    if "id" in raw.columns:
+        ids = raw["id"].astype(str).str.strip()
+        dup = ids.duplicated().to_numpy()
+        if dup.any():
+            row = int(np.flatnonzero(dup)[0]) + 1
+            raise LayerError(source, f"id {ids.iloc[row - 1]!r} appears more than once", field="id", row=row)
+        raw["id"] = ids
+    else:
+        raw.insert(0, "id", [f"k{i + 1}" for i in range(len(raw))])
+    return raw.to_crs(crs)
+
+
 def _source_name(path: str | Path, layer: str | None) -> str:
     name = Path(path).name
     return name if layer is None else f"{name}:{layer}"
@@ -157,8 +253,8 @@ def _network(
     place: str | None,
     crs: int | str | CRS | None,
     population: gpd.GeoDataFrame,
-) -> tuple[WalkNetwork, str, CRS]:
-    """Load the network from its one source and settle the city's metric CRS."""
+) -> tuple[WalkNetwork, str, CRS, str]:
+    """Load the network from its one source; settle the city's metric CRS and the data credit."""
     given = [n for n, v in (("osm", osm), ("network", network), ("place", place)) if v is not None]
     if len(given) != 1:
         raise LayerError("network", f"give exactly one of osm=, network= or place= (got {', '.join(given) or 'none'})")
@@ -168,21 +264,46 @@ def _network(
         raise LayerError("crs", str(exc), field="crs") from None
 
     if network is not None:
-        source = "in-memory network" if isinstance(network, WalkNetwork) else Path(network).name
-        net = network if isinstance(network, WalkNetwork) else load_network(network)
+        in_memory = isinstance(network, WalkNetwork)
+        source = "in-memory network" if in_memory else Path(network).name
+        net = network if in_memory else load_network(network)
+        attribution = "" if in_memory else network_attribution(network)
         if net.crs is None:
             raise LayerError(source, "the network has no CRS; save it from a WalkNetwork built with crs=", field="crs")
         if target is None:
             target = net.crs if is_metric(net.crs) else metric_crs(population)
-        return project_network(net, target), source, target
+        return project_network(net, target), source, target, attribution
 
     # Imported here: OSM support is a heavy optional path (pyrosm / osmnx).
     from layers.osm import download_network, load_osm_network
 
     target = target or metric_crs(population)
     if osm is not None:
-        return load_osm_network(osm, crs=target), Path(osm).name, target
-    return download_network(place, crs=target), f"place: {place}", target
+        return load_osm_network(osm, crs=target), Path(osm).name, target, OSM_ATTRIBUTION
+    return download_network(place, crs=target), f"place: {place}", target, OSM_ATTRIBUTION
+
+
+def _check_scale(target: CRS, cells: gpd.GeoDataFrame) -> None:
+    """Warn when a chosen CRS stretches straight-line distances by more than 0.01 % over the data."""
+    bounds = tuple(cells.to_crs(WGS84).total_bounds)
+    error = max_scale_error(target, bounds)
+    if error > MAX_SCALE_ERROR:
+        warn_layer(
+            "crs",
+            f"{target.name} stretches straight-line distances by up to {error:.3%} over this city (more than "
+            f"{MAX_SCALE_ERROR:.2%}); leave out --crs for a projection centred on the data",
+            field="crs",
+        )
+
+
+def _units(
+    units: str | Path | None, units_coords: Coords, coords: Coords, cells: gpd.GeoDataFrame, target: CRS
+) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame, str | None]:
+    """Units from a boundary file (cells assigned to them) or from the grid's unit columns."""
+    if units is None:
+        return units_from_cells(cells), cells, None
+    layers = read_units(units, target, coords=layer_coords(units, units_coords, coords))
+    return layers, assign_cells(cells, layers, Path(units).name), str(units)
 
 
 def _cells(raw: gpd.GeoDataFrame, source: str, target: CRS, cell_size: float, regrid: bool) -> gpd.GeoDataFrame:

@@ -18,7 +18,7 @@ from pyproj import CRS
 from geo.network import WalkNetwork
 from layers.errors import LayerError
 
-__all__ = ["save_network", "load_network", "FORMAT_VERSION"]
+__all__ = ["save_network", "load_network", "network_attribution", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 """Version stamped into every file; bumped when the layout changes."""
@@ -26,13 +26,19 @@ FORMAT_VERSION = 1
 _REQUIRED = ("format_version", "x", "y", "u", "v", "length")
 
 
-def save_network(network: WalkNetwork, path: str | Path) -> Path:
+def save_network(network: WalkNetwork, path: str | Path, *, attribution: str = "", compress: bool = True) -> Path:
     """Write a network to ``path`` (``.npz`` is appended when missing).
 
     Parameters
     ----------
     network : WalkNetwork
     path : str or pathlib.Path
+    attribution : str, optional
+        The data credit that must travel with the network (e.g. "© OpenStreetMap
+        contributors"); :func:`network_attribution` reads it back.
+    compress : bool, default True
+        Deflate the arrays (about half the size; a city folder stores them
+        uncompressed because reading is then three times faster).
 
     Returns
     -------
@@ -52,6 +58,8 @@ def save_network(network: WalkNetwork, path: str | Path) -> Path:
     }
     if network.crs is not None:
         arrays["crs_wkt"] = np.array(network.crs.to_wkt())
+    if attribution:
+        arrays["attribution"] = np.array(attribution)
     if network.node_id is not None:
         node_id = np.asarray(network.node_id)
         # Object arrays would need pickle; store text ids as fixed-width unicode.
@@ -61,8 +69,17 @@ def save_network(network: WalkNetwork, path: str | Path) -> Path:
         arrays["geom_coords"] = coords
         arrays["geom_offsets"] = offsets
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    (np.savez_compressed if compress else np.savez)(path, **arrays)
     return path
+
+
+def network_attribution(path: str | Path) -> str:
+    """The data credit stored with a saved network ("" when none was stored or the file is unreadable)."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            return str(data["attribution"]) if "attribution" in data.files else ""
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return ""
 
 
 def load_network(path: str | Path) -> WalkNetwork:

@@ -11,13 +11,21 @@ Declaring coordinates (``coords``)
 within centimetres of WGS84), ``"gcj02"`` (Amap/Gaode, Tencent), ``"bd09"``
 (Baidu), or any CRS pyproj understands (``"EPSG:4547"``, ``4547``).
 
-* Vector files carry their CRS; ``coords`` is needed only when the file has
-  none (e.g. a Shapefile without ``.prj``), or to override a wrong one (with a
-  warning), or to say that geographic coordinates are really GCJ-02/BD-09
-  (GeoJSON always claims WGS84).
+A city's own local coordinate system (城市独立坐标系) is given as a file
+holding its WKT or PROJ definition (``coords="city.prj"``).
+
+* Vector files carry their CRS and are read in it. ``coords`` is needed only
+  when the file has none (e.g. a Shapefile without ``.prj``), or to say that
+  geographic coordinates labelled WGS84 are really GCJ-02/BD-09 (Amap and
+  Baidu exports, and every GeoJSON, claim WGS84). A declaration that
+  contradicts the file's CRS is an error naming both: a wrong guess would move
+  the whole layer, so lifecircle never picks one of the two for the user.
 * CSV files have no CRS: their longitude/latitude columns are taken as WGS84
   unless ``coords`` says otherwise; with a projected ``coords`` the columns
   are x/y in that CRS.
+
+:func:`layer_coords` decides which declaration applies to which file when a
+command takes one per layer plus a shorthand for every CSV.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from geo.chinacoords import bd09_to_wgs84, gcj02_to_wgs84
 from layers.errors import LayerError, warn_layer
 from layers.validate import check_lonlat, numeric_column
 
-__all__ = ["read_layer", "parse_coords", "LON_NAMES", "LAT_NAMES", "CoordsSpec"]
+__all__ = ["read_layer", "parse_coords", "layer_coords", "is_table", "LON_NAMES", "LAT_NAMES", "CoordsSpec"]
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 """Column names recognised as longitude / x (case-insensitive, in this order)."""
@@ -67,10 +75,11 @@ class CoordsSpec:
         Whether the declaration implies the data lies in China.
     """
 
-    def __init__(self, crs: CRS, shift: str | None = None, chinese: bool = False):
+    def __init__(self, crs: CRS, shift: str | None = None, chinese: bool = False, label: str | None = None):
         self.crs = crs
         self.shift = shift
         self.chinese = chinese
+        self.label = label or shift or crs.to_string()
 
 
 def parse_coords(coords: str | int | CRS | None, source: str = "coords") -> CoordsSpec | None:
@@ -94,22 +103,77 @@ def parse_coords(coords: str | int | CRS | None, source: str = "coords") -> Coor
     """
     if coords is None:
         return None
-    if isinstance(coords, str):
-        key = coords.strip().lower().replace("-", "").replace("_", "")
+    if isinstance(coords, CoordsSpec):
+        return coords
+    if isinstance(coords, (str, Path)):
+        key = str(coords).strip().lower().replace("-", "").replace("_", "")
         if key == "wgs84":
-            return CoordsSpec(CRS.from_epsg(4326))
+            return CoordsSpec(CRS.from_epsg(4326), label="wgs84")
         if key == "cgcs2000":
-            return CoordsSpec(CRS.from_epsg(4490), chinese=True)
+            return CoordsSpec(CRS.from_epsg(4490), chinese=True, label="cgcs2000")
         if key in _SHIFTS:
             return CoordsSpec(CRS.from_epsg(4326), shift=key, chinese=True)
+        definition = _definition_file(Path(str(coords).strip()), source)
+        if definition is not None:
+            return CoordsSpec(_crs_from(definition, f"the definition in {Path(coords).name}", source), label=Path(coords).name)
+    return CoordsSpec(_crs_from(coords, repr(coords), source))
+
+
+def _crs_from(value, what: str, source: str) -> CRS:
     try:
-        return CoordsSpec(CRS.from_user_input(coords))
+        return CRS.from_user_input(value)
     except CRSError as exc:
         raise LayerError(
             source,
-            f"coordinate system {coords!r} is not understood ({exc}); use wgs84, cgcs2000, gcj02, bd09 or an EPSG code",
+            f"coordinate system {what} is not understood ({exc}); use wgs84, cgcs2000, gcj02, bd09, an EPSG code "
+            "or a file holding a WKT or PROJ definition",
             field="coords",
         ) from None
+
+
+def _definition_file(path: Path, source: str) -> str | None:
+    """The text of a CRS definition file (a city's local system as WKT or PROJ), or None if ``path`` is no file."""
+    try:
+        exists = path.is_file()
+    except OSError:  # a long WKT or PROJ string is no file name
+        return None
+    if not exists:
+        if path.suffix.lower() in (".prj", ".wkt", ".proj", ".txt"):
+            raise LayerError(source, f"coordinate system file not found: {path}", field="coords")
+        return None
+    text = path.read_text(encoding="utf-8-sig").strip()
+    if not text:
+        raise LayerError(source, f"coordinate system file {path.name} is empty", field="coords")
+    return text
+
+
+def is_table(path: str | Path) -> bool:
+    """Whether ``path`` is a delimited text table (CSV/TSV), whose coordinates carry no CRS."""
+    return Path(path).suffix.lower() in _CSV_SUFFIXES
+
+
+def layer_coords(path: str | Path, declared: str | int | CRS | None, csv_default: str | int | CRS | None):
+    """The coordinate declaration that applies to one input file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The layer's file.
+    declared : str or int or pyproj.CRS, optional
+        The declaration made for this layer (``--grid-coords`` and the like).
+        It always wins.
+    csv_default : str or int or pyproj.CRS, optional
+        The shorthand for every CSV input (``--coords``). It applies to CSV
+        files only: a GIS file states its own CRS, and reinterpreting it would
+        move the whole layer (a WGS84 grid read as GCJ-02 lands ~600 m away).
+
+    Returns
+    -------
+    str or int or pyproj.CRS or None
+    """
+    if declared is not None:
+        return declared
+    return csv_default if is_table(path) else None
 
 
 def read_layer(
@@ -291,21 +355,35 @@ def _apply_coords(gdf: gpd.GeoDataFrame, spec: CoordsSpec | None, source: str) -
         gdf = gdf.set_crs(spec.crs)
     elif spec.shift is not None:
         # GCJ-02/BD-09 numbers are degrees in a WGS84-like frame; GeoJSON labels
-        # them WGS84 by definition, so the label is expected and not a conflict.
+        # them WGS84 by definition, so that label is expected and not a conflict.
+        if not gdf.crs.is_geographic:
+            raise LayerError(
+                source,
+                f"the file says its CRS is {_crs_name(gdf.crs)} (projected) but coords={spec.label} was declared, "
+                "which is for longitude/latitude in degrees; remove the declaration or fix the file",
+                field="crs",
+            )
         gdf = gdf.to_crs(spec.crs)
-    elif not gdf.crs.equals(spec.crs):
-        warn_layer(
+    elif not gdf.crs.equals(spec.crs, ignore_axis_order=True):
+        raise LayerError(
             source,
-            f"the file says its CRS is {gdf.crs.to_string()} but coords={spec.crs.to_string()} was declared; using the declaration",
+            f"the file says its CRS is {_crs_name(gdf.crs)} but coords={spec.label} ({_crs_name(spec.crs)}) was "
+            "declared; they disagree, and guessing would move the layer. Remove the declaration to use the file's "
+            "CRS, or fix the file's CRS (e.g. in QGIS: Layer > Set CRS) and read it again",
             field="crs",
         )
-        gdf = gdf.set_crs(spec.crs, allow_override=True)
     if gdf.crs.is_geographic and len(gdf):
         _check_geographic(gdf, source, chinese=bool(spec and spec.chinese))
     if spec is not None and spec.shift is not None:
         geoms = shapely.transform(gdf.geometry.values, lambda xy: np.column_stack(_SHIFTS[spec.shift](xy[:, 0], xy[:, 1])))
         gdf = gdf.set_geometry(geoms, crs=CRS.from_epsg(4326))
     return gdf
+
+
+def _crs_name(crs: CRS) -> str:
+    """``EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E)``, or the name alone for a CRS without a code."""
+    code = crs.to_epsg(min_confidence=90)
+    return f"EPSG:{code} ({crs.name})" if code else repr(crs.name)
 
 
 def _check_geographic(gdf: gpd.GeoDataFrame, source: str, chinese: bool) -> None:

@@ -7,7 +7,7 @@ import shapely
 from pyproj import CRS
 
 from geo.chinacoords import wgs84_to_gcj02
-from geo.crs import from_wgs84, to_wgs84, transform_xy
+from geo.crs import from_wgs84, local_tm_crs, project_network, to_wgs84, transform_xy
 from geo.network import WalkNetwork
 from layers.build import city_from_files
 from layers.errors import LayerError, LayerWarning
@@ -142,26 +142,35 @@ def test_osm_path_calls_loader_with_city_crs(files, monkeypatch):
 
     def fake_loader(path, crs=None):
         calls.append((path, crs))
-        return files["net"]
+        return project_network(files["net"], crs)
 
     monkeypatch.setattr(layers.osm, "load_osm_network", fake_loader)
     with pytest.warns(LayerWarning):
         city = city_from_files(files["grid_path"], files["fac_path"], osm="futian.osm.pbf")
-    # no crs given and an OSM source: the UTM zone of the population layer
-    assert calls == [("futian.osm.pbf", UTM50)]
+    # no crs given and an OSM source: a Transverse Mercator centred on the population layer
+    lon0, lat0 = to_wgs84(*(files["grid"].total_bounds.reshape(2, 2).mean(axis=0)), UTM50)
+    assert calls == [("futian.osm.pbf", local_tm_crs(float(lon0), float(lat0)))]
+    assert city.crs.name == f"lifecircle local TM {round(float(lon0), 2):.2f}E"
     assert city.attribution == "© OpenStreetMap contributors"
     assert city.meta["sources"]["network"] == "futian.osm.pbf"
 
 
 # ------------------------------------------------------------- geo/crs.py
 def test_crs_choice():
-    from geo.crs import metric_crs, utm_crs_for
+    from geo.crs import max_scale_error, metric_crs, utm_crs_for
 
     assert utm_crs_for(114.05, 22.54).to_epsg() == 32650
     assert utm_crs_for(24.94, 60.17).to_epsg() == 32635  # Helsinki
     assert utm_crs_for(-70.6, -33.4).to_epsg() == 32719  # Santiago, southern hemisphere
     assert utm_crs_for(114.0, 30.0).to_epsg() == 32650  # on the 49/50 border: the standard numbering
-    assert metric_crs((113.9, 22.4, 114.2, 22.7)).to_epsg() == 32650
+    # the default is centred on the data: scale 1 on the meridian 114.05 E, not UTM 50N's 117 E
+    local = metric_crs((113.9, 22.4, 114.2, 22.7))
+    assert local.name == "lifecircle local TM 114.05E" and local.to_epsg() is None
+    box = (113.9, 22.4, 114.2, 22.7)
+    assert max_scale_error(local, box) < 1e-5  # 15 km either side: 0.0003 %
+    assert max_scale_error(CRS.from_epsg(32650), box) > 7e-4  # UTM at its zone's edge: 0.08 % off
+    # 85 km either side of the centre stays within 0.01 %
+    assert max_scale_error(local_tm_crs(114.05, 22.55), (113.2, 22.0, 114.9, 23.1)) < 1e-4
     assert metric_crs(None, epsg="EPSG:4547").to_epsg() == 4547
     with pytest.raises(ValueError, match="not a projected CRS in metres"):
         metric_crs(None, epsg=4490)

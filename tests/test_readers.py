@@ -11,7 +11,7 @@ from pyproj import CRS
 
 from geo.chinacoords import wgs84_to_bd09, wgs84_to_gcj02
 from layers.errors import LayerError, LayerWarning
-from layers.readers import parse_coords, read_layer
+from layers.readers import layer_coords, parse_coords, read_layer
 
 # Two points in Shenzhen (WGS84).
 LON = np.array([114.0579, 114.0650])
@@ -76,11 +76,41 @@ def test_shapefile_without_crs(tmp_path):
         read_layer(tmp_path / "s.shp", coords="wgs84")
 
 
-def test_declared_crs_overrides_file_with_warning(tmp_path):
+def test_declaration_contradicting_the_file_is_an_error_naming_both(tmp_path):
     points_gdf().to_file(tmp_path / "s.gpkg")
-    with pytest.warns(LayerWarning, match="the file says its CRS is EPSG:4326 but coords=EPSG:4490 was declared"):
-        out = read_layer(tmp_path / "s.gpkg", coords="cgcs2000")
-    assert out.crs.to_epsg() == 4490
+    with pytest.raises(LayerError, match=r"s.gpkg, field 'crs': the file says its CRS is EPSG:4326 \(WGS 84\) "
+                       r"but coords=cgcs2000 \(EPSG:4490 \(China Geodetic Coordinate System 2000\)\) was declared"):
+        read_layer(tmp_path / "s.gpkg", coords="cgcs2000")
+    points_gdf().to_crs(4547).to_file(tmp_path / "gk.gpkg")
+    with pytest.raises(LayerError, match=r"EPSG:4547 .* \(projected\) but coords=gcj02 was declared"):
+        read_layer(tmp_path / "gk.gpkg", coords="gcj02")
+    # the same CRS declared again is no contradiction; the file is read as it is
+    assert read_layer(tmp_path / "gk.gpkg", coords="EPSG:4547").crs.to_epsg() == 4547
+
+
+def test_local_crs_from_a_definition_file(tmp_path):
+    # A city's own system: a Transverse Mercator on CGCS2000 with a false origin, as WKT in a .prj file.
+    proj = "+proj=tmerc +lat_0=0 +lon_0=114.05 +k=1 +x_0=50000 +y_0=-2400000 +ellps=GRS80 +units=m +no_defs"
+    local = CRS.from_proj4(proj)
+    (tmp_path / "shenzhen-local.prj").write_text(local.to_wkt())
+    (tmp_path / "proj.txt").write_text(proj)
+    points = points_gdf().to_crs(local)
+    points.set_crs(None, allow_override=True).to_file(tmp_path / "noprj.shp")
+    (tmp_path / "noprj.prj").unlink(missing_ok=True)
+    for definition in (tmp_path / "shenzhen-local.prj", str(tmp_path / "proj.txt")):
+        out = read_layer(tmp_path / "noprj.shp", coords=definition)
+        assert out.crs.equals(local)
+        lon, lat = out.to_crs(4326).geometry.x, out.to_crs(4326).geometry.y
+        assert np.abs(lon - LON).max() < 1e-9 and np.abs(lat - LAT).max() < 1e-9
+    with pytest.raises(LayerError, match="coordinate system file not found: .*missing.prj"):
+        read_layer(tmp_path / "noprj.shp", coords=tmp_path / "missing.prj")
+
+
+def test_layer_coords_shorthand_applies_to_csv_only():
+    assert layer_coords("cells.gpkg", None, "gcj02") is None
+    assert layer_coords("sites.csv", None, "gcj02") == "gcj02"
+    assert layer_coords("cells.gpkg", "EPSG:4547", "gcj02") == "EPSG:4547"
+    assert layer_coords("sites.csv", "bd09", "gcj02") == "bd09"
 
 
 def test_geojson_declared_gcj02_is_shifted(tmp_path):
