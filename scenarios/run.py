@@ -13,7 +13,6 @@ milliseconds instead of re-running the city; its results equal a full
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -93,17 +92,11 @@ class ScenarioRun:
 
 
 def city_with_facilities(city: City, facilities: gpd.GeoDataFrame) -> City:
-    """The same city with another facility layer.
+    """The same city with another facility layer: :meth:`layers.city.City.with_facilities`.
 
-    The cells' representative points and their snapping depend only on the
-    cells and the network, so they are carried over instead of recomputed
-    (snapping 750,000 cells takes seconds).
+    Kept for the callers that import it from here.
     """
-    new = dataclasses.replace(city, facilities=facilities)
-    for name in ("cell_xy", "snapped_cells"):
-        if name in city.__dict__:  # computed cached_property values live in the instance dict
-            new.__dict__[name] = city.__dict__[name]
-    return new
+    return city.with_facilities(facilities)
 
 
 def base_of(scenario: Scenario) -> Scenario:
@@ -183,7 +176,7 @@ def run_scenario(
     if any(s.mode == "network" for s in standards):
         city.snapped_cells  # noqa: B018 -- snap on the base city once, so every scenario of it shares the result
     facilities = apply_edits(city.facilities, scenario.edits, city.crs)
-    scen_city = city_with_facilities(city, facilities)
+    scen_city = city.with_facilities(facilities)
     result = evaluate(scen_city, standards, progress=progress)
     out = scenario.model_copy(deep=True)
     out.results = _results_document(scenario, result, len(facilities))
@@ -476,7 +469,7 @@ class LiveScenario:
     def result(self) -> CoverageResult:
         """Every standard's full result on the current facilities (gap clusters included)."""
         with self._lock:
-            city = city_with_facilities(self.city, self.facilities())
+            city = self.city.with_facilities(self.facilities())
             return CoverageResult(city=city, results={s.id: self._standard_result(s) for s in self.standards})
 
     def scenario(self, name: str, city_name: str | None = None, description: str = "") -> Scenario:
