@@ -1,4 +1,4 @@
-"""Write a coverage run to an output folder: GeoPackage, CSV and JSON."""
+"""Write a run to an output folder: GeoPackage, CSV and JSON (coverage, ratio tables, siting)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,7 +20,10 @@ from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratios import RatioReport
 from scenarios.service_areas import standard_service_areas
 
-__all__ = ["jsonable", "summary_document", "write_outputs", "write_ratio_tables"]
+if TYPE_CHECKING:  # scenarios.siting imports this module: the type is for annotations only
+    from scenarios.siting import CitySiting
+
+__all__ = ["jsonable", "summary_document", "write_outputs", "write_ratio_tables", "write_siting"]
 
 
 
@@ -197,3 +200,38 @@ def write_ratio_tables(ratios: RatioReport, out_dir: str | os.PathLike) -> dict[
     write_atomic(paths["ratios"], ratios.units_frame().to_csv(index=False))
     write_atomic(paths["access"], ratios.access_frame().to_csv(index=False))
     return paths
+
+
+def write_siting(siting: CitySiting, out_dir: str | os.PathLike, *, service_areas: bool = True) -> dict[str, Path]:
+    """Write ``sites.gpkg``, ``sites.csv`` and ``siting.json``.
+
+    The GeoPackage is in WGS84 and holds the layers ``sites`` (proposed
+    sites), ``newly_covered_cells`` and, unless disabled, ``service_areas``
+    (of the new sites).
+
+    Parameters
+    ----------
+    siting : CitySiting
+    out_dir : path-like
+        Created if missing.
+    service_areas : bool, default True
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``{"gpkg": ..., "csv": ..., "json": ...}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gpkg = out / "sites.gpkg"
+    layers = {"sites": siting.sites, "newly_covered_cells": siting.newly_covered_cells}
+    if service_areas:
+        layers["service_areas"] = siting.service_areas
+    with atomic_path(gpkg) as tmp:  # never a half-written file under the final name
+        for name, frame in layers.items():
+            frame.to_crs(WGS84).to_file(tmp, layer=name, driver="GPKG")
+    csv = out / "sites.csv"
+    write_atomic(csv, siting.sites.drop(columns="geometry").to_csv(index=False))
+    js = out / "siting.json"
+    write_atomic(js, json.dumps(siting.to_dict(), ensure_ascii=False, indent=2))
+    return {"gpkg": gpkg, "csv": csv, "json": js}

@@ -11,19 +11,16 @@ the answer independently: the city is re-evaluated with
 added, and the coverage that evaluation finds is reported next to what the
 model claims.
 
-:func:`write_siting` writes the outputs a planner opens: ``sites.gpkg``
-(proposed sites, newly covered cells, service areas of the new sites),
-``sites.csv`` and ``siting.json``.
+:func:`scenarios.outputs.write_siting` (importable from here too) writes the
+outputs a planner opens: ``sites.gpkg`` (proposed sites, newly covered cells,
+service areas of the new sites), ``sites.csv`` and ``siting.json``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -48,12 +45,11 @@ from geo.siting import (
     mclp,
     p_median,
 )
-from layers.atomic import atomic_path, write_atomic
 from layers.city import City
 from layers.kinds import KINDS
 from scenarios.evaluate import StandardResult, evaluate_standard
 from scenarios.model import AddFacility, RemoveFacility, apply_edits
-from scenarios.outputs import jsonable
+from scenarios.outputs import jsonable, write_siting  # write_siting: re-exported for its importers
 from scenarios.run import city_with_facilities
 from scenarios.service_areas import standard_service_areas
 from scenarios.standards import Standard, get_standard
@@ -696,40 +692,3 @@ def _assemble(city, standard, problem, res, cands, inp, existing, kind, required
         claimed_covered_after=claimed_after, cells_disagreeing=int(np.count_nonzero(claimed_mask != after.covered)),
         candidates=cands, removed_ids=removed_ids, seconds=time.perf_counter() - t0,
     )
-
-
-# ------------------------------------------------------------------ output
-def write_siting(siting: CitySiting, out_dir: str | os.PathLike, *, service_areas: bool = True) -> dict[str, Path]:
-    """Write ``sites.gpkg``, ``sites.csv`` and ``siting.json``.
-
-    The GeoPackage is in WGS84 and holds the layers ``sites`` (proposed
-    sites), ``newly_covered_cells`` and, unless disabled, ``service_areas``
-    (of the new sites).
-
-    Parameters
-    ----------
-    siting : CitySiting
-    out_dir : path-like
-        Created if missing.
-    service_areas : bool, default True
-
-    Returns
-    -------
-    dict of str to pathlib.Path
-        ``{"gpkg": ..., "csv": ..., "json": ...}``.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    gpkg = out / "sites.gpkg"
-    layers = {"sites": siting.sites, "newly_covered_cells": siting.newly_covered_cells}
-    if service_areas:
-        layers["service_areas"] = siting.service_areas
-    with atomic_path(gpkg) as tmp:  # never a half-written file under the final name
-        for name, frame in layers.items():
-            frame.to_crs(WGS84).to_file(tmp, layer=name, driver="GPKG")
-    csv = out / "sites.csv"
-    write_atomic(csv, siting.sites.drop(columns="geometry").to_csv(index=False))
-    js = out / "siting.json"
-    write_atomic(js, json.dumps(siting.to_dict(), ensure_ascii=False, indent=2))
-    return {"gpkg": gpkg, "csv": csv, "json": js}
-
