@@ -30,7 +30,7 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from geo.crs import WGS84, to_wgs84
+from geo.crs import to_wgs84
 from geo.siting import (
     SiteOptions,
     SitingError,
