@@ -13,7 +13,24 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.options import BUILTIN_CITY, LANG, NO_MAP, SET_STANDARD, STANDARDS
+from api.options import (
+    BUILTIN_CITY,
+    CITY_HELP,
+    COORDS,
+    CRS_OPTION,
+    FACILITIES_COORDS,
+    GRID_COORDS,
+    LANG,
+    NAME,
+    NO_MAP,
+    OSM,
+    PLACE,
+    SAVED_NETWORK,
+    SET_STANDARD,
+    STANDARDS,
+    UNITS,
+    UNITS_COORDS,
+)
 
 app = typer.Typer(
     name="lifecircle",
@@ -127,6 +144,31 @@ def print_summary(result, lang: str = "en") -> None:
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
+def print_diagnostics(result):
+    """Print the checks a planner needs before trusting the figures; returns (CityDiagnostics, DetourReport)."""
+    from scenarios.diagnostics import city_diagnostics, detour_report
+
+    checks = city_diagnostics(result.city)
+    detours = detour_report(result)
+    notes = []
+    if checks.n_pieces > 1:
+        with_people = int((checks.pieces["population"] > 0).sum())
+        notes.append(f"the walking network has {checks.n_pieces:,} connected pieces ({with_people} with residents)")
+    for row in detours.summary.to_dict("records"):
+        if row["population_on_pieces_without"] > 0:
+            notes.append(f"{row['standard']}: {row['population_on_pieces_without']:,.0f} residents live on network pieces "
+                         "with no facility of its kinds")
+        if row["cells_above"]:
+            notes.append(f"{row['standard']}: {row['cells_above']:,} cells walk more than {detours.flag:g}x the straight "
+                         f"line (median detour {row['median']}); listed in detours.csv")
+    if checks.cells_far:
+        notes.append(f"{checks.cells_far:,} cells ({checks.population_far:,.0f} residents) are more than "
+                     f"{checks.far_m:g} m from a street")
+    for note in notes:
+        console.print(f"[yellow]check:[/yellow] {note}")
+    return checks, detours
+
+
 def parse_overrides(items: list[str]) -> dict[str, dict[str, str]]:
     """``clinic-walk.threshold_min=20`` -> ``{"clinic-walk": {"threshold_min": "20"}}``."""
     out: dict[str, dict[str, str]] = {}
@@ -178,7 +220,7 @@ def run_and_write(
     says they are cheap (small cities), and otherwise says how to ask for them.
     """
     from scenarios.evaluate import evaluate
-    from scenarios.outputs import write_outputs
+    from scenarios.outputs import write_diagnostics, write_outputs
     from scenarios.service_areas import AUTO_WALKING_AREAS_MAX, service_areas_affordable
     from scenarios.standards import resolve_standards
 
@@ -193,6 +235,7 @@ def run_and_write(
     with progress_bar() as update:
         result = evaluate(city, standards, progress=update)
     print_summary(result, lang)
+    checks, detours = print_diagnostics(result)
     report = None
     if ratios and city.units:
         from scenarios.ratios import run_ratios
@@ -202,13 +245,20 @@ def run_and_write(
     with progress_bar() as update:
         update("writing coverage.gpkg", 0.0)
         paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update)
+        paths.update(write_diagnostics(checks, detours, out))
         if map_html:
             update("writing map.html", 0.7)
+            from maps.diagnostics import diagnostics_layer
             from maps.interactive import coverage_map
             from maps.ratios import ratio_layers
+            from scenarios.diagnostics import diagnostic_cells
 
-            extra = ratio_layers(report, lang) if report is not None else None
-            paths["map"] = coverage_map(result, out / "map.html", lang=lang, extra_layers=extra, service_areas=service_areas)
+            extra = ratio_layers(report, lang) if report is not None else []
+            flagged = diagnostics_layer(diagnostic_cells(result, detours, checks.far_m), flag=detours.flag,
+                                        far_m=checks.far_m, max_snap_m=checks.max_snap_m, lang=lang)
+            extra = extra + ([flagged] if flagged is not None else [])
+            paths["map"] = coverage_map(result, out / "map.html", lang=lang, extra_layers=extra or None,
+                                        service_areas=service_areas)
     for name, p in paths.items():
         console.print(f"  {name:5} {p}")
 
@@ -246,34 +296,49 @@ def demo(
 
 @app.command()
 def cover(
-    grid: Path = typer.Option(..., help="Population polygons (GeoPackage, GeoJSON, Shapefile, GeoParquet)."),
-    facilities: Path = typer.Option(..., help="Facilities (points: GeoPackage/GeoJSON/Shapefile, or CSV with lon/lat)."),
-    osm: Optional[Path] = typer.Option(None, help="Walking network from an .osm.pbf or .osm file."),
-    network: Optional[Path] = typer.Option(None, help="A saved lifecircle network file."),
-    place: Optional[str] = typer.Option(None, help="Download the walking network of a place with osmnx (needs internet)."),
+    city: Optional[str] = typer.Option(None, "--city", help=CITY_HELP + " Instead of --grid/--facilities/network."),
+    grid: Optional[Path] = typer.Option(None, help="Population polygons or points (GeoPackage, GeoJSON, Shapefile, GeoParquet, CSV)."),
+    facilities: Optional[Path] = typer.Option(None, help="Facilities (points: GeoPackage/GeoJSON/Shapefile, or CSV with lon/lat)."),
+    osm: Optional[Path] = OSM,
+    network: Optional[Path] = SAVED_NETWORK,
+    place: Optional[str] = PLACE,
+    units: Optional[Path] = UNITS,
     standard: list[str] = STANDARDS,
     set_: list[str] = SET_STANDARD,
-    coords: str = typer.Option("wgs84", help="Coordinate system of CSV points: wgs84, cgcs2000, gcj02, bd09 or EPSG:xxxx."),
-    crs: Optional[str] = typer.Option(None, help="Metric CRS for the analysis (default: the data's UTM zone)."),
+    coords: Optional[str] = COORDS,
+    grid_coords: Optional[str] = GRID_COORDS,
+    facilities_coords: Optional[str] = FACILITIES_COORDS,
+    units_coords: Optional[str] = UNITS_COORDS,
+    name: Optional[str] = NAME,
+    crs: Optional[str] = CRS_OPTION,
     out: Path = typer.Option(Path("results"), "--out", help="Output folder."),
     lang: str = LANG,
     no_map: bool = NO_MAP,
+    ratios: bool = typer.Option(False, "--ratios", help="Also check the ratio rules per unit and E2SFCA accessibility."),
     service_areas: Optional[bool] = _SERVICE_AREAS,
     timings: Optional[Path] = _TIMINGS,
 ) -> None:
-    """Run standards on your own grid, facilities and network."""
-    from layers.build import city_from_files
+    """Run standards on a city folder, or on your own grid, facilities and network."""
+    from api.commands.city import city_from_options
+    from layers.cities import load_city
 
-    if sum(x is not None for x in (osm, network, place)) != 1:
-        fail("give exactly one network source: --osm FILE, --network FILE or --place NAME")
+    if (city is None) == (grid is None and facilities is None):
+        fail("give either --city (a city folder or built-in city) or --grid and --facilities with a network source")
+    if city is None and (grid is None or facilities is None):
+        fail("give both --grid and --facilities (or --city)")
     CLOCK.reset()
     with user_errors():
         overrides = parse_overrides(set_)
         with progress_bar() as update:
-            c = city_from_files(
-                grid, facilities, osm=osm, network=network, place=place, crs=crs, coords=coords, progress=update
-            )
-        run_and_write(c, list(standard), overrides, out, lang, not no_map, service_areas=service_areas)
+            if city is not None:
+                c = load_city(city, progress=update)
+            else:
+                c = city_from_options(
+                    grid, facilities, osm=osm, network=network, place=place, crs=crs, coords=coords,
+                    grid_coords=grid_coords, facilities_coords=facilities_coords, units=units,
+                    units_coords=units_coords, name=name or "custom", progress=update,
+                )
+        run_and_write(c, list(standard), overrides, out, lang, not no_map, ratios=ratios, service_areas=service_areas)
     if timings is not None:
         CLOCK.write(timings)
 
@@ -297,18 +362,19 @@ def standards(lang: str = LANG) -> None:
 
 
 # The command modules import this one for `app`, so they are registered last.
-from api.commands import maps as _maps_cmd  # noqa: E402,I001  lifecircle map / export
+from api.commands import city as _city_cmd  # noqa: E402,I001  lifecircle city build / info
+from api.commands import maps as _maps_cmd  # noqa: E402  lifecircle map / export
 from api.commands import site as _site_cmd  # noqa: E402  lifecircle site
 from api.commands import scenario as _scenario_cmd  # noqa: E402  lifecircle run / scenario
 from api.commands import serve as _serve_cmd  # noqa: E402  lifecircle serve
 
-for _module in (_maps_cmd, _site_cmd, _scenario_cmd, _serve_cmd):
+for _module in (_city_cmd, _maps_cmd, _site_cmd, _scenario_cmd, _serve_cmd):
     _module.register(app)
 
 
 @app.command()
 def ratios(
-    city: str = typer.Option("demo", help="Built-in city with subdistrict/community units."),
+    city: str = typer.Option("demo", "--city", help=CITY_HELP + " It needs subdistrict/community units."),
     rule: list[str] = typer.Option([], "--rule", "-r", help="Ratio rule id (repeatable); all when omitted."),
     access: list[str] = typer.Option([], "--access", "-a", help="Accessibility standard id (repeatable); all when omitted."),
     set_: list[str] = typer.Option([], "--set", help="Override, e.g. elderly-beds-zhuhai.min_value=40 or beds-access.catchment_min=10."),
@@ -335,7 +401,8 @@ def ratios(
         with progress_bar() as update:
             c = load_city(city, progress=update)
         if not c.units:
-            fail(f"city '{city}' has no administrative units to check ratio rules in")
+            fail(f"city '{c.name}' has no administrative units to check ratio rules in: build it with "
+                 "'lifecircle city build --units FILE' or give the grid subdistrict/community columns")
         report = run_ratios(c, list(rule) or None, list(access) or None, overrides)
         print_ratios(report)
         if out is not None:

@@ -42,7 +42,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from geo.chinacoords import bd09_to_wgs84, gcj02_to_wgs84
-from layers.errors import LayerError, warn_layer
+from layers.errors import LayerError
 from layers.validate import check_lonlat, numeric_column
 
 __all__ = ["read_layer", "parse_coords", "layer_coords", "is_table", "LON_NAMES", "LAT_NAMES", "CoordsSpec"]

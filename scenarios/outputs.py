@@ -23,7 +23,7 @@ from scenarios.service_areas import standard_service_areas
 if TYPE_CHECKING:  # scenarios.siting imports this module: the type is for annotations only
     from scenarios.siting import CitySiting
 
-__all__ = ["jsonable", "summary_document", "write_outputs", "write_ratio_tables", "write_siting"]
+__all__ = ["jsonable", "summary_document", "write_outputs", "write_ratio_tables", "write_siting", "write_diagnostics"]
 
 
 
@@ -235,3 +235,32 @@ def write_siting(siting: CitySiting, out_dir: str | os.PathLike, *, service_area
     js = out / "siting.json"
     write_atomic(js, json.dumps(siting.to_dict(), ensure_ascii=False, indent=2))
     return {"gpkg": gpkg, "csv": csv, "json": js}
+
+
+def write_diagnostics(city_checks, detours, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write ``diagnostics.json`` (network pieces, cells far from streets, detour summary) and ``detours.csv``.
+
+    Parameters
+    ----------
+    city_checks : scenarios.diagnostics.CityDiagnostics
+    detours : scenarios.diagnostics.DetourReport
+    out_dir : path-like
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``{"checks": ..., "detours": ...}``; ``detours.csv`` lists every
+        cell whose walk is more than ``detours.flag`` times the straight line.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    document = {
+        **city_checks.as_dict(),
+        "detour_flag": detours.flag,
+        "detours": detours.summary.to_dict("records"),
+    }
+    paths = {"checks": out / "diagnostics.json", "detours": out / "detours.csv"}
+    write_atomic(paths["checks"], json.dumps(jsonable(document), ensure_ascii=False, indent=1))
+    write_atomic(paths["detours"], detours.above.to_csv(index=False))
+    return paths
+

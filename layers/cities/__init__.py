@@ -8,16 +8,19 @@ their city is asked for.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
+from geo.errors import LifecircleError
 from layers.cache import cache_key, cached_city
 from layers.city import City
 
-__all__ = ["CITIES", "CityEntry", "UnknownCityError", "load_city"]
+__all__ = ["CITIES", "CityEntry", "UnknownCityError", "is_folder_reference", "load_city"]
 
 
-class UnknownCityError(ValueError):
+class UnknownCityError(LifecircleError):
     """A city name that is not in :data:`CITIES` (the message lists the valid ones)."""
 
 
@@ -92,13 +95,23 @@ def _builder(entry: CityEntry) -> Callable[..., City]:
     return getattr(mod, func)
 
 
-def load_city(name: str = "demo", progress: Callable[[str, float], None] | None = None, cache: bool = True) -> City:
-    """Build a built-in city, or load it from the disk cache.
+def is_folder_reference(name: str | os.PathLike[str]) -> bool:
+    """Whether ``name`` names a folder rather than a built-in city (it exists, or it is written as a path)."""
+    text = str(name)
+    return isinstance(name, os.PathLike) or Path(text).exists() or os.sep in text or "/" in text or text.startswith(".")
+
+
+def load_city(
+    name: str | os.PathLike[str] = "demo", progress: Callable[[str, float], None] | None = None, cache: bool = True
+) -> City:
+    """Load a city folder, or build a built-in city (or load it from the disk cache).
 
     Parameters
     ----------
-    name : str
-        A key of :data:`CITIES` (case-insensitive).
+    name : str or path-like
+        A city folder made by ``lifecircle city build`` (see
+        :mod:`layers.city_folder`), or a key of :data:`CITIES`
+        (case-insensitive).
     progress : callable, optional
         ``progress(step, fraction)`` for long builds.
     cache : bool
@@ -111,10 +124,21 @@ def load_city(name: str = "demo", progress: Callable[[str, float], None] | None 
     Raises
     ------
     UnknownCityError
-        If ``name`` is not a built-in city.
+        If ``name`` is neither a built-in city nor a path.
+    LayerError
+        If the folder is not a readable city folder.
     """
+    if is_folder_reference(name):
+        from layers.city_folder import load_city_folder
+
+        if progress is not None:
+            progress("reading the city folder", 0.0)
+        return load_city_folder(name)
     entry = CITIES.get(str(name).strip().lower())
     if entry is None:
-        raise UnknownCityError(f"unknown city {name!r}: valid names are {', '.join(sorted(CITIES))}")
+        raise UnknownCityError(
+            f"unknown city {name!r}: give a built-in city ({', '.join(sorted(CITIES))}) or a city folder made by "
+            "'lifecircle city build'"
+        )
     key = cache_key(entry.name, entry.version, entry.params, entry.sources)
     return cached_city(entry.name, key, lambda: _builder(entry)(progress=progress), enabled=cache, progress=progress)
