@@ -345,16 +345,16 @@ def test_highs_banner_stays_off_the_terminal():
 @pytest.mark.parametrize("seed", [0, 3, 5])
 def test_capacitated_warm_start_is_feasible_and_worth_the_heuristic(seed, monkeypatch):
     """The assignment solved on the open sites, scattered into the full model, is a feasible start."""
-    import geo.siting.models as models
+    import geo.siting.capacitated as capacitated
 
     seen = {}
-    real = models._lp_and_milp
+    real = capacitated.lp_and_milp
 
     def spy(model, warm_x, heur, *args, **kw):
         seen["model"], seen["heur"] = model, heur
         return real(model, warm_x, heur, *args, **kw)
 
-    monkeypatch.setattr(models, "_lp_and_milp", spy)
+    monkeypatch.setattr(capacitated, "lp_and_milp", spy)
     inp, *_ = instance(seed, k=7, m=18)
     rng = np.random.default_rng(seed)
     inp = SitingInput(inp.matrix, inp.weights, REACH, existing=inp.existing,

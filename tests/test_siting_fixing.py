@@ -11,7 +11,7 @@ from scipy import sparse
 from geo.siting import SiteOptions, SitingInput, mclp, p_median
 from geo.siting.bound import lagrangian_fixing
 from geo.siting.milp import run_highs, savings_model
-from geo.siting.models import PRIMAL_SIMPLEX
+from geo.siting.savings import PRIMAL_SIMPLEX
 
 NONE = np.empty(0, dtype=np.int64)
 NO_CONFLICTS = np.empty((0, 2), dtype=np.int64)

@@ -14,8 +14,8 @@ from geo.siting import (
     SitingInput,
     candidates_on_network,
     lscp,
-    models,
     p_median,
+    savings,
 )
 from geo.siting.levels import expand_levels, level_entries
 from geo.siting.setcover import (
@@ -73,7 +73,7 @@ def _pm_instance(seed: int, k: int = 9, m: int = 30, reach: float = 500.0):
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("levels", [True, False])
 def test_p_median_both_formulations_match_enumeration(seed, levels, monkeypatch):
-    monkeypatch.setattr(models, "MAX_LEVEL_ENTRIES", 10_000_000 if levels else 0)
+    monkeypatch.setattr(savings, "MAX_LEVEL_ENTRIES", 10_000_000 if levels else 0)
     inp, d, w = _pm_instance(seed)
     penalty = 700.0
 

@@ -14,16 +14,10 @@ from geo.siting.candidates import (
     candidates_from_points,
     candidates_on_network,
 )
+from geo.siting.capacitated import capacitated_coverage
+from geo.siting.cover import lscp
 from geo.siting.errors import SitingError
-from geo.siting.models import (
-    DECAYS,
-    capacitated_coverage,
-    decay_value,
-    lscp,
-    max_attendance,
-    mclp,
-    p_median,
-)
+from geo.siting.models import DECAYS, decay_value, max_attendance, mclp, p_median
 from geo.siting.problem import SiteOptions, SitingInput
 from geo.siting.result import SitingResult
 
