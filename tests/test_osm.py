@@ -329,6 +329,14 @@ def test_file_without_facilities_gives_empty_frame(tmp_path):
     assert len(fac) == 0 and {"id", "kind", "beds"} <= set(fac.columns)
 
 
+def test_broken_xml_facilities_is_an_error_not_an_empty_frame(tmp_path):
+    """Only "no matching features" reads as empty; a file that does not parse stays an OsmError."""
+    broken = tmp_path / "broken.osm"
+    broken.write_text("<osm><node id='1' lat='60' lon=")
+    with pytest.raises(OsmError, match="broken.osm: cannot read pois"):
+        load_osm_facilities(broken)
+
+
 # ------------------------------------------------------ the Helsinki extract
 @pytest.fixture(scope="module")
 def helsinki_pbf() -> str:
