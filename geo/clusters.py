@@ -5,16 +5,29 @@ piece of boundary of positive length (an edge). Cells that only meet at a
 corner are separate clusters, so a diagonal chain of gaps is not reported as
 one large gap. Square grids take a fast path through row/column indices;
 any other polygons go through a spatial index.
+
+Cells that tile an exact lattice (:mod:`geo.lattice`) take a faster path:
+connected-component labelling of the grid as a raster
+(:func:`scipy.ndimage.label`, whose default structure is rook adjacency)
+and one outline traced per reported cluster (:mod:`geo.trace`), on the
+cells' own coordinates. It gives the same clusters, in the same order, with
+the same polygons (symmetric difference of area 0) as dissolving the cells
+with GEOS, which remains the path for every other layout.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike
-from scipy import sparse
+from scipy import ndimage, sparse
 from scipy.sparse import csgraph
+
+from geo.lattice import GridLattice, grid_lattice
+from geo.trace import block_polygon
 
 __all__ = ["uncovered_clusters", "rook_adjacency"]
 
@@ -157,6 +170,8 @@ def uncovered_clusters(
     weights: np.ndarray,
     top: int | None = 10,
     ids: ArrayLike | None = None,
+    *,
+    lattice: GridLattice | Literal["auto"] | None = "auto",
 ) -> gpd.GeoDataFrame:
     """Merge adjacent selected cells into clusters, largest population first.
 
@@ -172,6 +187,11 @@ def uncovered_clusters(
         Keep only this many clusters; ``None`` keeps all.
     ids : array_like, optional
         Cell identifiers to list per cluster; the cell positions by default.
+    lattice : GridLattice, "auto" or None, default "auto"
+        The cells' exact lattice (:func:`geo.lattice.grid_lattice` of
+        ``cells_geometry``, computed once by a caller that clusters the same
+        cells several times); ``"auto"`` looks for one; ``None`` dissolves the
+        cell polygons with GEOS whatever their layout.
 
     Returns
     -------
@@ -183,7 +203,7 @@ def uncovered_clusters(
     Raises
     ------
     ValueError
-        If ``mask`` or ``weights`` do not have one value per cell.
+        If ``mask``, ``weights`` or ``lattice`` do not have one value per cell.
     """
     crs = getattr(cells_geometry, "crs", None)
     geoms = np.asarray(getattr(cells_geometry, "values", cells_geometry), dtype=object)
@@ -198,10 +218,18 @@ def uncovered_clusters(
     columns = ["rank", "population", "n_cells", "cell_ids"]
     if sel.size == 0:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=crs)
-    sub = geoms[sel]
-    grid = _grid_indices(sub)
-    a, b = _grid_pairs(*grid) if grid is not None else _touch_pairs(sub)
-    _, labels = csgraph.connected_components(_pairs_to_csr(a, b, sel.size), directed=False)
+    if isinstance(lattice, str):
+        lattice = grid_lattice(geoms)
+    elif lattice is not None and lattice.row.size != n:
+        raise ValueError(f"lattice ({lattice.row.size} cells) must have one position per cell ({n})")
+    if lattice is not None:
+        labels2d, _ = ndimage.label(lattice.raster(sel))
+        labels = labels2d[lattice.row[sel], lattice.col[sel]].astype(np.int64) - 1
+        grid = lattice.row[sel], lattice.col[sel]
+    else:
+        grid = _grid_indices(geoms[sel])
+        a, b = _grid_pairs(*grid) if grid is not None else _touch_pairs(geoms[sel])
+        _, labels = csgraph.connected_components(_pairs_to_csr(a, b, sel.size), directed=False)
     n_clusters = int(labels.max()) + 1
     pop = np.bincount(labels, weights=weights[sel], minlength=n_clusters)
     size = np.bincount(labels, minlength=n_clusters)
@@ -213,12 +241,21 @@ def uncovered_clusters(
 
     by_label = np.argsort(labels, kind="stable")  # positions within ``sel``
     start = np.concatenate([[0], np.cumsum(size)])
+    windows = ndimage.find_objects(labels2d) if lattice is not None else None
     cell_lists, polys = [], []
     for c in ranked:
         local = by_label[start[c] : start[c + 1]]
         cell_lists.append(_plain_list(ids[sel[local]]))
-        parts = _row_runs(sub[local], grid[0][local], grid[1][local]) if grid is not None else sub[local]
-        polys.append(shapely.union_all(parts))
+        poly = None
+        if windows is not None:
+            rows, cols = windows[c]
+            block = labels2d[rows, cols] == c + 1
+            poly = block_polygon(block, lattice.xs[cols.start : cols.stop + 1], lattice.ys[rows.start : rows.stop + 1])
+        if poly is None:
+            cells = geoms[sel[local]]
+            parts = _row_runs(cells, grid[0][local], grid[1][local]) if grid is not None else cells
+            poly = shapely.union_all(parts)
+        polys.append(poly)
     return gpd.GeoDataFrame(
         {
             "rank": np.arange(1, ranked.size + 1),

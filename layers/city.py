@@ -11,6 +11,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from geo.lattice import GridLattice, grid_lattice
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap, snap_in_threads
 
@@ -96,6 +97,11 @@ class City:
         return x, y
 
     @cached_property
+    def cell_lattice(self) -> GridLattice | None:
+        """The exact lattice the cells tile (a regular grid), or ``None``; see :mod:`geo.lattice`."""
+        return grid_lattice(self.cells.geometry.values)
+
+    @cached_property
     def facility_xy(self) -> tuple[np.ndarray, np.ndarray]:
         """Facility coordinates in metres."""
         g = self.facilities.geometry
@@ -140,7 +146,7 @@ class City:
             raise ValueError(f"snapped has {len(snapped)} points for {len(facilities)} facilities")
         new = replace(self, facilities=facilities)
         # cached_property values live in the instance dict, which only this class touches
-        carried = {name: self.__dict__[name] for name in ("cell_xy", "snapped_cells") if name in self.__dict__}
+        carried = {name: self.__dict__[name] for name in ("cell_xy", "cell_lattice", "snapped_cells") if name in self.__dict__}
         if snapped is not None:
             carried["snapped_facilities"] = snapped
         new.__dict__.update(carried)
