@@ -213,14 +213,18 @@ def run_and_write(
     map_html: bool,
     ratios: bool = False,
     service_areas: bool | None = None,
+    city_ref: str | None = None,
 ) -> None:
     """Evaluate standards on a city, print the table and write the output folder.
 
     ``service_areas=None`` draws them when :func:`scenarios.service_areas.service_areas_affordable`
-    says they are cheap (small cities), and otherwise says how to ask for them.
+    says they are cheap (small cities), and otherwise says how to ask for them. ``city_ref``
+    (a city folder or built-in name) is recorded so that ``map``/``export --results`` can reload
+    the run; without one the city itself is saved into the output folder.
     """
     from scenarios.evaluate import evaluate
     from scenarios.outputs import write_diagnostics, write_outputs
+    from scenarios.run_folder import save_run
     from scenarios.service_areas import AUTO_WALKING_AREAS_MAX, service_areas_affordable
     from scenarios.standards import resolve_standards
 
@@ -246,6 +250,8 @@ def run_and_write(
         update("writing coverage.gpkg", 0.0)
         paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update)
         paths.update(write_diagnostics(checks, detours, out))
+        update("keeping the run for map/export --results", 0.6)
+        paths.update(save_run(result, out, city_ref))
         if map_html:
             update("writing map.html", 0.7)
             from maps.diagnostics import diagnostics_layer
@@ -289,7 +295,7 @@ def demo(
     with user_errors():
         with progress_bar() as update:
             c = load_city(city, progress=update)
-        run_and_write(c, None, {}, out, lang, not no_map, ratios=True, service_areas=service_areas)
+        run_and_write(c, None, {}, out, lang, not no_map, ratios=True, service_areas=service_areas, city_ref=city)
     if timings is not None:
         CLOCK.write(timings)
 
@@ -338,7 +344,8 @@ def cover(
                     grid_coords=grid_coords, facilities_coords=facilities_coords, units=units,
                     units_coords=units_coords, name=name or "custom", progress=update,
                 )
-        run_and_write(c, list(standard), overrides, out, lang, not no_map, ratios=ratios, service_areas=service_areas)
+        run_and_write(c, list(standard), overrides, out, lang, not no_map, ratios=ratios, service_areas=service_areas,
+                      city_ref=city)
     if timings is not None:
         CLOCK.write(timings)
 

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from geo.crs import WGS84, is_metric, max_scale_error, metric_crs, project_network
+from geo.crs import WGS84, max_scale_error, metric_crs, project_network
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M
 from layers.city import City
@@ -84,10 +84,10 @@ def city_from_files(
     place : str, optional
         A place name to download the network for (needs internet).
     crs : int or str or pyproj.CRS, optional
-        Metric CRS for the city, e.g. ``4547``. Default: the network's own
-        metric CRS when given a saved one, else a Transverse Mercator centred
-        on the population layer (:func:`geo.crs.local_tm_crs`). A chosen CRS
-        whose scale error over the data passes 0.01 % is warned about.
+        Metric CRS for the city, e.g. ``4547``. Default: a Transverse
+        Mercator centred on the population layer (:func:`geo.crs.local_tm_crs`),
+        whatever CRS the inputs or a saved network are in. A chosen CRS whose
+        scale error over the data passes 0.01 % is warned about.
     coords : str or int or pyproj.CRS, optional
         Shorthand declaration for every CSV input (see :func:`layers.readers.layer_coords`).
         GIS files are read in their own CRS.
@@ -270,8 +270,9 @@ def _network(
         attribution = "" if in_memory else network_attribution(network)
         if net.crs is None:
             raise LayerError(source, "the network has no CRS; save it from a WalkNetwork built with crs=", field="crs")
-        if target is None:
-            target = net.crs if is_metric(net.crs) else metric_crs(population)
+        # The network's own CRS does not decide: a network saved in UTM would carry UTM's 0.04-0.1 % scale
+        # error into every straight-line distance. A city folder's network is already in the data-centred CRS.
+        target = target or metric_crs(population)
         return project_network(net, target), source, target, attribution
 
     # Imported here: OSM support is a heavy optional path (pyrosm / osmnx).

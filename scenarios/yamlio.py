@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from layers.atomic import write_atomic
+from layers.cities import is_folder_reference
 from scenarios.model import Scenario, ScenarioError, scenario_from_dict
 
 __all__ = ["ScenarioFileError", "dump_scenario_yaml", "load_scenario_yaml", "scenario_from_yaml", "scenario_to_yaml"]
@@ -105,7 +106,12 @@ def load_scenario_yaml(path: str | os.PathLike[str]) -> Scenario:
         raise ScenarioFileError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ScenarioFileError(f"{p}: cannot read: {exc.strerror}") from None
-    return scenario_from_yaml(text, str(p))
+    scenario = scenario_from_yaml(text, str(p))
+    # A city folder named relative to the scenario file is found from the file, wherever the command runs.
+    beside = p.parent / scenario.city
+    if is_folder_reference(scenario.city) and not Path(scenario.city).is_absolute() and beside.is_dir():
+        scenario = scenario.model_copy(update={"city": str(beside.resolve())})
+    return scenario
 
 
 def dump_scenario_yaml(scenario: Scenario, path: str | os.PathLike[str]) -> Path:

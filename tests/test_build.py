@@ -49,9 +49,11 @@ def files(tmp_path):
 
 def test_city_from_files_end_to_end(files):
     with pytest.warns(LayerWarning) as record:
-        city = city_from_files(files["grid_path"], files["fac_path"], network=files["net_path"], name="t")
+        # the metric CRS named, so that coordinates can be checked against the UTM ones the files were made in
+        city = city_from_files(files["grid_path"], files["fac_path"], network=files["net_path"], name="t", crs=32650)
     messages = [str(w.message) for w in record]
     assert any("cells.gpkg, field 'elderly': no 'elderly' column" in m for m in messages)
+    assert any("WGS 84 / UTM zone 50N stretches straight-line distances by up to 0.07" in m for m in messages)
     assert any("sites.csv: 1 of 3 facilities are farther than 500 m" in m and "H2" in m for m in messages)
     assert city.crs == UTM50 and city.name == "t"
     assert len(city.cells) == len(files["grid"])

@@ -10,7 +10,7 @@ import shapely
 from pyproj import CRS
 
 from geo.chinacoords import wgs84_to_bd09, wgs84_to_gcj02
-from layers.errors import LayerError, LayerWarning
+from layers.errors import LayerError
 from layers.readers import layer_coords, parse_coords, read_layer
 
 # Two points in Shenzhen (WGS84).

@@ -7,11 +7,12 @@ from typing import Optional
 
 import typer
 
-from api.options import LANG, SET_STANDARD, STANDARDS
+from api.options import CITY_HELP, LANG, SET_STANDARD, STANDARDS
 
-__all__ = ["register"]
+__all__ = ["register", "output_file"]
 
-_CITY = typer.Option("demo", help="Built-in city ('demo' or 'helsinki'); ignored when --grid is given.")
+_CITY = typer.Option("demo", "--city", help=CITY_HELP + " Ignored with --grid or --results.")
+_RESULTS = typer.Option(None, "--results", help="A 'lifecircle cover' output folder: draw its run without recomputing it.")
 _GRID = typer.Option(None, help="Your population polygons instead of a built-in city (then also --facilities and --osm/--network).")
 _FACILITIES = typer.Option(None, help="Facilities file (with --grid).")
 _OSM = typer.Option(None, help="Walking network from an .osm.pbf/.osm file (with --grid).")
@@ -19,12 +20,30 @@ _NETWORK = typer.Option(None, help="A saved lifecircle network file (with --grid
 _RATIOS = typer.Option(False, "--ratios", help="Add the ratio rules per unit and the accessibility standards per cell.")
 
 
-def _result(city: str, grid, facilities, osm, network, standards: list[str], set_: list[str]):
-    """Build or load the city, then evaluate the standards (with a progress bar)."""
+def output_file(out: Path, default_name: str, suffix: str | None = None) -> Path:
+    """The file to write for ``--out``: inside it when it names a folder (an existing one, or one written with a
+    trailing slash or without a suffix), else ``out`` itself with ``suffix`` when given."""
+    raw = str(out)
+    if out.is_dir() or raw.endswith(("/", "\\")) or not out.suffix:
+        target = out / default_name
+    else:
+        target = out
+    return target.with_suffix(f".{suffix}") if suffix and target.suffix.lstrip(".").lower() != suffix else target
+
+
+def _result(city: str, grid, facilities, osm, network, standards: list[str], set_: list[str], results=None):
+    """The run to draw: read from a results folder, or the city loaded (or built) and evaluated."""
     from api.cli import fail, parse_overrides, progress_bar
     from scenarios.evaluate import evaluate
     from scenarios.standards import resolve_standards
 
+    if results is not None:
+        from scenarios.run_folder import load_run
+
+        if grid is not None or set_ or standards:
+            fail("--results draws a finished run: leave out --grid, --standard and --set (run cover again to change them)")
+        with progress_bar() as update:
+            return load_run(results, progress=update)
     overrides = parse_overrides(set_)
     with progress_bar() as update:
         if grid is not None:
@@ -57,6 +76,7 @@ def _ratios(result, wanted: bool):
 
 def map_command(
     city: str = _CITY,
+    results: Optional[Path] = _RESULTS,
     grid: Optional[Path] = _GRID,
     facilities: Optional[Path] = _FACILITIES,
     osm: Optional[Path] = _OSM,
@@ -67,15 +87,16 @@ def map_command(
     lang: str = LANG,
     no_service_areas: bool = typer.Option(False, "--no-service-areas", help="Leave out the service-area layers."),
     ratios: bool = _RATIOS,
-    out: Path = typer.Option(Path("map.html"), "--out", help="HTML file to write."),
+    out: Path = typer.Option(Path("map.html"), "--out", help="HTML file to write, or a folder to write map.html into."),
 ) -> None:
     """Write an interactive HTML coverage map."""
     from api.cli import console, user_errors
     from maps.interactive import coverage_map
     from maps.ratios import ratio_layers
 
+    out = output_file(out, "map.html")
     with user_errors():
-        result = _result(city, grid, facilities, osm, network, standard, set_)
+        result = _result(city, grid, facilities, osm, network, standard, set_, results)
         report = _ratios(result, ratios)
         extra = ratio_layers(report, lang, show_first=True) if report is not None else None
         path = coverage_map(result, out, lang=lang, basemap=basemap, service_areas=not no_service_areas,
@@ -85,6 +106,7 @@ def map_command(
 
 def export_command(
     city: str = _CITY,
+    results: Optional[Path] = _RESULTS,
     grid: Optional[Path] = _GRID,
     facilities: Optional[Path] = _FACILITIES,
     osm: Optional[Path] = _OSM,
@@ -99,17 +121,17 @@ def export_command(
     font: Optional[Path] = typer.Option(None, help="Font file for the labels (e.g. a CJK font for --lang zh)."),
     no_table: bool = typer.Option(False, "--no-table", help="Do not write the summary table as CSV and XLSX."),
     ratios: bool = _RATIOS,
-    out: Path = typer.Option(Path("map.pdf"), "--out", help="File to write."),
+    out: Path = typer.Option(Path("map.pdf"), "--out", help="File to write, or a folder to write map.<format> and "
+                             "map-summary.csv/.xlsx into."),
 ) -> None:
     """Export a print-ready map page (PNG/PDF/SVG) and the summary table (CSV, XLSX)."""
     from api.cli import console, user_errors
     from maps.static import export_map
     from maps.tables import write_summary_table
 
-    if format is not None and out.suffix.lstrip(".").lower() != format.lower():
-        out = out.with_suffix(f".{format.lower()}")
+    out = output_file(out, f"map.{(format or 'pdf').lower()}", format.lower() if format else None)
     with user_errors():
-        result = _result(city, grid, facilities, osm, network, [], set_)
+        result = _result(city, grid, facilities, osm, network, [], set_, results)
         report = _ratios(result, ratios)
         paths = {
             "map": export_map(result, out, format=format, paper=paper, orientation=orientation, dpi=dpi, lang=lang,

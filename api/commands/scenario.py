@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional, Tuple
 
 import typer
 
-from api.options import LANG, SET_STANDARD, STANDARDS
+from api.options import CITY_HELP, LANG, SET_STANDARD, STANDARDS
 
 __all__ = ["parse_add", "register"]
 
@@ -191,6 +191,22 @@ def _write_comparison(comparison, out: Path, with_map: bool, lang: str) -> dict[
     return paths
 
 
+_CITY_OVERRIDE = typer.Option(None, "--city", help="Run on this city instead of the one the scenario names (a city "
+                              "folder or built-in name), e.g. after moving a city folder.")
+
+
+def city_reference(city: str) -> str:
+    """A city as a scenario records it: a built-in name as given, a folder as an absolute path."""
+    from layers.cities import is_folder_reference
+
+    return str(Path(city).resolve()) if is_folder_reference(city) else city
+
+
+def _on_city(scenario, city: Optional[str]):
+    """The scenario, moved onto ``city`` when one is given."""
+    return scenario if city is None else scenario.model_copy(update={"city": city_reference(city)})
+
+
 def _run_pair(scenario, city=None, store=None):
     """The scenario's base and the scenario, run on the same city; returns (base run, run)."""
     from api.cli import progress_bar
@@ -216,6 +232,7 @@ def run_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.json, changes.gpkg and map.html."),
     no_map: bool = typer.Option(False, "--no-map", help="With --out: skip the HTML map."),
     lang: str = LANG,
+    city: Optional[str] = _CITY_OVERRIDE,
 ) -> None:
     """Run a scenario file and compare it with its city's current facilities."""
     from api.cli import console
@@ -223,7 +240,7 @@ def run_command(
     from scenarios.yamlio import load_scenario_yaml
 
     with _errors():
-        scenario = load_scenario_yaml(path)
+        scenario = _on_city(load_scenario_yaml(path), city)
         store = _store(db) if save else None
         try:
             base, run = _run_pair(scenario, store=store)
@@ -241,7 +258,7 @@ def run_command(
 
 def new_command(
     name: str = typer.Argument(..., help="Scenario name (its key in the store)."),
-    city: str = typer.Option("demo", help="Base city."),
+    city: str = typer.Option("demo", "--city", help=CITY_HELP),
     standard: list[str] = STANDARDS,
     set_: list[str] = SET_STANDARD,
     description: str = typer.Option("", help="What the plan is about."),
@@ -260,7 +277,7 @@ def new_command(
             scenario = scenario_from_dict(scenario.content(), str(from_file))  # re-validate under the new name
         else:
             scenario = scenario_from_dict(
-                {"name": name, "city": city, "description": description,
+                {"name": name, "city": city_reference(city), "description": description,
                  "standards": list(standard) or None, "overrides": parse_overrides(set_)},
                 "scenario new",
             )
@@ -312,6 +329,7 @@ def run_stored_command(
     ref: str = typer.Argument(..., help="Scenario name, optionally NAME@VERSION."),
     lang: str = LANG,
     db: Optional[str] = _DB,
+    city: Optional[str] = _CITY_OVERRIDE,
 ) -> None:
     """Evaluate a stored scenario and keep the results with its version."""
     from api.cli import console, print_summary, progress_bar
@@ -320,7 +338,7 @@ def run_stored_command(
     with _errors():
         name, version = _name_version(ref)
         with _store(db) as store:
-            scenario = store.get(name, version)
+            scenario = _on_city(store.get(name, version), city)
             with progress_bar() as update:
                 run = run_scenario(scenario, store=store, progress=update)
         print_summary(run.result, lang)
@@ -334,6 +352,7 @@ def compare_command(
     no_map: bool = typer.Option(False, "--no-map", help="With --out: skip the HTML map."),
     lang: str = LANG,
     db: Optional[str] = _DB,
+    city: Optional[str] = _CITY_OVERRIDE,
 ) -> None:
     """Compare two stored scenarios (or one with its base): coverage gained and lost, load shifts."""
     from api.cli import console, progress_bar
@@ -343,8 +362,8 @@ def compare_command(
 
     with _errors():
         with _store(db) as store:
-            a = store.get(*_name_version(first))
-            b = store.get(*_name_version(second)) if second else None
+            a = _on_city(store.get(*_name_version(first)), city)
+            b = _on_city(store.get(*_name_version(second)), city) if second else None
         if b is None:
             base, run = _run_pair(a)
             comparison = compare(base, run, name_a="current facilities", name_b=f"{a.name}@{a.version}")

@@ -13,6 +13,8 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (use 0.0.0.0 only behind a proxy)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     config: Path | None = typer.Option(None, "--config", help="YAML or TOML configuration file (see api/config.py)."),
+    city: str | None = typer.Option(None, "--city", help="A city folder made by 'lifecircle city build', or a built-in "
+                                    "city (default: the configuration's, else demo)."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Serve the city-portal API (OpenAPI docs at /docs).
@@ -26,7 +28,7 @@ def serve_command(
     from api.config import load_config
 
     try:
-        cfg = load_config(config)
+        cfg = load_config(config, **({"city": city} if city is not None else {}))
         app = create_app(cfg)
     except ValueError as exc:  # ConfigError, UnknownCityError, LayerError: a message, not a traceback
         fail(str(exc))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from api.options import BUILTIN_CITY
+from api.options import BUILTIN_CITY, CANDIDATES_COORDS
 
 __all__ = ["register", "site_command"]
 
@@ -82,7 +82,9 @@ def site_command(
     p: int | None = typer.Option(None, "--p", help="Number of new sites (all problems but lscp)."),
     target: float | None = typer.Option(None, "--target", help="lscp: share of the reachable weight to cover, e.g. 0.95."),
     spacing: float = typer.Option(200.0, "--spacing", help="Spacing of candidate sites along the streets, metres."),
-    candidates: Path | None = typer.Option(None, "--candidates", help="Your candidate sites (points or plots; an 'id' column names them)."),
+    candidates: Path | None = typer.Option(None, "--candidates", help="Your candidate sites (points or plots; an 'id' column names "
+                                           "them). Default: the city folder's candidates, else sites along the streets."),
+    candidates_coords: str | None = CANDIDATES_COORDS,
     exclude: list[str] = typer.Option([], "--exclude", help="Candidate id that must not be chosen (repeatable)."),
     require: list[str] = typer.Option([], "--require", help="Candidate id that must be chosen (repeatable)."),
     remove: list[str] = typer.Option([], "--remove", help="Existing facility id that closes (repeatable)."),
@@ -103,11 +105,15 @@ def site_command(
     from scenarios.siting import SitingOptions, site, write_siting
 
     with user_errors():
-        layer = None
-        if candidates is not None:
-            from layers.readers import read_layer
+        from layers.cities import load_city
 
-            layer = read_layer(candidates)
+        with progress_bar() as update:
+            c = load_city(city, progress=update)
+        layer = c.candidates
+        if candidates is not None:
+            from layers.build import read_candidates
+
+            layer = read_candidates(candidates, c.crs, coords=candidates_coords)
         ex_cap: float | str | None = existing_capacity
         if existing_capacity is not None:
             try:
@@ -118,10 +124,6 @@ def site_command(
             required=list(require), excluded=list(exclude), remove=list(remove), relocate=list(relocate),
             min_spacing_m=min_spacing,
         )
-        from layers.cities import load_city
-
-        with progress_bar() as update:
-            c = load_city(city, progress=update)
         with progress_bar() as update:
             siting = site(
                 c, standard, problem, p=p, target_share=target, candidates=layer, spacing_m=spacing, weight=weight,
