@@ -1,4 +1,11 @@
-"""Siting: geo.siting against PySAL spopt (pulp + CBC) on the same instances.
+"""Siting: geo.siting against PySAL spopt (pulp + HiGHS, and pulp + CBC) on the same instances.
+
+spopt's ``solve()`` takes any pulp solver. The headline peer is spopt with
+HiGHS through pulp (``pulp.HiGHS``, the ``highspy`` interface), the solver our
+own models call, so that the ratio measures models and heuristics rather than
+the solver choice; spopt with pulp's bundled CBC is a secondary row. spopt's
+model is built once per instance and solved by each solver in turn; each
+solver's figure is the build plus its own solve.
 
 Run::
 
@@ -83,13 +90,29 @@ def dense(inp: SitingInput, fill: float) -> np.ndarray:
     return d
 
 
-def cbc(limit_s: float) -> pulp.LpSolver:
-    return pulp.PULP_CBC_CMD(msg=False, timeLimit=limit_s)
+PEER_SOLVERS = ("highs", "cbc")  # the headline peer first: spopt with the solver we use ourselves
 
 
-def _spopt_child(kind: str, inp: SitingInput, p, limit_s: float, mem_gb: float, out) -> None:
-    """Build and solve the spopt model (in a forked child, so that it can be bounded)."""
+def peer_solver(name: str, limit_s: float) -> pulp.LpSolver:
+    """A pulp solver for spopt's ``solve()``, at its own defaults but for the time limit.
+
+    ``highs`` is HiGHS through pulp's ``highspy`` interface (``pulp.HiGHS``),
+    the solver our models call, so the comparison measures the models and
+    heuristics rather than the solver; ``cbc`` is pulp's bundled CBC, the
+    solver spopt's documentation uses.
+    """
+    if name == "highs":
+        return pulp.HiGHS(msg=False, timeLimit=limit_s)
+    if name == "cbc":
+        return pulp.PULP_CBC_CMD(msg=False, timeLimit=limit_s)
+    raise ValueError(f"peer solver: unknown {name!r}, expected one of {PEER_SOLVERS}")
+
+
+def _spopt_child(kind: str, inp: SitingInput, p, solvers, limit_s: float, mem_gb: float, out) -> None:
+    """Build the spopt model once, then solve it with each solver (in a child process, so that
+    it can be bounded). Sends ``(solver, objective, build + solve seconds, status)`` after each solve."""
     resource.setrlimit(resource.RLIMIT_AS, (int(mem_gb * 2**30),) * 2)
+    name = solvers[0]
     try:
         t = time.perf_counter()
         if kind == "mclp":
@@ -99,44 +122,65 @@ def _spopt_child(kind: str, inp: SitingInput, p, limit_s: float, mem_gb: float, 
         else:
             model = PMedian.from_cost_matrix(dense(inp, inp.reach_m), inp.weights, p)
         built = time.perf_counter() - t
-        model.solve(cbc(limit_s))
-        solved = time.perf_counter() - t - built
-        status = pulp.LpSolution[model.problem.sol_status]
-        if solved >= limit_s * 0.98:
-            status += f", CBC time limit {limit_s:g} s hit"
-        status += f" (model built in {built:.0f} s)"
-        out.send((pulp.value(model.problem.objective), time.perf_counter() - t, status))
+        for name in solvers:
+            t_solve = time.perf_counter()
+            model.solve(peer_solver(name, limit_s))
+            solved = time.perf_counter() - t_solve
+            status = pulp.LpSolution[model.problem.sol_status]
+            if solved >= limit_s * 0.98:
+                status += f", {name} time limit {limit_s:g} s hit"
+            status += f" (model built in {built:.1f} s, solved in {solved:.1f} s)"
+            out.send((name, pulp.value(model.problem.objective), built + solved, status))
     except MemoryError:
-        out.send((float("nan"), time.perf_counter() - t, f"out of memory (limit {mem_gb:g} GB)"))
-    except RuntimeError as exc:  # spopt raises when CBC ends without a solution
-        out.send((float("nan"), time.perf_counter() - t, f"no solution: {str(exc).splitlines()[0]}"))
+        out.send((name, float("nan"), time.perf_counter() - t, f"out of memory (limit {mem_gb:g} GB)"))
+    except RuntimeError as exc:  # spopt raises when the solver ends without a solution
+        out.send((name, float("nan"), time.perf_counter() - t, f"no solution: {str(exc).splitlines()[0]}"))
+    except Exception as exc:  # anything else: say so rather than leave the parent waiting
+        out.send((name, float("nan"), time.perf_counter() - t, f"failed: {type(exc).__name__}: {exc}"))
 
 
 def run_spopt(
-    kind: str, inp: SitingInput, p, limit_s: float, build_s: float = 900.0, mem_gb: float = 8.0
-) -> tuple[float, float, str]:
-    """spopt's objective, wall time and how it ended; CBC gets ``limit_s``, the whole
-    run ``limit_s + build_s`` seconds (building a pulp model of a dense matrix
-    takes minutes at 2,000 x 10,000) and ``mem_gb`` of address space."""
-    ctx = multiprocessing.get_context("fork")
+    kind: str, inp: SitingInput, p, limit_s: float, build_s: float = 900.0, mem_gb: float = 8.0,
+    solvers: tuple[str, ...] = PEER_SOLVERS,
+) -> dict[str, tuple[float, float, str]]:
+    """spopt's objective, seconds (model building included) and how it ended, per solver.
+
+    Each solver gets ``limit_s``, the whole child ``build_s`` plus ``limit_s``
+    per solver (building a pulp model of a dense matrix takes minutes at
+    2,000 x 10,000) and ``mem_gb`` of address space. The model is built once
+    and its build time charged to every solver's figure."""
+    # spawn, not fork: our own HiGHS has run in this process, and a child forked
+    # from a process whose HiGHS thread pool has started hangs in its first solve
+    ctx = multiprocessing.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_spopt_child, args=(kind, inp, p, limit_s, mem_gb, send))
+    proc = ctx.Process(target=_spopt_child, args=(kind, inp, p, solvers, limit_s, mem_gb, send))
     t = time.perf_counter()
     proc.start()
-    wall = limit_s + build_s
-    if recv.poll(wall):
-        obj, secs, status = recv.recv()
-        proc.join()
-        return obj, secs, status
+    deadline = t + build_s + limit_s * len(solvers)
+    out: dict[str, tuple[float, float, str]] = {}
+    while len(out) < len(solvers) and time.perf_counter() < deadline:
+        if not recv.poll(1.0):
+            if not proc.is_alive():
+                break  # the child died without a word (killed for memory, say)
+            continue
+        name, obj, secs, status = recv.recv()
+        out[name] = (obj, secs, status)
+        if not np.isfinite(obj) and status.startswith(("out of memory", "no solution", "failed")):
+            break
+    why = "the child died" if not proc.is_alive() else "time allowed ran out"
     proc.kill()
     proc.join()
-    return float("nan"), time.perf_counter() - t, f"stopped at {wall:g} s (model not built/solved)"
+    for name in solvers:
+        out.setdefault(name, (float("nan"), time.perf_counter() - t,
+                              f"stopped at {time.perf_counter() - t:.0f} s, not finished ({why})"))
+    return out
 
 
 def run(
-    kind: str, inp: SitingInput, p, limit_s: float, build_s: float, ours_limit_s: float = 120.0
-) -> tuple[float, float, float, float, str]:
-    """Ours (HiGHS limited to ``ours_limit_s``), then spopt on the same instance."""
+    kind: str, inp: SitingInput, p, limit_s: float, build_s: float, ours_limit_s: float = 120.0,
+    solvers: tuple[str, ...] = PEER_SOLVERS,
+) -> tuple[float, float, dict[str, tuple[float, float, str]]]:
+    """Ours (HiGHS limited to ``ours_limit_s``), then spopt on the same instance with each solver."""
     opts = SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=ours_limit_s)
     t = time.perf_counter()
     if kind == "mclp":
@@ -146,9 +190,8 @@ def run(
     else:
         ours = p_median(inp, p, opts)
     t_ours = time.perf_counter() - t
-    sp, t_sp, sp_status = run_spopt(kind, inp, p, limit_s, build_s)
-    how = f"{ours.solver}/{ours.status} gap {ours.gap:.2e}; spopt {sp_status}; {load()}"
-    return ours.objective, t_ours, sp, t_sp, how
+    print(f"   ours {ours.solver}/{ours.status} gap {ours.gap:.2e} ({load()})", flush=True)
+    return ours.objective, t_ours, run_spopt(kind, inp, p, limit_s, build_s, solvers=solvers)
 
 
 def reachable_only(inp: SitingInput) -> SitingInput:
@@ -158,10 +201,13 @@ def reachable_only(inp: SitingInput) -> SitingInput:
 
 
 def row(name: str, size: str, p, res) -> None:
-    ours, t_o, sp, t_s, how = res
-    verdict = "n/a" if not np.isfinite(sp) else (">= " if _better(name, ours, sp) else "WORSE")
-    print(f"{name:8s} {size:>14s} p={p!s:>3s}  ours {ours:14.1f} {t_o:8.2f}s   spopt {sp:14.1f} {t_s:8.2f}s   "
-          f"x{t_s / t_o:7.1f}  {verdict}  {how}", flush=True)
+    """One line per peer solver: ours against spopt + that solver (the first solver is the headline)."""
+    ours, t_o, peers = res
+    for rank, (solver, (sp, t_s, status)) in enumerate(peers.items()):
+        verdict = "n/a" if not np.isfinite(sp) else (">= " if _better(name, ours, sp) else "WORSE")
+        tag = "HEADLINE" if rank == 0 else "secondary"
+        print(f"{name:8s} {size:>14s} p={p!s:>3s}  ours {ours:14.1f} {t_o:8.2f}s   spopt+{solver:5s} {sp:14.1f} "
+              f"{t_s:8.2f}s   x{t_s / t_o:7.1f}  {verdict}  [{tag}] {status}; {load()}", flush=True)
 
 
 def _better(name: str, ours: float, sp: float) -> bool:
@@ -238,13 +284,17 @@ def main() -> None:
     ap.add_argument("--sizes", default="demo,200x1000,500x5000,2000x10000",
                     help="comma-separated: demo and/or KxM grid instances")
     ap.add_argument("--models", default="mclp,lscp,p_median", help="comma-separated subset")
-    ap.add_argument("--cbc-limit", type=float, default=300.0, help="CBC time limit per model, seconds")
+    ap.add_argument("--cbc-limit", type=float, default=300.0,
+                    help="time limit of each peer solver (HiGHS and CBC) per model, seconds")
+    ap.add_argument("--peer-solvers", default=",".join(PEER_SOLVERS),
+                    help="comma-separated pulp solvers for spopt, headline first: highs, cbc")
     ap.add_argument("--ps", default="5,10,50", help="comma-separated p values")
     ap.add_argument("--time-limit", type=float, default=120.0, help="our HiGHS time limit per solve, seconds")
     ap.add_argument("--build-s", type=float, default=900.0, help="extra wall seconds spopt gets to build its model")
     args = ap.parse_args()
     models = args.models.split(",")
     ps = [int(v) for v in args.ps.split(",")]
+    solvers = tuple(args.peer_solvers.split(","))
     sizes = args.sizes.split(",")[: 2 if args.quick else None]
     for size in [] if args.only_big else sizes:
         if size == "demo":
@@ -255,12 +305,12 @@ def main() -> None:
             inp = instance(k, m)
         if "mclp" in models:
             for p in ps:
-                row("mclp", size, p, run("mclp", inp, p, args.cbc_limit, args.build_s, args.time_limit))
+                row("mclp", size, p, run("mclp", inp, p, args.cbc_limit, args.build_s, args.time_limit, solvers))
         if "lscp" in models:
-            row("lscp", size, "-", run("lscp", reachable_only(inp), None, args.cbc_limit, args.build_s, args.time_limit))
+            row("lscp", size, "-", run("lscp", reachable_only(inp), None, args.cbc_limit, args.build_s, args.time_limit, solvers))
         if "p_median" in models:
             for p in [p for p in ps if p <= 10] if inp.n_candidates * inp.n_cells > 5_000_000 else ps:
-                row("p_median", size, p, run("p_median", inp, p, args.cbc_limit, args.build_s, args.time_limit))
+                row("p_median", size, p, run("p_median", inp, p, args.cbc_limit, args.build_s, args.time_limit, solvers))
     if args.big or args.only_big:
         big_city_mclp()
 
