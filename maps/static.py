@@ -24,7 +24,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from layers.atomic import atomic_path
 from maps.content import Classes, select_standards, standard_classes
 from maps.errors import MapError
-from maps.fonts import resolve_font
+from maps.fonts import find_cjk_font, resolve_font
 from maps.interactive import VECTOR_MAX_CELLS
 from maps.labels import check_lang, kind_text, map_title, text
 from maps.raster import class_rgba, rasterize_cells
@@ -274,8 +274,11 @@ def export_map(
     layout = _LAYOUT[orientation] if ratios is None else {**_LAYOUT[orientation], **_RATIO_LAYOUT[orientation]}
 
     rc = {"pdf.fonttype": 42, "svg.fonttype": "none", "font.size": 8}
-    if family:
-        rc["font.family"] = [family, "DejaVu Sans"]
+    # English labels can still carry Chinese names (a city called 福田区, facility names):
+    # matplotlib falls back glyph by glyph along this list, so a CJK font follows when one is installed.
+    cjk = find_cjk_font() if family is None else None
+    if family or cjk:
+        rc["font.family"] = [f for f in (family, "DejaVu Sans", cjk) if f]
     with matplotlib.rc_context(rc):
         fig = Figure(figsize=size, dpi=dpi)
         city = result.city

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -107,13 +108,23 @@ def base_of(scenario: Scenario) -> Scenario:
     )
 
 
+def _city_references(city: City) -> set[str]:
+    """The ways a scenario may name ``city``: its name, and the folder it was loaded from."""
+    refs = {city.name}
+    folder = city.meta.get("folder")
+    if folder:
+        refs.add(str(folder))
+        refs.add(str(Path(folder).resolve()))
+    return refs
+
+
 def _check_city(scenario: Scenario, city: City) -> None:
     if scenario.base_layers:
         raise ScenarioRunError(
             f"scenario '{scenario.name}': base_layers {scenario.base_layers} are not supported yet; "
             "edits apply to the city's own facilities (leave base_layers empty)"
         )
-    if city.name != scenario.city:
+    if scenario.city not in _city_references(city):
         raise ScenarioRunError(
             f"scenario '{scenario.name}' is for city '{scenario.city}', but the city given is '{city.name}'"
         )

@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from layers.atomic import write_atomic
-from layers.cities import is_folder_reference
+from layers.city_folder import is_city_folder
 from scenarios.model import Scenario, ScenarioError, scenario_from_dict
 
 __all__ = ["ScenarioFileError", "dump_scenario_yaml", "load_scenario_yaml", "scenario_from_yaml", "scenario_to_yaml"]
@@ -109,7 +109,7 @@ def load_scenario_yaml(path: str | os.PathLike[str]) -> Scenario:
     scenario = scenario_from_yaml(text, str(p))
     # A city folder named relative to the scenario file is found from the file, wherever the command runs.
     beside = p.parent / scenario.city
-    if is_folder_reference(scenario.city) and not Path(scenario.city).is_absolute() and beside.is_dir():
+    if not Path(scenario.city).is_absolute() and is_city_folder(beside):
         scenario = scenario.model_copy(update={"city": str(beside.resolve())})
     return scenario
 
