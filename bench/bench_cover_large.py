@@ -180,7 +180,9 @@ def main() -> None:
     ap.add_argument("--skip-cover", action="store_true")
     args = ap.parse_args()
 
-    print(f"machine          {os.cpu_count()} cores, {load_avg()}")
+    from geo.threads import CORES
+
+    print(f"machine          {CORES} usable cores of {os.cpu_count()}, {load_avg()}")
     city, key = big_city(args.scale, args.facilities)
     net = city.network
     print(f"size             {net.n_nodes:,} nodes, {net.n_edges:,} edges, {len(city.cells):,} cells, "

@@ -241,16 +241,18 @@ def uncovered_clusters(
 
     by_label = np.argsort(labels, kind="stable")  # positions within ``sel``
     start = np.concatenate([[0], np.cumsum(size)])
-    windows = ndimage.find_objects(labels2d) if lattice is not None else None
     cell_lists, polys = [], []
     for c in ranked:
         local = by_label[start[c] : start[c + 1]]
         cell_lists.append(_plain_list(ids[sel[local]]))
         poly = None
-        if windows is not None:
-            rows, cols = windows[c]
-            block = labels2d[rows, cols] == c + 1
-            poly = block_polygon(block, lattice.xs[cols.start : cols.stop + 1], lattice.ys[rows.start : rows.stop + 1])
+        if lattice is not None:
+            # the cluster's window of the raster (ndimage.find_objects would
+            # find the windows of every cluster, holding the GIL all along)
+            r0, r1 = int(grid[0][local].min()), int(grid[0][local].max()) + 1
+            c0, c1 = int(grid[1][local].min()), int(grid[1][local].max()) + 1
+            block = labels2d[r0:r1, c0:c1] == c + 1
+            poly = block_polygon(block, lattice.xs[c0 : c1 + 1], lattice.ys[r0 : r1 + 1])
         if poly is None:
             cells = geoms[sel[local]]
             parts = _row_runs(cells, grid[0][local], grid[1][local]) if grid is not None else cells

@@ -25,7 +25,6 @@ releases the GIL, so they overlap with the next batch's Dijkstra.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +39,7 @@ from geo.network import WalkNetwork
 from geo.paths import LocalDistances, local_node_distances
 from geo.service_area_raster import raster_outline
 from geo.snap import Snapped
+from geo.threads import CORES
 
 __all__ = ["Reached", "reached_segments", "service_areas"]
 
@@ -382,7 +382,7 @@ def service_areas(
     out = np.empty(len(sources) * nb, dtype=object)
     out[:] = [shapely.Polygon() for _ in range(out.size)]
 
-    n_threads = workers or os.cpu_count() or 1
+    n_threads = workers or CORES
     pending: deque[Future] = deque()
 
     def collect(job: Future) -> None:

@@ -10,7 +10,6 @@ a matter of seconds.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
@@ -19,6 +18,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from geo.threads import CORES
 from layers.errors import LayerError, warn_layer
 from layers.validate import numeric_column, require_columns
 
@@ -216,7 +216,7 @@ def _intersection_areas(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if n <= _CHUNK:
         return shapely.area(shapely.intersection(a, b))
     chunks = [slice(i, min(i + _CHUNK, n)) for i in range(0, n, _CHUNK)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=CORES) as pool:
         parts = pool.map(lambda sl: shapely.area(shapely.intersection(a[sl], b[sl])), chunks)
         return np.concatenate(list(parts))
 

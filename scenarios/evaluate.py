@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from geo.clusters import uncovered_clusters
 from geo.euclid import nearest_euclidean
 from geo.load import facility_load
 from geo.paths import nearest_source
+from geo.threads import CORES
 from layers.city import City
 from scenarios.standards import Standard, resolve_standards
 
@@ -311,7 +311,7 @@ def evaluate(
     # Standards are independent; their heavy parts (k-d tree and Dijkstra
     # queries, GEOS unions of gap clusters) release the GIL, so threads
     # overlap them on a multi-core machine.
-    workers = max(1, min(len(standards), os.cpu_count() or 1))
+    workers = max(1, min(len(standards), CORES))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         jobs = {pool.submit(evaluate_standard, city, s): s.id for s in standards}
         for done, job in enumerate(as_completed(jobs), start=1):
