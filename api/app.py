@@ -32,6 +32,9 @@ from api import (
     routes_siting,
 )
 from api.config import ApiConfig, load_config
+from api.docs import install_docs
+from api.gate import GateMiddleware
+from api.observability import RequestContextMiddleware
 from api.problems import PROBLEM_TYPE, install_handlers
 from api.state import AppState
 from layers.city import City
@@ -72,10 +75,12 @@ _MULTIPART_SLACK = 64 * 1024
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies above a size with a 413 problem, before reading them.
+    """Refuse request bodies above a size with a 413 problem, before or while reading them.
 
-    Bodies with a ``Content-Length`` are checked up front; streamed bodies are
-    counted as they arrive and cut off once they pass the limit.
+    Bodies with a ``Content-Length`` are checked up front; streamed (chunked)
+    bodies are counted as they arrive and cut off once they pass the limit:
+    the app sees the body end there, and whatever it answers is replaced by
+    the 413 (FastAPI would call the cut body unparseable, a 400).
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
@@ -96,28 +101,36 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, send)
                 return
         seen = 0
-        sent_started = False
+        exceeded = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
+            if exceeded:  # the rest of the body is never read
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise _BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal sent_started
-            if message["type"] == "http.response.start":
-                sent_started = True
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            if exceeded:
+                if not refused:
+                    refused = True
+                    await self._refuse(scope, send)
+                return
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
-            if not sent_started:
-                await self._refuse(scope, send)
+            pass
+        if exceeded and not refused:
+            await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         import json
@@ -127,11 +140,11 @@ class BodyLimitMiddleware:
                 "type": PROBLEM_TYPE,
                 "title": "Content Too Large",
                 "status": 413,
-                "detail": f"the request body exceeds the limit of {self.max_bytes - _MULTIPART_SLACK:,} bytes",
+                "detail": f"the request body exceeds the limit of {self.max_bytes - _MULTIPART_SLACK:,} bytes (limits.max_upload_bytes)",
                 "instance": scope.get("path", ""),
             }
         ).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
 
 
@@ -173,24 +186,31 @@ def create_app(config: ApiConfig | None = None, *, city: City | None = None) -> 
             f"Life-circle coverage for **{state.city.name}**"
             + (" (a generated district, not a real place)" if state.city.generated else "")
             + ". All coordinates in responses are WGS84 (lon, lat); inputs may be WGS84, CGCS2000, GCJ-02 or BD-09. "
-            "Errors are RFC 9457 `application/problem+json`. Write endpoints need an `X-API-Key`."
+            "Errors are RFC 9457 `application/problem+json`; a 500 names a request id to quote. "
+            + ("Every endpoint needs an `X-API-Key`." if config.reads_require_key else
+               "Write endpoints and background jobs need an `X-API-Key`; open endpoints are rate-limited per client address.")
         ),
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.lifecircle = state
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_upload_bytes + _MULTIPART_SLACK)
+    app.add_middleware(GateMiddleware, app_ref=app, routes=[route for router in ROUTERS for route in router.routes])
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_origins,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["X-API-Key", "Content-Type", "If-Match", "Prefer", "Accept"],
-        expose_headers=["Location", "ETag", "Preference-Applied"],
+        allow_headers=["X-API-Key", "Content-Type", "If-Match", "Prefer", "Accept", "X-Request-ID"],
+        expose_headers=["Location", "ETag", "Preference-Applied", "Retry-After", "X-Request-ID"],
         allow_credentials=False,
         max_age=600,
     )
+    app.add_middleware(RequestContextMiddleware, metrics=state.metrics)
     log.info("lifecircle API serving %s (%d cells, %d facilities)", state.city.name, len(state.city.cells), len(state.city.facilities))
     return app

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.crashlog import INTERNAL_EXIT, crash_message
 from api.options import (
     BUILTIN_CITY,
     CITY_HELP,
@@ -31,6 +32,7 @@ from api.options import (
     UNITS,
     UNITS_COORDS,
 )
+from geo.errors import LifecircleError
 
 app = typer.Typer(
     name="lifecircle",
@@ -54,8 +56,12 @@ def user_errors() -> Iterator[None]:
     """Turn the project's validation errors into a one-line message and exit code 2."""
     try:
         yield
-    except (ValueError, FileNotFoundError, KeyError) as exc:  # LayerError, StandardError, ... are ValueErrors
+    except (LifecircleError, FileNotFoundError) as exc:  # the user's input: exit 2 with the message
         fail(str(exc))
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug: traceback to the log file, one line and exit 70 here
+        fail(crash_message(exc), code=INTERNAL_EXIT)
 
 
 class PhaseClock:

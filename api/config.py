@@ -40,10 +40,12 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from geo.errors import LifecircleError
+
 __all__ = ["ApiConfig", "CityFiles", "ConfigError", "Limits", "load_config"]
 
 
-class ConfigError(ValueError):
+class ConfigError(LifecircleError):
     """The configuration file or variables cannot be used (names the key)."""
 
 
@@ -51,9 +53,9 @@ class Limits(BaseModel):
     """Bounds on what one request may ask for (each is stated in the error when hit)."""
 
     max_upload_bytes: int = Field(20_000_000, gt=0, description="Largest request body / uploaded file in bytes (413 above).")
-    max_features: int = Field(100_000, gt=0, description="Most features in one uploaded layer (422 above).")
-    max_vertices_per_feature: int = Field(20_000, gt=0, description="Most vertices in one uploaded geometry (422 above).")
-    max_vertices: int = Field(2_000_000, gt=0, description="Most vertices in one uploaded layer (422 above).")
+    max_features: int = Field(100_000, gt=0, description="Most features in one uploaded layer (413 above).")
+    max_vertices_per_feature: int = Field(20_000, gt=0, description="Most vertices in one uploaded geometry (413 above).")
+    max_vertices: int = Field(2_000_000, gt=0, description="Most vertices in one uploaded layer (413 above).")
     max_page_size: int = Field(10_000, gt=0, description="Largest `limit` of a paged GeoJSON request.")
     max_service_area_sources: int = Field(100, gt=0, description="Most points or facilities in one service-area request.")
     max_service_area_minutes: float = Field(60.0, gt=0, description="Longest walk of a service area in minutes.")
@@ -66,6 +68,17 @@ class Limits(BaseModel):
     )
     max_layers: int = Field(100, gt=0, description="Most uploaded layers kept at once.")
     max_runs: int = Field(200, gt=0, description="Most coverage runs kept at once (oldest finished dropped first).")
+    max_queued_jobs: int = Field(32, gt=0, description="Most unfinished background jobs on the server, all keys together (429 above).")
+    max_jobs_per_key: int = Field(4, gt=0, description="Most unfinished background jobs of one API key (429 above).")
+    max_results_per_key: int = Field(100, gt=0, description="Most job results kept per API key (its oldest dropped first; never another key's).")
+    job_memory_mb: float = Field(
+        2048.0, gt=0, description="Memory one background job may use; larger work is refused up front, and a job passing it is stopped."
+    )
+    retry_after_s: int = Field(5, ge=1, description="The `Retry-After` seconds of a 429 for a full job queue.")
+    open_requests_per_s: float = Field(
+        50.0, ge=0, description="Requests per second one client address may make to endpoints open without a key (0: no limit; 429 above)."
+    )
+    open_burst: int = Field(100, gt=0, description="Requests a client address may make at once before `open_requests_per_s` applies.")
 
 
 class CityFiles(BaseModel):
@@ -135,15 +148,21 @@ class ApiConfig(BaseSettings):
     cors_origins : list of str
         Browser origins (the planning portal) allowed to call the API.
     data_dir : pathlib.Path, optional
-        Where run outputs and uploads are kept (a temporary folder by default).
+        Where scenarios, uploads, run outputs and job results are kept; by
+        default the per-user data folder (platformdirs: ``~/.local/share/lifecircle``
+        on Linux), logged at startup. Never a temporary folder: a restart
+        keeps everything acknowledged.
     scenario_db_url : str, optional
-        Database of the scenario store (``postgresql+psycopg2://...`` or
-        ``sqlite:///file.db``); default a SQLite file ``scenarios.db`` in ``data_dir``.
+        Database of scenarios and of the state every worker shares (jobs, job
+        results, uploaded layers): ``postgresql+psycopg2://...`` for several
+        workers or hosts, or ``sqlite:///file.db``; default a SQLite file
+        ``scenarios.db`` in ``data_dir``.
     result_ttl_s : float
         Finished jobs, runs and uploaded layers are dropped this long after
         their last use.
     job_workers : int
-        Threads running background jobs.
+        Background jobs run at once per server process (heavy ones each in a
+        child process that cancelling ends).
     outside_margin_m : float
         Query points farther than this outside the city's boundary are refused.
     limits : Limits

@@ -4,9 +4,12 @@ A problem has ``type``, ``title``, ``status``, ``detail`` and ``instance``
 (the request path); validation problems add ``errors: [{field, message}]``
 so a portal can put each message next to its input. Raise :class:`ApiProblem`
 in route code; the handlers registered by :func:`install_handlers` turn
-FastAPI's validation errors, HTTP exceptions and the project's own input
-errors (``LayerError``, ``StandardError``, ``MapError``, other
-``ValueError``) into problems too.
+FastAPI's validation errors, HTTP exceptions and the project's own errors
+(:class:`geo.errors.LifecircleError`: ``LayerError``, ``StandardError``,
+``SitingError``, ...) into problems too. Nothing else is a client error: any
+other exception (a bare ``ValueError`` from numpy or shapely included) is a
+500 problem with a request id and no internals, logged with its traceback by
+:class:`api.observability.RequestContextMiddleware`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo.errors import LifecircleError
 from layers.errors import LayerError
 
 __all__ = ["ERROR_RESPONSES", "PROBLEM_TYPE", "ApiProblem", "FieldError", "Problem", "install_handlers", "problem_response"]
@@ -156,16 +160,10 @@ async def _on_layer_error(request: Request, exc: LayerError) -> JSONResponse:
     return problem_response(request, 422, str(exc), [err])
 
 
-async def _on_value_error(request: Request, exc: ValueError) -> JSONResponse:
-    # StandardError, MapError, UnknownCityError and the geo functions' ValueErrors
-    # carry messages written for users; show them as they are.
+async def _on_project_error(request: Request, exc: LifecircleError) -> JSONResponse:
+    # StandardError, SitingError, MapError, UnknownCityError, ... carry messages
+    # written for users; show them as they are.
     return problem_response(request, 422, str(exc))
-
-
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # Log the traceback for operators; never echo internals (or headers) to the client.
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem_response(request, 500, "internal error; the incident was logged")
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -174,8 +172,8 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(LayerError, _on_layer_error)
-    app.add_exception_handler(ValueError, _on_value_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(LifecircleError, _on_project_error)
+    # Other exceptions are left to RequestContextMiddleware: 500 with request id, traceback logged.
 
 
 def _error(description: str) -> dict:
@@ -189,6 +187,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     404: _error("Not found"),
     413: _error("Request larger than the configured limit"),
     422: _error("Invalid input: the message names the field"),
-    500: _error("Internal error"),
+    429: _error("Too many requests or jobs: retry after the seconds in `Retry-After`"),
+    500: _error("Internal error (quote the request id)"),
 }
 """Problem responses documented on every route (for OpenAPI clients and fuzzers)."""

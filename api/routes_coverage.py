@@ -18,6 +18,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
+from api.budget import check_budget, coverage_estimate
 from api.jobs import Progress
 from api.models import CoverageRequest, Link, RunInfo
 from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
@@ -26,7 +27,7 @@ from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.security import get_state, require_read, require_write
 from api.state import AppState, CoverageRun
 from api.uploads import layer_city_frames
-from scenarios.evaluate import evaluate
+from scenarios.evaluate import CoverageResult, evaluate
 from scenarios.outputs import summary_document, write_outputs
 from scenarios.run import city_with_facilities
 from scenarios.standards import Standard, resolve_standards
@@ -67,8 +68,8 @@ def _key(standards: list[Standard], req: CoverageRequest) -> str:
     return json.dumps({"s": [s.to_dict() for s in standards], "f": req.facilities_layer, "g": req.grid_layer}, sort_keys=True)
 
 
-def _execute(state: AppState, standards: list[Standard], req: CoverageRequest, key: str, progress: Progress | None) -> CoverageRun:
-    fac, grid = layer_city_frames(state, req.facilities_layer, req.grid_layer)
+def _evaluate(state: AppState, standards: list[Standard], fac, grid, progress: Progress | None) -> CoverageResult:
+    """Evaluate ``standards`` on the city, or on it with uploaded facilities/grid frames."""
     city = state.city
     # A fresh City over the uploaded layers; the shared one is never touched.
     if grid is not None:
@@ -78,13 +79,14 @@ def _execute(state: AppState, standards: list[Standard], req: CoverageRequest, k
         city = city_with_facilities(city, fac)
     if city is not state.city:
         city.name = f"{city.name} (uploaded layers)"
-    result = evaluate(city, standards, progress=progress)
+    return evaluate(city, standards, progress=progress)
+
+
+def _keep(state: AppState, result: CoverageResult, req: CoverageRequest, key: str) -> CoverageRun:
     run_id, folder = state.new_run_folder()
     run = CoverageRun(id=run_id, key=key, result=result, request=req.model_dump(mode="json"), folder=folder)
     state.runs.add(run)
     return run
-
-
 
 
 @router.post(
@@ -101,7 +103,7 @@ def _execute(state: AppState, standards: list[Standard], req: CoverageRequest, k
 def create_run(req: CoverageRequest, request: Request, response: Response, prefer: str | None = PreferH, state: AppState = Depends(get_state)):
     overrides = {k: v.model_dump(exclude_none=True) for k, v in req.overrides.items()}
     standards = resolve_standards(req.standards, overrides)
-    _, grid = layer_city_frames(state, req.facilities_layer, req.grid_layer)  # 404/422 now, not in a job
+    fac, grid = layer_city_frames(state, req.facilities_layer, req.grid_layer)  # 404/422 now, not in a job
     key = _key(standards, req)
     kept = state.runs.find(lambda r: r.key == key)
     if kept is not None:
@@ -109,16 +111,19 @@ def create_run(req: CoverageRequest, request: Request, response: Response, prefe
         response.headers["Location"] = str(request.url_for("get_run", run_id=kept.id))
         return run_info(request, kept)
     n_cells = len(grid) if grid is not None else len(state.city.cells)
+    check_budget(coverage_estimate(n_cells, len(standards)), state.config.limits.job_memory_mb)
 
-    def work(progress: Progress) -> str:
-        run = _execute(state, standards, req, key, progress)
-        return str(request.url_for("get_run", run_id=run.id))
+    def finish(result: CoverageResult) -> str:
+        return str(request.url_for("get_run", run_id=_keep(state, result, req, key).id))
 
-    queued = start_or_run(request, state, "coverage", n_cells * len(standards) > state.config.limits.sync_max_cell_standards, prefer, work)
+    large = n_cells * len(standards) > state.config.limits.sync_max_cell_standards
+    # a job evaluates in a child process that cancelling ends; the result comes back to be kept here
+    queued = start_or_run(request, state, "coverage", large, prefer, lambda progress: _evaluate(state, standards, fac, grid, progress),
+                          isolated=True, finish=finish)
     if queued is not None:
         return queued
     with state.compute_slots:
-        run = _execute(state, standards, req, key, None)
+        run = _keep(state, _evaluate(state, standards, fac, grid, None), req, key)
     response.headers["Location"] = str(request.url_for("get_run", run_id=run.id))
     return run_info(request, run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path as FsPath
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
@@ -13,10 +14,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.jobs import Progress
 from api.models import JobInfo
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.security import get_state, require_read, require_write
+from api.security import get_state, job_owner, owner_of, require_read, require_write
+from api.shared import QueueFull
 from api.state import AppState
 
-__all__ = ["JOB_ACCEPTED", "PreferH", "file_or_job", "router", "start_or_run"]
+__all__ = ["JOB_ACCEPTED", "PreferH", "file_or_job", "router", "start_or_run", "submit_job"]
 
 router = APIRouter(prefix="/jobs", tags=["Jobs"], responses=ERROR_RESPONSES)
 
@@ -32,18 +34,63 @@ JOB_ACCEPTED = {
 """The documented ``202 Accepted`` of endpoints that may answer with a job."""
 
 
-def start_or_run(request: Request, state: AppState, kind: str, large: bool, prefer: str | None, work: Callable[[Progress], str]) -> JSONResponse | None:
+def submit_job(
+    request: Request,
+    state: AppState,
+    kind: str,
+    work: Callable[[Progress], Any],
+    *,
+    isolated: bool = False,
+    finish: Callable[[Any], str] | None = None,
+    time_limit_s: float | None = None,
+) -> JSONResponse:
+    """Queue ``work`` as a job of the request's API key and answer ``202 Accepted`` (``Location``: the job).
+
+    Raises
+    ------
+    ApiProblem
+        401/403 without an accepted key (jobs need one); 429 with
+        ``Retry-After`` when the server's or the key's queue is full.
+    """
+    owner = job_owner(request, state)
+    try:
+        job = state.jobs.submit(kind, lambda job, progress: work(progress), owner=owner, isolated=isolated, finish=finish, time_limit_s=time_limit_s)
+    except QueueFull as exc:
+        state.metrics.refused.labels(f"queue_{exc.scope}").inc()
+        limits = state.config.limits
+        which = (
+            f"the server already has {exc.limit} unfinished jobs (limits.max_queued_jobs)"
+            if exc.scope == "server"
+            else f"your API key already has {exc.limit} unfinished jobs (limits.max_jobs_per_key)"
+        )
+        raise ApiProblem(429, f"{which}; wait for one to finish or cancel one (DELETE /jobs/{{id}})",
+                         headers={"Retry-After": str(limits.retry_after_s)}) from None
+    url = str(request.url_for("get_job", job_id=job.id))
+    row = state.jobs.get(job.id)
+    return JSONResponse(state.jobs.describe(row), status_code=202, headers={"Location": url, "Preference-Applied": "respond-async"})
+
+
+def start_or_run(
+    request: Request,
+    state: AppState,
+    kind: str,
+    large: bool,
+    prefer: str | None,
+    work: Callable[[Progress], Any],
+    *,
+    isolated: bool = False,
+    finish: Callable[[Any], str] | None = None,
+) -> JSONResponse | None:
     """Submit ``work`` as a background job when it is ``large`` or the client sent ``Prefer: respond-async``.
 
-    Returns the ``202 Accepted`` response (job description, ``Location`` of the
-    job), or ``None`` when the caller should do the work in the request.
-    ``work(progress)`` returns the URL of its result.
+    Returns the ``202 Accepted`` response (see :func:`submit_job`), or ``None``
+    when the caller should do the work in the request. ``work(progress)``
+    returns the URL of its result, or a value ``finish`` turns into one
+    (``isolated``: ``work`` runs in a child process that cancelling kills).
     """
     if not large and not (prefer is not None and "respond-async" in prefer.lower()):
         return None
-    job = state.jobs.submit(kind, lambda job, progress: work(progress))
-    url = str(request.url_for("get_job", job_id=job.id))
-    return JSONResponse(state.jobs.describe(job), status_code=202, headers={"Location": url, "Preference-Applied": "respond-async"})
+    return submit_job(request, state, kind, work, isolated=isolated, finish=finish)
 
 
 JobId = Path(max_length=64, description="Job id from the `Location` of a 202 response.")
@@ -70,10 +117,22 @@ def get_job(job_id: str = JobId, state: AppState = Depends(get_state)) -> JobInf
     return JobInfo(**state.jobs.describe(job))
 
 
-@router.delete("/{job_id}", status_code=204, summary="Cancel or delete a job", description="Cancels a queued or running job, or forgets a finished one.", dependencies=[Depends(require_write)])
-def delete_job(job_id: str = JobId, state: AppState = Depends(get_state)) -> Response:
-    if state.jobs.delete(job_id) is None:
+@router.delete(
+    "/{job_id}",
+    status_code=204,
+    summary="Cancel or delete a job",
+    description="Cancels a queued or running job (it stops within about a second, and stays listed as `cancelled` "
+    "until it expires), or forgets a finished one. Only the key that started a job may delete it; any worker of "
+    "the deployment may be asked.",
+    dependencies=[Depends(require_write)],
+)
+def delete_job(request: Request, job_id: str = JobId, state: AppState = Depends(get_state)) -> Response:
+    job = state.jobs.get(job_id)
+    if job is None:
         raise ApiProblem(404, f"no job with id '{job_id}'")
+    if job.owner != owner_of(request.headers.get("x-api-key", "")) and job.owner != "local":
+        raise ApiProblem(403, f"job '{job_id}' was started with another API key")
+    state.jobs.delete(job_id)
     return Response(status_code=204)
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, Upl
 from api.models import COORDS_PATTERN, LayerInfo, LayerType, LayerUpload, Link
 from api.ogc import GeoJSONResponse, extent_wgs84, feature_collection, layer_id_column
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.security import get_state, require_read, require_write
+from api.security import get_state, owner_of, require_read, require_write
 from api.state import AppState, StoredLayer
 from api.uploads import SUFFIXES, copy_limited, ingest_file, remove_dir, temp_upload_dir
 
@@ -50,7 +50,7 @@ def _created(request: Request, response: Response, layer: StoredLayer) -> LayerI
 
 
 def _check_capacity(state: AppState) -> None:
-    if len(state.layers.values()) >= state.config.limits.max_layers:
+    if len(state.layers.ids()) >= state.config.limits.max_layers:
         raise ApiProblem(422, f"the server keeps at most {state.config.limits.max_layers} uploaded layers; delete one first")
 
 
@@ -70,7 +70,8 @@ def upload_geojson(body: LayerUpload, request: Request, response: Response, stat
     try:
         path = folder / "layer.geojson"
         path.write_text(json.dumps(body.data.model_dump(mode="json", exclude_unset=True)), encoding="utf-8")
-        layer = ingest_file(state, path, name=body.name, layer_type=body.type, coords=body.coords, source=f"{body.name} (GeoJSON)")
+        layer = ingest_file(state, path, name=body.name, layer_type=body.type, coords=body.coords, source=f"{body.name} (GeoJSON)",
+                            owner=owner_of(request.headers.get("x-api-key", "")))
     finally:
         remove_dir(folder)
     return _created(request, response, layer)
@@ -112,7 +113,8 @@ def upload_file(
         path = folder / f"upload{suffix}"
         copy_limited(file.file, path, state.config.limits.max_upload_bytes)
         stored = ingest_file(
-            state, path, name=name or filename, layer_type=type, coords=coords, source=filename, layer=layer, lon_col=lon_col, lat_col=lat_col
+            state, path, name=name or filename, layer_type=type, coords=coords, source=filename, layer=layer, lon_col=lon_col, lat_col=lat_col,
+            owner=owner_of(request.headers.get("x-api-key", "")),
         )
     finally:
         remove_dir(folder)
@@ -151,6 +153,6 @@ def layer_geojson(layer_id: str = LayerId, state: AppState = Depends(get_state))
 
 @router.delete("/{layer_id}", status_code=204, summary="Delete a layer", description="Forget an uploaded layer.", dependencies=[Depends(require_write)])
 def delete_layer(layer_id: str = LayerId, state: AppState = Depends(get_state)) -> Response:
-    if state.layers.remove(layer_id) is None:
+    if not state.layers.remove(layer_id):
         raise ApiProblem(404, f"no uploaded layer with id '{layer_id}'")
     return Response(status_code=204)

@@ -1,8 +1,11 @@
-"""Service status and the standards catalogue."""
+"""Service status, Prometheus metrics and the standards catalogue."""
 
 from __future__ import annotations
 
+import psutil
 from fastapi import APIRouter, Depends, Path
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.models import Health, StandardInfo
 from api.problems import ERROR_RESPONSES, ApiProblem
@@ -26,6 +29,24 @@ def standard_info(s: Standard) -> StandardInfo:
 def health(state: AppState = Depends(get_state)) -> Health:
     city = state.city
     return Health(status="ok", city=city.name, generated=city.generated, cells=len(city.cells), facilities=len(city.facilities), jobs=len(state.jobs))
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Requests and latencies per route, requests refused by a limit, jobs queued and running (all workers), "
+    "this process's resident memory and its running jobs' memory, in the Prometheus text format.",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+    dependencies=[Depends(require_read)],
+)
+def metrics(state: AppState = Depends(get_state)) -> Response:
+    m = state.metrics
+    counts = state.jobs.counts()
+    for job_state in ("queued", "running", "succeeded", "failed", "cancelled"):
+        m.jobs.labels(job_state).set(counts.get(job_state, 0))
+    m.rss.set(psutil.Process().memory_info().rss)
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(

@@ -20,6 +20,7 @@ be created under the name ``compare``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import io
 import json
 import math
@@ -39,7 +40,7 @@ from api.models import Link, Overrides
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.security import app_singleton, require_read, require_write
-from api.state import AppState, CoverageRun
+from api.state import AppState, CoverageRun, store_url
 from scenarios.compare import Comparison, compare
 from scenarios.model import (
     AddFacility,
@@ -62,6 +63,8 @@ from scenarios.store import (
 
 __all__ = ["ScenarioService", "parse_if_match", "router", "scenario_service"]
 
+log = logging.getLogger("lifecircle.api")
+
 RESERVED_NAMES = ("compare",)
 """Names that are paths of this API, not scenarios."""
 
@@ -79,7 +82,8 @@ async def _store_failures():
     except StaleWriteError as exc:
         raise ApiProblem(412, str(exc)) from None
     except StoreError as exc:
-        raise ApiProblem(503, f"the scenario store failed: {exc}") from None
+        log.error("scenario store: %s", exc)  # the database's address is for operators only
+        raise ApiProblem(503, "the scenario store failed; the incident was logged") from None
 
 
 _PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
@@ -213,11 +217,6 @@ class ComparisonDoc(BaseModel):
 # ------------------------------------------------------------------ service
 
 
-def _store_url(state: AppState) -> str:
-    url = state.config.scenario_db_url
-    return url or f"sqlite:///{state.data_dir / 'scenarios.db'}"
-
-
 def _content_key(scenario: Scenario) -> str:
     """What a run depends on: city, edits, standards, overrides (not the name or description)."""
     data = scenario.content()
@@ -248,9 +247,10 @@ class ScenarioService:
         with self._lock:
             if self._store is None:
                 try:
-                    self._store = ScenarioStore(_store_url(self.state))
+                    self._store = ScenarioStore(store_url(self.state.config, self.state.data_dir))
                 except StoreError as exc:
-                    raise ApiProblem(503, f"the scenario store is not available: {exc}") from None
+                    log.error("scenario store: %s", exc)  # the database's address is for operators only
+                    raise ApiProblem(503, "the scenario store is not available; the incident was logged") from None
             return self._store
 
     def name_lock(self, name: str) -> threading.Lock:
@@ -358,7 +358,8 @@ def _stale(name: str, current: int, sent: str) -> ApiProblem:
     )
 
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?\s*(\d{1,9})\s*"?\s*$')
+# A strong ETag only: RFC 9110 (13.1.1) says a weak one never matches If-Match.
+_ETAG = re.compile(r'^\s*"?\s*(\d{1,9})\s*"?\s*$')
 
 
 def parse_if_match(if_match: str | None, name: str, current: int, method: str) -> int:
@@ -385,6 +386,8 @@ def parse_if_match(if_match: str | None, name: str, current: int, method: str) -
         return current
     sent = []
     for part in if_match.split(","):
+        if part.strip().startswith("W/"):
+            raise _stale(name, current, f"the weak ETag {part.strip()!r}, which never matches If-Match (send the strong \"{current}\")")
         m = _ETAG.match(part)
         if m is None:
             raise _stale(name, current, f"If-Match {if_match.strip()!r}, which is not a version ETag such as \"3\"")
@@ -593,6 +596,9 @@ def compare_map(
 def create_scenario(body: ScenarioCreate, request: Request, response: Response, service: ScenarioService = Depends(scenario_service)) -> ScenarioDoc:
     if body.name.strip().lower() in RESERVED_NAMES:
         raise ApiProblem(422, f"name '{body.name}' is reserved (it is a path of this API)", errors=[{"field": "body.name", "message": "reserved"}])
+    if body.name.strip() in ("", ".", ".."):
+        # '.' and '..' are path segments: a URL holding them is rewritten by clients and proxies
+        raise ApiProblem(422, f"name {body.name!r} cannot be a scenario name (it is a path segment)", errors=[{"field": "body.name", "message": "not '.', '..' or blank"}])
     scenario = _scenario(service.state, body.name.strip(), body)
     try:
         version = service.store.save(scenario, expected_version=0, message="created")

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from api.jobs import Progress
 from api.models import ServiceAreaRequest
@@ -18,8 +18,8 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
 from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
 from api.routes_reach import to_city_xy
-from api.security import get_state, require_read
-from api.state import AppState, StoredFile, wgs84_frame
+from api.security import get_state, owner_of, require_read
+from api.state import AppState, wgs84_frame
 from geo.service_area import service_areas
 from geo.snap import Snapped
 
@@ -100,15 +100,17 @@ def service_area(request: Request, req: ServiceAreaRequest, prefer: str | None =
     work_km2 = _check_limits(state, req)
     sources, labels = _sources(state, req)
 
-    def work(progress: Progress) -> str:
-        doc = _compute(state, req, sources, labels, progress)
+    def work(progress: Progress) -> bytes:
+        return json.dumps(_compute(state, req, sources, labels, progress)).encode()
+
+    def keep(body: bytes) -> str:
         file_id = uuid.uuid4().hex
-        path = state.data_dir / "files" / f"{file_id}.geojson"
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        state.files.add(StoredFile(id=file_id, path=path, media_type=GEOJSON))
+        owner = owner_of(request.headers.get("x-api-key", ""))
+        state.shared.put_result(file_id, owner, "service-areas", GEOJSON, body, state.config.limits.max_results_per_key)
         return str(request.url_for("get_service_areas", result_id=file_id))
 
-    queued = start_or_run(request, state, "service-areas", work_km2 > state.config.limits.sync_max_service_area_km2, prefer, work)
+    large = work_km2 > state.config.limits.sync_max_service_area_km2
+    queued = start_or_run(request, state, "service-areas", large, prefer, work, isolated=True, finish=keep)
     if queued is not None:
         return queued
     return GeoJSONResponse(_compute(state, req, sources, labels))
@@ -119,11 +121,11 @@ def service_area(request: Request, req: ServiceAreaRequest, prefer: str | None =
     name="get_service_areas",
     summary="Service areas made by a job",
     description="The GeoJSON made by a background service-area job (its `result` link).",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {GEOJSON: {}}, "description": "The service areas"}},
 )
-def get_service_areas(result_id: str = Path(max_length=64), state: AppState = Depends(get_state)) -> FileResponse:
-    stored = state.files.get(result_id)
-    if stored is None or not stored.path.exists():
+def get_service_areas(result_id: str = Path(max_length=64), state: AppState = Depends(get_state)) -> Response:
+    stored = state.shared.get_result(result_id, "service-areas")
+    if stored is None:
         raise ApiProblem(404, f"no service-area result with id '{result_id}' (it may have expired)")
-    return FileResponse(stored.path, media_type=stored.media_type)
+    return Response(stored[1], media_type=stored[0])

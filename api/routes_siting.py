@@ -5,6 +5,11 @@ with the job's URL in ``Location``; the job runs :func:`scenarios.siting.site`
 on the loaded city and keeps the result (summary, proposed sites and newly
 covered cells as GeoJSON in WGS84, and the change as scenario edits), which
 ``GET /siting/{result_id}`` returns.
+
+The job is sized before it is queued (:func:`api.budget.siting_estimate`) and
+refused when it would pass the memory budget; it runs in a child process that
+cancelling ends, and its result is kept in the shared store under the key
+that asked for it.
 """
 
 from __future__ import annotations
@@ -15,23 +20,27 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.budget import check_budget, siting_estimate
 from api.jobs import Progress
 from api.models import LonLat, Overrides, PointCoords
 from api.ogc import feature_collection
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.routes_jobs import JOB_ACCEPTED, start_or_run
+from api.routes_jobs import JOB_ACCEPTED, submit_job
 from api.routes_reach import to_city_xy
-from api.security import get_state, require_read, require_write
-from api.state import AppState, StoredFile, wgs84_frame
+from api.security import get_state, job_owner, require_read, require_write
+from api.state import AppState, wgs84_frame
 from scenarios.siting import CitySiting, SitingOptions, site
 from scenarios.standards import get_standard
 
 __all__ = ["SitingRequest", "router", "siting_document"]
 
 router = APIRouter(prefix="/siting", tags=["Siting"], responses=ERROR_RESPONSES)
+
+SITING_SLACK_S = 30.0
+"""Seconds a siting job may run beyond its ``time_limit_s`` (building the matrix, re-evaluating the city)."""
 
 MAX_CANDIDATES = 20_000
 """Most candidate points one request may send."""
@@ -104,7 +113,7 @@ def _candidates(state: AppState, req: SitingRequest):
     )
 
 
-def _run(state: AppState, req: SitingRequest, progress: Progress) -> str:
+def _run(state: AppState, req: SitingRequest, progress: Progress) -> bytes:
     overrides = req.overrides.model_dump(exclude_none=True)
     siting = site(
         state.city, req.standard, req.problem, p=req.p, target_share=req.target_share,
@@ -116,11 +125,7 @@ def _run(state: AppState, req: SitingRequest, progress: Progress) -> str:
     )
     doc = siting_document(siting)
     doc["request"] = req.model_dump(mode="json")
-    result_id = uuid.uuid4().hex
-    path = state.data_dir / "files" / f"siting-{result_id}.json"
-    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    state.files.add(StoredFile(id=result_id, path=path, media_type="application/json"))
-    return result_id
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
 @router.post(
@@ -136,7 +141,7 @@ def _run(state: AppState, req: SitingRequest, progress: Progress) -> str:
     dependencies=[Depends(require_write)],
 )
 def create_siting(req: SitingRequest, request: Request, state: AppState = Depends(get_state)) -> JSONResponse:
-    get_standard(req.standard, **req.overrides.model_dump(exclude_none=True))  # 422 now, not in the job
+    standard = get_standard(req.standard, **req.overrides.model_dump(exclude_none=True))  # 422 now, not in the job
     if req.problem != "lscp" and req.p is None:
         raise ApiProblem(422, f"problem '{req.problem}' needs p, the number of new sites", errors=[{"field": "body.p", "message": "required"}])
     if req.candidates is not None:
@@ -145,13 +150,18 @@ def create_siting(req: SitingRequest, request: Request, state: AppState = Depend
             dup = next(i for i in ids if ids.count(i) > 1)
             raise ApiProblem(422, f"candidate id '{dup}' appears more than once", errors=[{"field": "body.candidates", "message": "ids must be unique"}])
 
-    def work(progress: Progress) -> str:
-        result_id = _run(state, req, progress)
+    n_cand = None if req.candidates is None else len(req.candidates)
+    check_budget(siting_estimate(state.city, standard, req.problem, req.solver, n_cand, req.spacing_m), state.config.limits.job_memory_mb)
+    owner = job_owner(request, state)
+
+    def keep(body: bytes) -> str:
+        result_id = uuid.uuid4().hex
+        state.shared.put_result(result_id, owner, "siting", "application/json", body, state.config.limits.max_results_per_key)
         return str(request.url_for("get_siting", result_id=result_id))
 
-    queued = start_or_run(request, state, "siting", True, None, work)
-    assert queued is not None  # always a job
-    return queued
+    # the solver's time limit bounds the whole job; the slack covers loading and the after-check
+    return submit_job(request, state, "siting", lambda progress: _run(state, req, progress), isolated=True, finish=keep,
+                      time_limit_s=req.time_limit_s + SITING_SLACK_S)
 
 
 @router.get(
@@ -160,13 +170,13 @@ def create_siting(req: SitingRequest, request: Request, state: AppState = Depend
     summary="A siting result",
     description="Summary (objective, bound, gap, solver status, coverage now / after closures / with the new sites), "
     "proposed sites and newly covered cells as GeoJSON FeatureCollections in WGS84, and the change as scenario edits.",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"application/json": {}}, "description": "The siting result"}},
     dependencies=[Depends(require_read)],
 )
-def get_siting(result_id: str = Path(max_length=64), state: AppState = Depends(get_state)) -> FileResponse:
-    stored = state.files.get(result_id)
-    if stored is None or not stored.path.name.startswith("siting-") or not stored.path.exists():
+def get_siting(result_id: str = Path(max_length=64), state: AppState = Depends(get_state)) -> Response:
+    stored = state.shared.get_result(result_id, "siting")
+    if stored is None:
         raise ApiProblem(404, f"no siting result with id '{result_id}' (it may have expired)")
-    return FileResponse(stored.path, media_type=stored.media_type)
+    return Response(stored[1], media_type=stored[0])
 

@@ -8,6 +8,7 @@ and never logged or echoed. Also the dependencies that reach the app's state
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,7 +19,7 @@ from fastapi.security import APIKeyHeader
 from api.problems import ApiProblem
 from api.state import AppState
 
-__all__ = ["API_KEY_HEADER", "app_singleton", "get_state", "require_read", "require_write"]
+__all__ = ["API_KEY_HEADER", "CHALLENGE", "app_singleton", "get_state", "job_owner", "key_ok", "owner_of", "require_read", "require_write"]
 
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key",
@@ -26,7 +27,7 @@ API_KEY_HEADER = APIKeyHeader(
     description="API key for write endpoints (and for reads when the server is configured so).",
 )
 
-_CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
 
 
 async def get_state(request: Request) -> AppState:
@@ -55,7 +56,8 @@ def app_singleton(attr: str, factory: Callable[[AppState], Any]) -> Callable[[Re
     return dependency
 
 
-def _key_ok(given: str, keys: list[str]) -> bool:
+def key_ok(given: str, keys: list[str]) -> bool:
+    """Whether ``given`` is one of ``keys`` (constant time over every key)."""
     given_b = given.encode("utf-8", "surrogateescape")
     results = [hmac.compare_digest(given_b, k.encode("utf-8")) for k in keys]
     return any(results)
@@ -66,8 +68,8 @@ def _check(state: AppState, key: str | None, what: str) -> None:
     if not keys:
         raise ApiProblem(403, f"{what} endpoints are disabled: the server has no API key configured (LIFECIRCLE_API_KEYS)")
     if not key:
-        raise ApiProblem(401, f"{what} endpoints need an API key in the X-API-Key header", headers=_CHALLENGE)
-    if not _key_ok(key, keys):
+        raise ApiProblem(401, f"{what} endpoints need an API key in the X-API-Key header", headers=CHALLENGE)
+    if not key_ok(key, keys):
         raise ApiProblem(403, "the API key in the X-API-Key header is not accepted")
 
 
@@ -80,3 +82,27 @@ async def require_read(state: AppState = Depends(get_state), key: str | None = S
     """Dependency of read endpoints: a key is needed only if ``reads_require_key``."""
     if state.config.reads_require_key:
         _check(state, key, "read")
+
+
+def owner_of(key: str) -> str:
+    """The owner id of an API key: a hash, so keys are never stored or logged."""
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def job_owner(request: Request, state: AppState) -> str:
+    """The owner of a background job this request starts: its API key, which jobs require.
+
+    Raises
+    ------
+    ApiProblem
+        401/403 when the request has no accepted key.
+    """
+    key = request.headers.get("x-api-key")
+    keys = state.config.api_keys
+    if not keys:
+        raise ApiProblem(403, "this request would run as a background job, and jobs are disabled: the server has no API key configured")
+    if not key:
+        raise ApiProblem(401, "this request would run as a background job, which needs an API key in the X-API-Key header", headers=CHALLENGE)
+    if not key_ok(key, keys):
+        raise ApiProblem(403, "the API key in the X-API-Key header is not accepted")
+    return owner_of(key)

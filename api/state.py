@@ -1,20 +1,28 @@
 """What the running API holds: the city, uploaded layers, coverage runs, jobs.
 
 The loaded city and its reach index are read only after startup and shared by
-all requests. Uploaded layers and coverage runs live in registries guarded by
-a lock; a run's files (GeoPackage, maps) are written once, under the run's own
-lock, into its folder of the data directory.
+all requests. Jobs, job results and uploaded layers live in the shared store
+(:mod:`api.shared`: the SQLite file in the data folder, or the configured
+PostgreSQL), so every worker of a deployment sees the same; each worker
+keeps decoded layers in a small cache. Coverage runs live in a registry
+guarded by a lock; a run's files (GeoPackage, maps) are written once, under
+the run's own lock, into its folder of the data directory.
+
+The data folder is ``data_dir`` when configured, else the per-user data folder
+(:func:`scenarios.store.data_dir`, via platformdirs), so scenarios, layers and
+results survive a restart by default.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +35,15 @@ import pandas as pd
 from api.config import ApiConfig
 from api.jobs import JobManager
 from api.models import FacilityRef
+from api.observability import Metrics
 from api.reach import ReachIndex
+from api.shared import SharedStore
 from geo.crs import WGS84
 from layers.city import City
 from scenarios.evaluate import CoverageResult
+from scenarios.store import data_dir as user_data_dir
 
-__all__ = ["AppState", "CoverageRun", "Registry", "StoredFile", "StoredLayer", "load_configured_city", "wgs84_frame"]
+__all__ = ["AppState", "CoverageRun", "LayerStore", "Registry", "StoredLayer", "load_configured_city", "store_url", "wgs84_frame"]
 
 log = logging.getLogger("lifecircle.api")
 
@@ -76,17 +87,6 @@ class StoredLayer:
         if self._wgs84 is None:
             self._wgs84 = wgs84_frame(self.frame)
         return self._wgs84
-
-
-@dataclass(eq=False)
-class StoredFile:
-    """A result kept as a file (e.g. service areas made by a job)."""
-
-    id: str
-    path: Path
-    media_type: str
-    created: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.time)
 
 
 @dataclass(eq=False)
@@ -192,6 +192,104 @@ class Registry(Generic[T]):
                 self._on_drop(item)
 
 
+class LayerStore:
+    """Uploaded layers in the shared store, decoded once per worker (a small LRU cache).
+
+    Parameters
+    ----------
+    shared : SharedStore
+    capacity : int
+        Most layers kept in the store (``limits.max_layers``).
+    ttl_s : float
+        Layers older than this are dropped.
+    crs : CRS
+        The city's CRS, in which layers are stored.
+    """
+
+    _CACHED = 16
+
+    def __init__(self, shared: SharedStore, capacity: int, ttl_s: float):
+        self.shared = shared
+        self.capacity = capacity
+        self.ttl_s = ttl_s
+        self._cache: OrderedDict[str, StoredLayer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, layer: StoredLayer, owner: str) -> bool:
+        """Keep ``layer``; ``False`` when the store is full."""
+        buf = io.BytesIO()
+        layer.frame.to_parquet(buf)
+        meta = {"name": layer.name, "type": layer.type, "source": layer.source, "warnings": layer.warnings, "created": layer.created}
+        if not self.shared.put_layer(layer.id, owner, meta, buf.getvalue(), self.capacity):
+            return False
+        self._remember(layer)
+        return True
+
+    def _remember(self, layer: StoredLayer) -> None:
+        with self._lock:
+            self._cache[layer.id] = layer
+            while len(self._cache) > self._CACHED:
+                self._cache.popitem(last=False)
+
+    def get(self, layer_id: str) -> StoredLayer | None:
+        """The layer, or ``None`` when unknown (to any worker) or expired."""
+        self.shared.purge_layers(self.ttl_s)
+        found = self.shared.get_layer(layer_id)
+        if found is None:  # deleted or expired through another worker: forget the cached copy too
+            with self._lock:
+                self._cache.pop(layer_id, None)
+            return None
+        with self._lock:
+            cached = self._cache.get(layer_id)
+            if cached is not None:
+                self._cache.move_to_end(layer_id)
+                return cached
+        meta, body = found
+        frame = gpd.read_parquet(io.BytesIO(body))
+        layer = StoredLayer(id=layer_id, name=meta["name"], type=meta["type"], frame=frame, source=meta["source"],
+                            warnings=list(meta["warnings"]), created=meta["created"])
+        _ = layer.wgs84  # built before other threads read it
+        self._remember(layer)
+        return layer
+
+    def ids(self) -> list[str]:
+        self.shared.purge_layers(self.ttl_s)
+        return self.shared.layer_ids()
+
+    def values(self) -> list[StoredLayer]:
+        return [lay for lay in (self.get(i) for i in self.ids()) if lay is not None]
+
+    def remove(self, layer_id: str) -> bool:
+        with self._lock:
+            self._cache.pop(layer_id, None)
+        return self.shared.delete_layer(layer_id)
+
+
+def store_url(config: ApiConfig, data_dir: Path) -> str:
+    """The database of scenarios and shared state: configured, else ``scenarios.db`` in the data folder."""
+    return config.scenario_db_url or f"sqlite:///{data_dir / 'scenarios.db'}"
+
+
+def clean_stale_temp(data_dir: Path, older_than_s: float = 3600.0) -> int:
+    """Remove upload temp folders left by a killed process, and this server's old temporary data folders.
+
+    Folders younger than ``older_than_s`` may belong to another worker's upload in progress and are kept.
+    """
+    now = time.time()
+    stale = [p for p in (data_dir / "uploads").glob("tmp*") if p.is_dir()]
+    # data folders of servers that ran without one configured (before it defaulted to a durable one)
+    stale += [p for p in Path(tempfile.gettempdir()).glob("lifecircle-api-*") if p.is_dir() and p.stat().st_uid == os.getuid()]
+    removed = 0
+    for p in stale:
+        try:
+            if now - p.stat().st_mtime > older_than_s:
+                shutil.rmtree(p, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def load_configured_city(config: ApiConfig) -> City:
     """The city named by the configuration (built-in, or from layer files)."""
     if config.city_files is not None:
@@ -220,17 +318,25 @@ class AppState:
         # Build every lazily cached structure of the city now: requests only read.
         _ = (self.city.snapped_cells, self.city.snapped_facilities, self.city.network.csr, self.city.cell_xy)
         self.reach = ReachIndex(self.city, margin_m=config.outside_margin_m)
-        self.data_dir = Path(config.data_dir or tempfile.mkdtemp(prefix="lifecircle-api-"))
-        if config.data_dir is None:  # a temporary folder goes when the state does
-            weakref.finalize(self, shutil.rmtree, self.data_dir, True)
-        (self.data_dir / "runs").mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "uploads").mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "files").mkdir(parents=True, exist_ok=True)
-        ttl = config.result_ttl_s
-        self.layers: Registry[StoredLayer] = Registry(config.limits.max_layers, ttl)
-        self.runs: Registry[CoverageRun] = Registry(config.limits.max_runs, ttl, on_drop=self._drop_run_files)
-        self.files: Registry[StoredFile] = Registry(config.limits.max_runs, ttl, on_drop=lambda f: f.path.unlink(missing_ok=True))
-        self.jobs = JobManager(config.job_workers, ttl)
+        self.data_dir = Path(config.data_dir).expanduser() if config.data_dir is not None else user_data_dir()
+        for sub in ("runs", "uploads"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        removed = clean_stale_temp(self.data_dir)
+        log.info("lifecircle API data folder: %s%s", self.data_dir, f" (removed {removed} stale temporary folders)" if removed else "")
+        self.metrics = Metrics()
+        limits, ttl = config.limits, config.result_ttl_s
+        self.shared = SharedStore(store_url(config, self.data_dir))
+        self.layers = LayerStore(self.shared, limits.max_layers, ttl)
+        self.runs: Registry[CoverageRun] = Registry(limits.max_runs, ttl, on_drop=self._drop_run_files)
+        self.jobs = JobManager(
+            self.shared, config.job_workers, ttl,
+            max_queued=limits.max_queued_jobs, max_per_owner=limits.max_jobs_per_key,
+            memory_limit=int(limits.job_memory_mb * 1e6), on_memory=self.metrics.job_rss.set,
+        )
+        alive = {self.jobs.worker}
+        failed = self.shared.orphaned_jobs(self.jobs.worker.rsplit(":", 1)[0] + ":", alive | _live_workers())
+        if failed:
+            log.warning("%d jobs of a stopped server were marked failed", failed)
         self.city_cells = wgs84_frame(self.city.cells)
         self.city_facilities = wgs84_frame(self.city.facilities)
         f = self.city_facilities
@@ -258,4 +364,14 @@ class AppState:
     def close(self) -> None:
         """Ask running jobs to stop (at server shutdown); the state stays usable."""
         self.jobs.cancel_all()
+
+
+def _live_workers() -> set[str]:
+    """``host:pid`` of every process on this host, so that only the jobs of dead workers are failed."""
+    import socket
+
+    import psutil
+
+    host = socket.gethostname()
+    return {f"{host}:{pid}" for pid in psutil.pids()}
 

@@ -4,6 +4,12 @@ Every upload is written to a temporary file and read with
 :func:`layers.readers.read_layer`, so GeoJSON bodies and multipart files go
 through the same coordinate handling (WGS84, CGCS2000, GCJ-02, BD-09, EPSG
 codes) and the same validators as the command line.
+
+Limits are checked as early as each can be: bytes while the upload arrives
+(:func:`copy_limited`, and :class:`api.app.BodyLimitMiddleware` for every
+body), a zip's unpacked size and a file's feature count from its headers
+before anything is decoded (:func:`precheck`), vertices once decoded. Server
+paths never reach a message: reader errors name the uploaded file.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,7 +33,7 @@ from layers.errors import LayerError, collect_warnings, describe_rows
 from layers.readers import read_layer
 from layers.validate import check_overlap, validate_facilities, validate_grid
 
-__all__ = ["SUFFIXES", "check_limits", "copy_limited", "ingest_file"]
+__all__ = ["SUFFIXES", "check_limits", "copy_limited", "ingest_file", "precheck"]
 
 SUFFIXES = {".gpkg", ".zip", ".csv", ".geojson", ".json", ".parquet", ".geoparquet", ".shp"}
 """File types accepted by the multipart upload (``.shp`` only inside a ``.zip``)."""
@@ -49,20 +56,79 @@ def copy_limited(src: BinaryIO, dst: Path, max_bytes: int, field: str = "file") 
 
 
 def check_limits(gdf: gpd.GeoDataFrame, limits: Limits, source: str) -> None:
-    """Refuse layers with too many features or vertices (422, naming the limit)."""
+    """Refuse layers with too many features or vertices (413, naming the limit)."""
     if len(gdf) > limits.max_features:
-        raise ApiProblem(422, f"{source}: {len(gdf):,} features exceed the limit of {limits.max_features:,} features per layer", errors=[{"field": "features", "message": f"at most {limits.max_features:,} features"}])
+        raise ApiProblem(413, f"{source}: {len(gdf):,} features exceed the limit of {limits.max_features:,} features per layer", errors=[{"field": "features", "message": f"at most {limits.max_features:,} features"}])
     counts = shapely.get_num_coordinates(gdf.geometry.values)
     big = np.flatnonzero(counts > limits.max_vertices_per_feature)
     if big.size:
         rows = describe_rows(big + 1)
         raise ApiProblem(
-            422,
+            413,
             f"{source}, row {big[0] + 1}: a geometry has {counts[big[0]]:,} vertices, above the limit of {limits.max_vertices_per_feature:,} per feature (rows {rows})",
             errors=[{"field": "geometry", "message": f"at most {limits.max_vertices_per_feature:,} vertices per feature", "row": int(big[0] + 1)}],
         )
     if counts.sum() > limits.max_vertices:
-        raise ApiProblem(422, f"{source}: {int(counts.sum()):,} vertices in total exceed the limit of {limits.max_vertices:,} per layer", errors=[{"field": "geometry", "message": f"at most {limits.max_vertices:,} vertices per layer"}])
+        raise ApiProblem(413, f"{source}: {int(counts.sum()):,} vertices in total exceed the limit of {limits.max_vertices:,} per layer", errors=[{"field": "geometry", "message": f"at most {limits.max_vertices:,} vertices per layer"}])
+
+
+ZIP_INFLATION = 10
+"""A zip may unpack to at most this many times the upload limit (zip bombs)."""
+
+
+def _too_many(source: str, count: int, limits: Limits) -> ApiProblem:
+    return ApiProblem(
+        413,
+        f"{source}: {count:,} features exceed the limit of {limits.max_features:,} features per layer",
+        errors=[{"field": "features", "message": f"at most {limits.max_features:,} features"}],
+    )
+
+
+def precheck(path: Path, limits: Limits, source: str, layer: str | None = None) -> None:
+    """Refuse (413) a file whose unpacked size or feature count passes a limit, before decoding it.
+
+    Counts come from headers (a zip's directory, GDAL's layer info) or one
+    pass over the raw bytes (CSV rows); a file that cannot be inspected is
+    left to the reader, which reports what is wrong with it.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                unpacked = sum(i.file_size for i in zf.infolist())
+        except zipfile.BadZipFile:
+            return
+        cap = ZIP_INFLATION * limits.max_upload_bytes
+        if unpacked > cap:
+            raise ApiProblem(413, f"{source}: the zip unpacks to {unpacked:,} bytes, above the limit of {cap:,} bytes",
+                             errors=[{"field": "file", "message": f"unpacks to more than {cap:,} bytes"}])
+    if suffix == ".csv":
+        rows = 0
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                rows += chunk.count(b"\n")
+        if rows - 1 > limits.max_features:
+            raise _too_many(source, rows - 1, limits)
+        return
+    try:
+        import pyogrio
+
+        target = f"/vsizip/{path}" if suffix == ".zip" else str(path)
+        count = int(pyogrio.read_info(target, layer=layer)["features"])
+    except Exception:  # noqa: BLE001 - not inspectable here; the reader explains
+        return
+    if count > limits.max_features:
+        raise _too_many(source, count, limits)
+
+
+def _own_words(exc: LayerError, path: Path, source: str) -> LayerError:
+    """The reader's error with the server's temporary path replaced by the uploaded file's name."""
+    def clean(text: str) -> str:
+        for p in (str(path), str(path.parent)):
+            text = text.replace(p, source)
+        return text
+
+    return LayerError(source, clean(exc.problem), field=exc.field, row=exc.row)
 
 
 def _validate_units(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
@@ -98,6 +164,7 @@ def ingest_file(
     layer: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
+    owner: str = "local",
 ) -> StoredLayer:
     """Read, limit-check, validate and register one uploaded layer.
 
@@ -108,8 +175,12 @@ def ingest_file(
     ApiProblem
         A limit is exceeded, or the layer registry is full.
     """
+    precheck(path, state.config.limits, source, layer)
     with collect_warnings() as found:
-        raw = read_layer(path, layer=layer, coords=coords, lon_col=lon_col, lat_col=lat_col)
+        try:
+            raw = read_layer(path, layer=layer, coords=coords, lon_col=lon_col, lat_col=lat_col)
+        except LayerError as exc:
+            raise _own_words(exc, path, source) from None
         if len(raw) == 0:
             raise LayerError(source, "the layer has no records")
         check_limits(raw, state.config.limits, source)
@@ -132,10 +203,11 @@ def ingest_file(
         type=layer_type,
         frame=frame,
         source=source,
-        warnings=[str(w) for w in found],
+        warnings=[str(w).replace(str(path), source) for w in found],
     )
     _ = stored.wgs84  # build the WGS84 copy and its index before other threads read it
-    state.layers.add(stored)
+    if not state.layers.add(stored, owner):
+        raise ApiProblem(422, f"the server keeps at most {state.config.limits.max_layers} uploaded layers; delete one first")
     return stored
 
 

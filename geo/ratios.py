@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.errors import LifecircleError
+
 __all__ = [
     "CapacityError",
     "DemandError",
@@ -51,15 +53,15 @@ DEMANDS: tuple[str, ...] = ("population", "elderly")
 _CEIL_SLACK = 1e-9
 
 
-class CapacityError(ValueError):
+class CapacityError(LifecircleError):
     """A facility capacity (``beds``, ``doctors``, ...) is missing, negative or not a number."""
 
 
-class DemandError(ValueError):
+class DemandError(LifecircleError):
     """A cell's demand (``population``, ``elderly``) is missing, negative or not a number."""
 
 
-class RuleError(ValueError):
+class RuleError(LifecircleError):
     """A ratio rule is malformed, or its units or cells cannot be used."""
 
 

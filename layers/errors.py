@@ -18,6 +18,8 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from geo.errors import LifecircleError
+
 __all__ = ["LayerError", "LayerWarning", "warn_layer", "collect_warnings", "describe_rows"]
 
 
@@ -30,7 +32,7 @@ def _location(source: str, row: int | None, field: str | None) -> str:
     return ", ".join(parts)
 
 
-class LayerError(ValueError):
+class LayerError(LifecircleError):
     """A problem in an input layer that stops it from being used.
 
     Parameters

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from geo.errors import LifecircleError
+
 __all__ = ["MapError", "FontError"]
 
 
-class MapError(ValueError):
+class MapError(LifecircleError):
     """Bad map or export options (unknown language, basemap, paper, standard...)."""
 
 

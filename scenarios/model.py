@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from geo.errors import LifecircleError
 from layers.kinds import CAPACITY_FIELDS, KINDS
 from scenarios.standards import Standard, StandardError, resolve_standards
 
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(LifecircleError):
     """A scenario that is not valid (bad field, unknown standard, ...)."""
 
 

@@ -13,12 +13,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
+from geo.errors import LifecircleError
 from layers.kinds import KINDS
 
 __all__ = ["Standard", "StandardError", "catalogue", "get_standard", "resolve_standards", "walking_speeds"]
 
 
-class StandardError(ValueError):
+class StandardError(LifecircleError):
     """An unknown standard or an invalid parameter override."""
 
 

@@ -45,20 +45,19 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.pool import StaticPool
 
+from geo.errors import LifecircleError
+from scenarios.db import StoreError, make_engine, read_connection, safe_url, write_connection
 from scenarios.model import AddFacility, MoveFacility, Scenario
 
 __all__ = [
@@ -79,11 +78,7 @@ SCHEMA_VERSION = 1
 _PG_SCHEMA_LOCK = 0x6C69666563  # pg_advisory_xact_lock key: serialise DDL of concurrent openers
 
 
-class StoreError(RuntimeError):
-    """The scenario store cannot do what was asked (connection, schema, bad data)."""
-
-
-class StaleWriteError(StoreError):
+class StaleWriteError(StoreError, LifecircleError):
     """A save or delete based on a version that is no longer the latest.
 
     Attributes
@@ -110,7 +105,7 @@ class StaleWriteError(StoreError):
         super().__init__(msg)
 
 
-class ScenarioNotFoundError(StoreError, LookupError):
+class ScenarioNotFoundError(StoreError, LifecircleError, LookupError):
     """No such scenario, version, or the scenario was deleted."""
 
 
@@ -191,11 +186,14 @@ store_meta = sa.Table(
 
 
 def data_dir() -> Path:
-    """Folder for lifecircle's own data: ``$LIFECIRCLE_DATA``, else the XDG data home."""
+    """Folder for lifecircle's own data: ``$LIFECIRCLE_DATA``, else the per-user data folder.
+
+    The per-user folder is :func:`platformdirs.user_data_dir` (``$XDG_DATA_HOME/lifecircle``,
+    by default ``~/.local/share/lifecircle`` on Linux; ``%LOCALAPPDATA%\\lifecircle`` on Windows).
+    """
     if os.environ.get("LIFECIRCLE_DATA"):
         return Path(os.environ["LIFECIRCLE_DATA"]).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg).expanduser() / "lifecircle"
+    return Path(platformdirs.user_data_dir("lifecircle", appauthor=False))
 
 
 def default_url() -> str:
@@ -245,24 +243,6 @@ def _info(row: Any) -> VersionInfo:
     )
 
 
-def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" hook issue BEGIN itself (pysqlite would defer it
-    # to the first write, too late to take the write lock before reading the head).
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def _on_sqlite_begin(conn: Connection) -> None:
-    # Writers take the write lock up front (IMMEDIATE) so check-then-insert is
-    # serialised; readers use a plain snapshot and never block writers in WAL.
-    mode = "IMMEDIATE" if conn.get_execution_options().get("lifecircle_write") else "DEFERRED"
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
 class ScenarioStore:
     """Versioned scenarios in SQLite or PostgreSQL.
 
@@ -300,39 +280,17 @@ class ScenarioStore:
 
     @property
     def safe_url(self) -> str:
-        """The URL with any password masked, for messages and logs."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL with any password masked, for logs."""
+        return safe_url(self.url)
 
     def _make_engine(self) -> Engine:
-        if self.backend == "sqlite":
-            kwargs: dict[str, Any] = {"connect_args": {"timeout": 30.0, "check_same_thread": False}}
-            db = self.url.database
-            if db and db != ":memory:" and not db.startswith("file:"):
-                try:
-                    Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise StoreError(f"cannot create the folder for {self.safe_url}: {exc.strerror}") from None
-            else:  # one shared connection, or every connection would see its own empty database
-                kwargs["poolclass"] = StaticPool
-            engine = sa.create_engine(self.url, **kwargs)
-            event.listen(engine, "connect", _on_sqlite_connect)
-            event.listen(engine, "begin", _on_sqlite_begin)
-            return engine
-        if self.backend == "postgresql":
-            return sa.create_engine(self.url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-        raise StoreError(f"unsupported database {self.safe_url}: use sqlite:/// or postgresql+psycopg2://")
+        return make_engine(self.url)
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(lifecircle_write=True)
-            with conn.begin():
-                yield conn
+    def _write(self):
+        return write_connection(self.engine)
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+    def _read(self):
+        return read_connection(self.engine)
 
     def _init_schema(self) -> None:
         try:
@@ -435,7 +393,7 @@ class ScenarioStore:
                 ).first()
         if row is None:
             if version is None:
-                raise ScenarioNotFoundError(f"no scenario named '{name}' in {self.safe_url}")
+                raise ScenarioNotFoundError(f"no scenario named '{name}' ")
             raise ScenarioNotFoundError(f"scenario '{name}' has no version {version}")
         if row.deleted:
             if version is None:
@@ -471,7 +429,7 @@ class ScenarioStore:
                 sa.select(versions).where(versions.c.name == name).order_by(versions.c.version)
             ).all()
         if not rows:
-            raise ScenarioNotFoundError(f"no scenario named '{name}' in {self.safe_url}")
+            raise ScenarioNotFoundError(f"no scenario named '{name}' ")
         return [_info(r) for r in rows]
 
     def list_scenarios(self, include_deleted: bool = False) -> list[VersionInfo]:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from geo.paths import node_distances
 from scenarios.evaluate import evaluate
-from scenarios.standards import resolve_standards
+from scenarios.standards import StandardError, resolve_standards
 from tests.test_api_helpers import HEADERS, demo_city, make_app
 
 
@@ -117,16 +117,23 @@ def test_large_runs_become_jobs():
 
 
 def test_failed_job_reports_the_problem():
-    """A job that fails with a user error carries a 422 problem; delete of a running job cancels it."""
+    """A job that fails with a user error carries a 422 problem, a crash a 500 without internals; delete cancels."""
     client = TestClient(make_app())
     state = client.app.state.lifecircle
 
     def bad(job, progress):
-        raise ValueError("standard 'x': parameter 'y' must be positive")
+        raise StandardError("standard 'x': parameter 'y' must be positive")
 
     job = state.jobs.submit("test", bad)
     got = _wait(client, f"/jobs/{job.id}")
     assert got["state"] == "failed" and got["error"] == {"status": 422, "detail": "standard 'x': parameter 'y' must be positive"}
+
+    def crash(job, progress):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    got = _wait(client, f"/jobs/{state.jobs.submit('test', crash).id}")
+    assert got["state"] == "failed" and got["error"]["status"] == 500
+    assert "broadcast" not in got["error"]["detail"] and got["id"] in got["error"]["detail"]
 
     started = threading.Event()
 
@@ -141,7 +148,7 @@ def test_failed_job_reports_the_problem():
     assert started.wait(5)
     assert client.delete(f"/jobs/{job.id}", headers=HEADERS).status_code == 204
     job.future.result(timeout=10)
-    assert job.state == "cancelled"
+    assert job.state == "cancelled" and client.get(f"/jobs/{job.id}").json()["state"] == "cancelled"
 
 
 def test_job_ttl_expiry():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from functools import lru_cache
 
 import numpy as np
@@ -23,8 +24,13 @@ def demo_city() -> City:
 
 
 def make_app(**settings):
-    """An app on the demo city with the test key; ``settings`` override ApiConfig fields."""
+    """An app on the demo city with the test key and a fresh data folder; ``settings`` override ApiConfig fields.
+
+    The data folder is a new temporary one unless given, so that tests never
+    share (or touch) the per-user folder that is the server's default.
+    """
     settings.setdefault("api_keys", [KEY])
+    settings.setdefault("data_dir", tempfile.mkdtemp(prefix="lifecircle-test-"))
     return create_app(ApiConfig(**settings), city=demo_city())
 
 

@@ -167,11 +167,11 @@ def test_upload_limits():
     assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
     four = b"lon,lat,kind\n" + b"116.47,18.98,health_station\n" * 4
     r = client.post("/layers/upload", data={"type": "facilities"}, files={"file": ("four.csv", four)}, headers=HEADERS)
-    assert r.status_code == 422 and "limit of 3 features" in r.json()["detail"]
+    assert r.status_code == 413 and "limit of 3 features" in r.json()["detail"]
     cell = demo_city().cells.iloc[[0]].to_crs(4326)
     cell["geometry"] = cell.geometry.segmentize(0.0001)  # many vertices on the square's sides
     r = client.post("/layers", json={"name": "dense", "type": "grid", "data": json.loads(cell.to_json())}, headers=HEADERS)
-    assert r.status_code == 422 and "limit of 10 per feature" in r.json()["detail"]
+    assert r.status_code == 413 and "limit of 10 per feature" in r.json()["detail"]
     assert r.json()["errors"][0]["row"] == 1
 
 

@@ -43,13 +43,14 @@ def _errors() -> Iterator[None]:
     from api.cli import fail, user_errors
     from scenarios.store import StaleWriteError, StoreError
 
-    try:
-        with user_errors():
+    with user_errors():
+        # inside user_errors: a stale write is also a LifecircleError, and keeps its own exit code
+        try:
             yield
-    except StaleWriteError as exc:
-        fail(str(exc), code=STALE_EXIT)
-    except StoreError as exc:
-        fail(str(exc))
+        except StaleWriteError as exc:
+            fail(str(exc), code=STALE_EXIT)
+        except StoreError as exc:  # the database named by --db cannot be used
+            fail(str(exc))
 
 
 def _store(db: Optional[str]):

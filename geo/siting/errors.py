@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from geo.errors import LifecircleError
+
 __all__ = ["SitingError"]
 
 
-class SitingError(ValueError):
+class SitingError(LifecircleError):
     """A siting problem that cannot be posed or solved as asked.
 
     Raised for bad input (``p`` larger than the candidate count, a negative

@@ -9,6 +9,7 @@ import numpy as np
 from pyproj import CRS, Transformer
 from shapely.geometry import box
 
+from geo.errors import LifecircleError
 from layers.cities.generator.facilities import facility_counts, place_facilities
 from layers.cities.generator.layout import LAND_USES, PARK, Layout, make_layout
 from layers.cities.generator.people import CELL_M, make_cells, make_units
@@ -35,7 +36,7 @@ ORIGIN_LONLAT = (116.5, 19.0)
 Progress = Callable[[str, float], None] | None
 
 
-class GeneratorError(ValueError):
+class GeneratorError(LifecircleError):
     """Parameters that cannot make a city (the message names the parameter)."""
 
 
