@@ -183,12 +183,15 @@ class ReachIndex:
 
     def nearest_walk(self, kind: str, q: Snapped) -> tuple[float, int]:
         """Walking metres and facility row of the nearest ``kind`` from snapped point ``q``."""
-        k = self.kinds[kind]
+        cu, cv = end_legs(q)
+        return self._walk(self.kinds[kind], q, float(cu[0]), float(cv[0]))
+
+    def _walk(self, k: KindIndex, q: Snapped, cu: float, cv: float) -> tuple[float, int]:
+        """:meth:`nearest_walk` given ``q``'s legs to its edge ends (computed once per query)."""
         net = self.city.network
         e = int(q.edge[0])
-        cu, cv = end_legs(q)
-        via_u = k.node_dist[net.u[e]] + cu[0]
-        via_v = k.node_dist[net.v[e]] + cv[0]
+        via_u = k.node_dist[net.u[e]] + cu
+        via_v = k.node_dist[net.v[e]] + cv
         # ties go to the u end, as in geo.paths.nearest_source
         dist, src = (via_v, k.node_source[net.v[e]]) if via_v < via_u else (via_u, k.node_source[net.u[e]])
         same = np.flatnonzero(k.sources.edge == e)
@@ -212,8 +215,9 @@ class ReachIndex:
     def kind_answers(self, x: float, y: float, q: Snapped) -> list[KindAnswer]:
         """Nearest facility of every kind."""
         out = []
-        for kind in self.kinds:
-            walk, fac = self.nearest_walk(kind, q)
+        cu, cv = end_legs(q)
+        for kind, k in self.kinds.items():
+            walk, fac = self._walk(k, q, float(cu[0]), float(cv[0]))
             straight, sfac = self.nearest_straight(kind, x, y)
             out.append(KindAnswer(kind, fac, walk, sfac, straight))
         return out
