@@ -172,7 +172,9 @@ def assign_cells(cells: gpd.GeoDataFrame, units: dict[str, gpd.GeoDataFrame], so
             best[cell_idx[chosen][positive]] = unit_idx[chosen][positive]
         ids = frame["unit_id"].astype(str).to_numpy()
         cells[level] = pd.array(np.where(best >= 0, ids[np.maximum(best, 0)], None), dtype="string")
-        straddling = np.bincount(cell_idx, minlength=len(cells)) > 1
+        # Neighbouring units touch a cell along its edges; only a share of its area makes it straddle.
+        overlapping = area > 1e-6 * shapely.area(geoms[cell_idx])
+        straddling = np.bincount(cell_idx[overlapping], minlength=len(cells)) > 1
         outside = best < 0
         people = cells["population"].to_numpy()
         if outside.any():
