@@ -348,7 +348,7 @@ def cover(
                 c = city_from_options(
                     grid, facilities, osm=osm, network=network, place=place, crs=crs, coords=coords,
                     grid_coords=grid_coords, facilities_coords=facilities_coords, units=units,
-                    units_coords=units_coords, name=name or "custom", progress=update,
+                    units_coords=units_coords, name=name or out.name, progress=update,
                 )
         run_and_write(c, list(standard), overrides, out, lang, not no_map, ratios=ratios, service_areas=service_areas,
                       city_ref=city)
