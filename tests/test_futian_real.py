@@ -89,3 +89,37 @@ def test_gcj02_facilities_land_on_their_wgs84_places(futian):
     got = city.facilities.to_crs(4326)
     assert np.abs(got.geometry.x.to_numpy() - lon).max() < 1e-9
     assert np.abs(got.geometry.y.to_numpy() - lat).max() < 1e-9
+
+
+def test_elderly_circle_on_real_streets_equals_networkx(futian):
+    """The elderly standard on a real street pattern: every cell's walk equals networkx's Dijkstra.
+
+    Helsinki (the built-in real city) has no elderly-care facility, so its elderly check is skipped
+    there; here the streets are real and the 18 elderly-care sites are placed by the input generator.
+    """
+    import networkx as nx
+
+    from geo.paths import nearest_source
+    from layers.cities import load_city
+    from scenarios.evaluate import evaluate
+    from scenarios.standards import catalogue
+    from tests.test_paths import _split_graph
+
+    _, folder, _ = futian
+    city = load_city(folder)
+    std = catalogue()["elderly-circle"]
+    pos = city.facilities_of(std.kinds)
+    assert pos.size == 18
+    sources = city.snapped_facilities.take(pos)
+    ours = nearest_source(city.network, sources, city.snapped_cells)
+    g = _split_graph(city.network, {"s": sources, "t": city.snapped_cells})
+    ref = nx.multi_source_dijkstra_path_length(g, {("s", int(i)) for i in np.flatnonzero(sources.ok)})
+    expected = np.array([ref.get(("t", j), np.inf) for j in range(len(city.snapped_cells))])
+    np.testing.assert_array_equal(np.isfinite(ours.dist), np.isfinite(expected))
+    fin = np.isfinite(expected)
+    np.testing.assert_allclose(ours.dist[fin], expected[fin], rtol=0, atol=1e-3)
+    # the standard: covered when the walk takes at most 10 minutes at the elderly pace
+    r = evaluate(city, [std]).results["elderly-circle"]
+    limit = std.threshold_min * 60.0 * std.speed_mps
+    np.testing.assert_array_equal(r.covered, expected <= limit)
+    assert 0 < r.covered.sum() < len(r.covered)
