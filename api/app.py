@@ -199,9 +199,10 @@ def create_app(config: ApiConfig | None = None, *, city: City | None = None) -> 
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    install_docs(app)
+    routes = [route for router in ROUTERS for route in router.routes]
+    install_docs(app, routes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_upload_bytes + _MULTIPART_SLACK)
-    app.add_middleware(GateMiddleware, app_ref=app, routes=[route for router in ROUTERS for route in router.routes])
+    app.add_middleware(GateMiddleware, app_ref=app, routes=routes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_origins,

@@ -29,14 +29,14 @@ __all__ = ["install_docs"]
 ASSETS = "/docs/assets"
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def _openapi(app: FastAPI, routes: list[APIRoute]) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
     doc = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
                       routes=app.routes, tags=app.openapi_tags)
     config = app.state.lifecircle.config
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in routes:
+        if not route.include_in_schema:
             continue
         access = route_access(route)  # the gate and the document read one rule
         keyed = access == "write" or (access == "read" and config.reads_require_key)
@@ -55,8 +55,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def install_docs(app: FastAPI) -> None:
-    """Serve ``/docs`` from vendored assets and the configured OpenAPI (create the app with ``docs_url=None``)."""
+def install_docs(app: FastAPI, routes: list[APIRoute]) -> None:
+    """Serve ``/docs`` from vendored assets and the OpenAPI of ``routes`` as configured (create the app with ``docs_url=None``)."""
     app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-assets")
 
     @app.get("/docs", include_in_schema=False)
@@ -69,4 +69,4 @@ def install_docs(app: FastAPI) -> None:
             swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
         )
 
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app, routes)  # type: ignore[method-assign]
