@@ -13,6 +13,7 @@ command reads it back with :func:`load_city_folder`. The folder holds
 ``candidates.parquet``      candidate sites (optional)
 ``boundary.parquet``        the study area (optional)
 ``network.npz``             the walking network with its attribution
+``catalogue.toml``          the catalogue it was built with (kinds, standards, rules)
 ==========================  ====================================================
 
 All layers are in the city's one metric CRS and already validated, so
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pyarrow.parquet as pq
+import shapely
 from pyproj import CRS
 
 from layers.city import City
@@ -51,6 +54,9 @@ FORMAT_VERSION = 1
 """Bumped whenever the folder's layout changes; older folders are refused with what to do."""
 
 MANIFEST = "manifest.json"
+
+CATALOGUE = "catalogue.toml"
+"""The catalogue a city folder was built with (kinds, standards, rules)."""
 
 _LAYER_FILES = {"cells": "cells.parquet", "facilities": "facilities.parquet"}
 
@@ -78,7 +84,9 @@ def is_city_folder(path: str | Path) -> bool:
     return p.is_dir() and (p / MANIFEST).is_file()
 
 
-def save_city_folder(city: City, folder: str | Path, *, sources: dict[str, Any] | None = None) -> Path:
+def save_city_folder(
+    city: City, folder: str | Path, *, sources: dict[str, Any] | None = None, catalogue: tuple[str, str] | None = None
+) -> Path:
     """Write a city to a folder that :func:`load_city_folder` reads.
 
     Parameters
@@ -93,6 +101,9 @@ def save_city_folder(city: City, folder: str | Path, *, sources: dict[str, Any] 
         its size and SHA-256, so a later reader can tell which data made the
         city. Roles whose value is not an existing file (a place name) are
         recorded as text.
+    catalogue : (str, str), optional
+        ``(id, TOML text)`` of the catalogue the city was built with, kept as
+        ``catalogue.toml`` and named in the manifest (``scenarios.catalogue``).
 
     Returns
     -------
@@ -113,7 +124,12 @@ def save_city_folder(city: City, folder: str | Path, *, sources: dict[str, Any] 
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".partial"))
     try:
         files = _write_layers(city, tmp)
+        if catalogue is not None:  # the city keeps the kinds and rules it was validated against
+            files[CATALOGUE] = (tmp / CATALOGUE).write_bytes(catalogue[1].encode("utf-8"))
         manifest = _manifest(city, sources or {}, files)
+        if catalogue is not None:
+            manifest["catalogue"] = {"id": catalogue[0], "file": CATALOGUE,
+                                     "sha256": hashlib.sha256(catalogue[1].encode("utf-8")).hexdigest()}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         _replace_folder(tmp, folder)
     except BaseException:
@@ -289,6 +305,20 @@ def load_city_folder(folder: str | Path) -> City:
 
 
 def _read(folder: Path, name: str, crs: CRS) -> gpd.GeoDataFrame:
-    # The manifest's WKT is the one truth about the CRS (GeoParquet stores PROJJSON, which a
-    # custom local system survives too, but one source is simpler to reason about).
-    return gpd.read_parquet(folder / name).set_crs(crs, allow_override=True)
+    """One GeoParquet layer in the manifest's CRS.
+
+    The manifest's WKT is the one truth about the CRS, so the file's PROJJSON
+    is never parsed (geopandas builds a CRS from it per file, a third of a
+    second for a city's layers) and WKB is decoded straight from the Arrow
+    column. A geometry encoding other than WKB goes through geopandas.
+    """
+    table = pq.read_table(folder / name)
+    geo = json.loads((table.schema.metadata or {}).get(b"geo", b"{}"))
+    column = geo.get("primary_column")
+    if column not in table.column_names or str(geo["columns"][column].get("encoding", "")).upper() != "WKB":
+        return gpd.read_parquet(folder / name).set_crs(crs, allow_override=True)
+    at = table.column_names.index(column)
+    geometry = shapely.from_wkb(table.column(column).to_numpy(zero_copy_only=False))
+    frame = table.remove_column(at).to_pandas()
+    frame.insert(at, column, gpd.GeoSeries(geometry, index=frame.index, crs=crs))
+    return gpd.GeoDataFrame(frame, geometry=column, crs=crs)

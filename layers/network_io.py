@@ -4,6 +4,11 @@ The arrays are stored as they are (no pickling, so loading a file never runs
 code); edge geometries go through :func:`shapely.to_ragged_array` (one
 coordinate array plus offsets) and the CRS as WKT. A city-sized network of a
 few hundred thousand edges loads in well under a second.
+
+Edge geometries that are all exactly the straight segment between their two
+end nodes are not stored: a network without geometry means exactly that
+(see :class:`geo.network.WalkNetwork`), and rebuilding 1.6 million such
+lines took most of the time of loading a Guangzhou-sized city.
 """
 
 from __future__ import annotations
@@ -66,11 +71,23 @@ def save_network(network: WalkNetwork, path: str | Path, *, attribution: str = "
         arrays["node_id"] = node_id.astype(str) if node_id.dtype == object else node_id
     if network.geometry is not None:
         _, coords, (offsets,) = shapely.to_ragged_array(network.geometry)
-        arrays["geom_coords"] = coords
-        arrays["geom_offsets"] = offsets
+        if not _straight_segments(network, coords, offsets):
+            arrays["geom_coords"] = coords
+            arrays["geom_offsets"] = offsets
     path.parent.mkdir(parents=True, exist_ok=True)
     (np.savez_compressed if compress else np.savez)(path, **arrays)
     return path
+
+
+def _straight_segments(network: WalkNetwork, coords: np.ndarray, offsets: np.ndarray) -> bool:
+    """Whether every edge line is two points equal, bit for bit, to its end nodes ``u`` then ``v``."""
+    if coords.shape != (2 * network.n_edges, 2) or not np.all(np.diff(offsets) == 2):
+        return False  # a bend, a missing line or a z coordinate: keep the geometry
+    start, end = coords[0::2], coords[1::2]
+    return bool(
+        np.array_equal(start[:, 0], network.x[network.u]) and np.array_equal(start[:, 1], network.y[network.u])
+        and np.array_equal(end[:, 0], network.x[network.v]) and np.array_equal(end[:, 1], network.y[network.v])
+    )
 
 
 def network_attribution(path: str | Path) -> str:

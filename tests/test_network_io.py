@@ -67,3 +67,19 @@ def test_inconsistent_arrays(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(LayerError, match="n.npz: the saved network is inconsistent: edge end-node index out of range"):
         load_network(path)
+
+
+def test_straight_edge_lines_are_not_stored(tmp_path):
+    # Lines that are exactly u -> v are what "no geometry" means, so the file leaves them out;
+    # the same lines drawn v -> u, or with a bend, are kept as given.
+    net = small_network(with_geometry=False)
+    forward = shapely.linestrings(np.stack([np.column_stack([net.x[net.u], net.y[net.u]]),
+                                            np.column_stack([net.x[net.v], net.y[net.v]])], axis=1))
+    straight = WalkNetwork.from_edges(net.x, net.y, net.u, net.v, geometry=forward, crs=32650)
+    back = load_network(save_network(straight, tmp_path / "straight"))
+    assert back.geometry is None
+    assert all(shapely.equals_exact(back.edge_lines, forward, tolerance=0))
+    reversed_ = shapely.reverse(forward)
+    drawn = WalkNetwork.from_edges(net.x, net.y, net.u, net.v, geometry=reversed_, crs=32650)
+    back = load_network(save_network(drawn, tmp_path / "reversed"))
+    assert all(shapely.equals_exact(back.geometry, reversed_, tolerance=0))
