@@ -24,7 +24,7 @@ from api.models import CoverageRequest, Link, RunInfo
 from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
-from api.security import get_state, require_read, require_write
+from api.security import get_state, owner_of, require_read, require_write
 from api.state import AppState, CoverageRun
 from api.uploads import layer_city_frames
 from scenarios.evaluate import CoverageResult, evaluate
@@ -82,10 +82,10 @@ def _evaluate(state: AppState, standards: list[Standard], fac, grid, progress: P
     return evaluate(city, standards, progress=progress)
 
 
-def _keep(state: AppState, result: CoverageResult, req: CoverageRequest, key: str) -> CoverageRun:
+def _keep(state: AppState, result: CoverageResult, req: CoverageRequest, key: str, owner: str) -> CoverageRun:
     run_id, folder = state.new_run_folder()
     run = CoverageRun(id=run_id, key=key, result=result, request=req.model_dump(mode="json"), folder=folder)
-    state.runs.add(run)
+    state.runs.add(run, owner)
     return run
 
 
@@ -105,7 +105,7 @@ def create_run(req: CoverageRequest, request: Request, response: Response, prefe
     standards = resolve_standards(req.standards, overrides)
     fac, grid = layer_city_frames(state, req.facilities_layer, req.grid_layer)  # 404/422 now, not in a job
     key = _key(standards, req)
-    kept = state.runs.find(lambda r: r.key == key)
+    kept = state.runs.find_key(key)
     if kept is not None:
         response.status_code = 200
         response.headers["Location"] = str(request.url_for("get_run", run_id=kept.id))
@@ -113,8 +113,10 @@ def create_run(req: CoverageRequest, request: Request, response: Response, prefe
     n_cells = len(grid) if grid is not None else len(state.city.cells)
     check_budget(coverage_estimate(n_cells, len(standards)), state.config.limits.job_memory_mb)
 
+    owner = owner_of(request.headers.get("x-api-key", ""))
+
     def finish(result: CoverageResult) -> str:
-        return str(request.url_for("get_run", run_id=_keep(state, result, req, key).id))
+        return str(request.url_for("get_run", run_id=_keep(state, result, req, key, owner).id))
 
     large = n_cells * len(standards) > state.config.limits.sync_max_cell_standards
     # a job evaluates in a child process that cancelling ends; the result comes back to be kept here
@@ -123,7 +125,7 @@ def create_run(req: CoverageRequest, request: Request, response: Response, prefe
     if queued is not None:
         return queued
     with state.compute_slots:
-        run = _keep(state, _evaluate(state, standards, fac, grid, None), req, key)
+        run = _keep(state, _evaluate(state, standards, fac, grid, None), req, key, owner)
     response.headers["Location"] = str(request.url_for("get_run", run_id=run.id))
     return run_info(request, run)
 
@@ -147,7 +149,7 @@ def get_run(request: Request, run_id: str = RunId, state: AppState = Depends(get
 
 @router.delete("/{run_id}", status_code=204, summary="Delete a run", description="Forget a run and its files.", dependencies=[Depends(require_write)])
 def delete_run(run_id: str = RunId, state: AppState = Depends(get_state)) -> Response:
-    if state.runs.remove(run_id) is None:
+    if not state.runs.remove(run_id):
         raise ApiProblem(404, f"no coverage run with id '{run_id}'")
     return Response(status_code=204)
 

@@ -39,7 +39,7 @@ from api.jobs import Progress
 from api.models import Link, Overrides
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
-from api.security import app_singleton, require_read, require_write
+from api.security import app_singleton, owner_of, require_read, require_write
 from api.state import AppState, CoverageRun, store_url
 from scenarios.compare import Comparison, compare
 from scenarios.model import (
@@ -771,7 +771,7 @@ def run_scenario_job(request: Request, name: str = NameP, version: int | None = 
         run_id, folder = state.new_run_folder()
         kept = CoverageRun(id=run_id, key=f"scenario {_content_key(scenario)}", result=run.result,
                            request={"scenario": scenario.name, "version": scenario.version}, folder=folder)
-        state.runs.add(kept)
+        state.runs.add(kept, owner_of(request.headers.get("x-api-key", "")))
         return str(request.url_for("get_run", run_id=run_id))
 
     return start_or_run(request, state, "scenario-run", True, None, work)

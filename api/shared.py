@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from scenarios.db import StoreError, make_engine, read_connection, write_connection
 
-__all__ = ["ACTIVE", "QueueFull", "SharedStore"]
+__all__ = ["ACTIVE", "JobRow", "QueueFull", "RunRow", "SharedStore"]
 
 ACTIVE = ("queued", "running")
 """Job states that hold a place in the queues."""
@@ -70,6 +70,18 @@ layers = sa.Table(
 )
 
 
+runs = sa.Table(
+    "api_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False, index=True),
+    sa.Column("key", sa.Text, nullable=False),  # what the run depends on: identical requests reuse it
+    sa.Column("request", sa.Text, nullable=False),  # JSON
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),  # the pickled results (and city, for uploaded layers)
+)
+
+
 class QueueFull(Exception):
     """A job would pass a queue bound (overall or per key).
 
@@ -107,6 +119,22 @@ class JobRow:
     @property
     def done(self) -> bool:
         return self.state not in ACTIVE
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A kept coverage run, its results still pickled."""
+
+    id: str
+    owner: str
+    key: str
+    request: dict
+    created: float
+    body: bytes
+
+
+def _run(row: Any) -> RunRow:
+    return RunRow(id=row.id, owner=row.owner, key=row.key, request=json.loads(row.request), created=row.created, body=bytes(row.body))
 
 
 def _job(row: Any) -> JobRow:
@@ -283,3 +311,46 @@ class SharedStore:
     def purge_layers(self, ttl_s: float) -> None:
         with write_connection(self.engine) as conn:
             conn.execute(sa.delete(layers).where(layers.c.created < time.time() - ttl_s))
+
+    # -- coverage runs -----------------------------------------------------------
+
+    def put_run(self, row: RunRow, per_owner: int) -> list[str]:
+        """Keep a run; the owner's oldest beyond ``per_owner`` are dropped. Returns the dropped ids."""
+        with write_connection(self.engine) as conn:
+            conn.execute(sa.insert(runs).values(id=row.id, owner=row.owner, key=row.key, request=json.dumps(row.request),
+                                                created=row.created, body=row.body))
+            ids = list(conn.execute(
+                sa.select(runs.c.id).where(runs.c.owner == row.owner).order_by(runs.c.created.desc(), runs.c.id).offset(per_owner)
+            ).scalars())
+            if ids:
+                conn.execute(sa.delete(runs).where(runs.c.id.in_(ids)))
+        return ids
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        with read_connection(self.engine) as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        return None if row is None else _run(row)
+
+    def run_exists(self, run_id: str) -> bool:
+        with read_connection(self.engine) as conn:
+            return conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is not None
+
+    def find_run(self, key: str) -> str | None:
+        """The newest run made for ``key``."""
+        with read_connection(self.engine) as conn:
+            return conn.execute(sa.select(runs.c.id).where(runs.c.key == key).order_by(runs.c.created.desc()).limit(1)).scalar()
+
+    def run_ids(self) -> list[str]:
+        with read_connection(self.engine) as conn:
+            return list(conn.execute(sa.select(runs.c.id).order_by(runs.c.created)).scalars())
+
+    def delete_run(self, run_id: str) -> bool:
+        with write_connection(self.engine) as conn:
+            return conn.execute(sa.delete(runs).where(runs.c.id == run_id)).rowcount == 1
+
+    def purge_runs(self, ttl_s: float) -> list[str]:
+        with write_connection(self.engine) as conn:
+            old = list(conn.execute(sa.select(runs.c.id).where(runs.c.created < time.time() - ttl_s)).scalars())
+            if old:
+                conn.execute(sa.delete(runs).where(runs.c.id.in_(old)))
+        return old

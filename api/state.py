@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import pickle
 import shutil
 import tempfile
 import threading
@@ -37,13 +38,13 @@ from api.jobs import JobManager
 from api.models import FacilityRef
 from api.observability import Metrics
 from api.reach import ReachIndex
-from api.shared import SharedStore
+from api.shared import RunRow, SharedStore
 from geo.crs import WGS84
 from layers.city import City
 from scenarios.evaluate import CoverageResult
 from scenarios.store import data_dir as user_data_dir
 
-__all__ = ["AppState", "CoverageRun", "LayerStore", "Registry", "StoredLayer", "load_configured_city", "store_url", "wgs84_frame"]
+__all__ = ["AppState", "CoverageRun", "LayerStore", "Registry", "RunStore", "StoredLayer", "load_configured_city", "store_url", "wgs84_frame"]
 
 log = logging.getLogger("lifecircle.api")
 
@@ -265,6 +266,95 @@ class LayerStore:
         return self.shared.delete_layer(layer_id)
 
 
+class RunStore:
+    """Coverage runs in the shared store, unpickled once per worker (a small LRU cache).
+
+    A run over the loaded city is stored without it (the results only) and
+    rebuilt on this worker's city; a run over uploaded layers carries its own.
+
+    Parameters
+    ----------
+    shared : SharedStore
+    per_owner : int
+        Runs kept per API key (``limits.max_runs``); a key's oldest go first.
+    ttl_s : float
+    city : City
+        The loaded city.
+    data_dir : Path
+        Runs' files live in ``runs/<id>`` under it.
+    """
+
+    _CACHED = 32
+
+    def __init__(self, shared: SharedStore, per_owner: int, ttl_s: float, city: City, data_dir: Path):
+        self.shared, self.per_owner, self.ttl_s = shared, per_owner, ttl_s
+        self.city, self.data_dir = city, data_dir
+        self._cache: OrderedDict[str, CoverageRun] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, run: CoverageRun, owner: str = "local") -> None:
+        """Keep ``run``, dropping the owner's oldest beyond the limit."""
+        city = None if run.result.city is self.city else run.result.city
+        body = pickle.dumps((city, run.result.results), protocol=pickle.HIGHEST_PROTOCOL)
+        row = RunRow(id=run.id, owner=owner, key=run.key, request=run.request, created=run.created, body=body)
+        for dropped in self.shared.put_run(row, self.per_owner):
+            self._forget(dropped)
+        self._remember(run)
+
+    def _remember(self, run: CoverageRun) -> None:
+        with self._lock:
+            self._cache[run.id] = run
+            while len(self._cache) > self._CACHED:
+                self._cache.popitem(last=False)
+
+    def _forget(self, run_id: str) -> None:
+        with self._lock:
+            self._cache.pop(run_id, None)
+        shutil.rmtree(self.data_dir / "runs" / run_id, ignore_errors=True)
+
+    def purge(self) -> None:
+        for run_id in self.shared.purge_runs(self.ttl_s):
+            self._forget(run_id)
+
+    def get(self, run_id: str) -> CoverageRun | None:
+        """The run, or ``None`` when unknown (to every worker) or expired."""
+        self.purge()
+        with self._lock:
+            cached = self._cache.get(run_id)
+        if cached is not None:
+            if self.shared.run_exists(run_id):  # another worker may have deleted it
+                with self._lock:
+                    if run_id in self._cache:
+                        self._cache.move_to_end(run_id)
+                return cached
+            self._forget(run_id)
+            return None
+        row = self.shared.get_run(run_id)
+        if row is None:
+            return None
+        city, results = pickle.loads(row.body)  # written by this server's own code into its own store
+        folder = self.data_dir / "runs" / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        run = CoverageRun(id=run_id, key=row.key, result=CoverageResult(city=city or self.city, results=results),
+                          request=row.request, folder=folder, created=row.created)
+        self._remember(run)
+        return run
+
+    def find_key(self, key: str) -> CoverageRun | None:
+        """A kept run made for ``key`` (identical requests share it)."""
+        run_id = self.shared.find_run(key)
+        return None if run_id is None else self.get(run_id)
+
+    def values(self) -> list[CoverageRun]:
+        self.purge()
+        return [run for run in (self.get(i) for i in self.shared.run_ids()) if run is not None]
+
+    def remove(self, run_id: str) -> bool:
+        found = self.shared.delete_run(run_id)
+        self._forget(run_id)
+        return found
+
+
 def store_url(config: ApiConfig, data_dir: Path) -> str:
     """The database of scenarios and shared state: configured, else ``scenarios.db`` in the data folder."""
     return config.scenario_db_url or f"sqlite:///{data_dir / 'scenarios.db'}"
@@ -327,7 +417,7 @@ class AppState:
         limits, ttl = config.limits, config.result_ttl_s
         self.shared = SharedStore(store_url(config, self.data_dir))
         self.layers = LayerStore(self.shared, limits.max_layers, ttl)
-        self.runs: Registry[CoverageRun] = Registry(limits.max_runs, ttl, on_drop=self._drop_run_files)
+        self.runs = RunStore(self.shared, limits.max_runs, ttl, self.city, self.data_dir)
         self.jobs = JobManager(
             self.shared, config.job_workers, ttl,
             max_queued=limits.max_queued_jobs, max_per_owner=limits.max_jobs_per_key,
@@ -356,10 +446,6 @@ class AppState:
         folder = self.data_dir / "runs" / run_id
         folder.mkdir(parents=True, exist_ok=True)
         return run_id, folder
-
-    @staticmethod
-    def _drop_run_files(run: CoverageRun) -> None:
-        shutil.rmtree(run.folder, ignore_errors=True)
 
     def close(self) -> None:
         """Ask running jobs to stop (at server shutdown); the state stays usable."""

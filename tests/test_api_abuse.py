@@ -369,6 +369,14 @@ def test_two_workers_on_one_postgres_see_and_cancel_each_others_jobs(tmp_path):
     assert two.get(f"/layers/{r.json()['id']}").json()["features"] == 1
     assert two.delete(f"/layers/{r.json()['id']}", headers=HEADERS).status_code == 204
     assert one.get(f"/layers/{r.json()['id']}").status_code == 404
+    # so is a coverage run, with the same summary
+    body = {"standards": ["station-radius"], "overrides": {"station-radius": {"threshold_m": 321 + time.time() % 100}}}
+    made = one.post("/coverage", json=body, headers=HEADERS)
+    assert made.status_code == 201, made.text
+    seen = two.get(f"/coverage/{made.json()['id']}")
+    assert seen.status_code == 200 and seen.json()["summary"] == made.json()["summary"]
+    assert two.post("/coverage", json=body, headers=HEADERS).status_code == 200  # the identical run is reused
+    assert two.get(f"/coverage/{made.json()['id']}/cells?limit=5").json()["numberReturned"] == 5
 
 
 # ---------------------------------------------------------------- point 7 and operations

@@ -16,26 +16,22 @@ def serve_command(
     city: str | None = typer.Option(None, "--city", help="A city folder made by 'lifecircle city build', or a built-in "
                                     "city (default: the configuration's, else demo)."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes; they share jobs, layers and scenarios "
+                                "through the configured store (PostgreSQL across hosts)."),
 ) -> None:
     """Serve the city-portal API (OpenAPI docs at /docs).
 
-    One process: uploaded layers, runs and jobs live in its memory and data folder.
+    Jobs, job results, uploaded layers and scenarios live in the data folder's
+    store (or the configured PostgreSQL), shared by every worker.
     """
-    import uvicorn
-
-    from api.app import create_app
     from api.cli import fail
-    from api.config import load_config
+    from api.serving import serve
+    from geo.errors import LifecircleError
 
     try:
-        cfg = load_config(config, **({"city": city} if city is not None else {}))
-        app = create_app(cfg)
-    except ValueError as exc:  # ConfigError, UnknownCityError, LayerError: a message, not a traceback
+        serve(host, port, config, city, workers, log_level)
+    except LifecircleError as exc:  # ConfigError, UnknownCityError, LayerError: a message, not a traceback
         fail(str(exc))
-        return
-    # keep idle connections longer than clients and proxies usually do (5 s default
-    # races clients that reuse a connection just as the server drops it)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=30)
 
 
 def register(app: typer.Typer) -> None:
