@@ -368,6 +368,8 @@ def standards(lang: str = LANG) -> None:
         measure = (
             f"{s.threshold_m:g} m straight line"
             if s.mode == "euclidean"
+            else f"{s.threshold_m:g} m walk"  # a catalogue's walk in metres (GB 50180 radii)
+            if s.threshold_min is None
             else f"{s.threshold_min:g} min walk at {s.speed_mps:g} m/s (= {s.threshold_m:g} m)"
         )
         table.add_row(s.id, s.title(lang), ", ".join(s.kinds), measure, s.weight, s.source)
@@ -383,6 +385,10 @@ from api.commands import serve as _serve_cmd  # noqa: E402  lifecircle serve
 
 for _module in (_city_cmd, _maps_cmd, _site_cmd, _scenario_cmd, _serve_cmd):
     _module.register(app)
+
+from api.commands import batch as _batch_cmd  # noqa: E402  lifecircle batch (Dask)
+
+_batch_cmd.register(app)
 
 
 @app.command()
@@ -423,6 +429,12 @@ def ratios(
 
             for name, p in write_ratio_tables(report, out).items():
                 console.print(f"  {name:6} {p}")
+
+
+# `lifecircle catalogue`, and --catalogue FILE on every command above (so registered last).
+from api.commands import catalogue as _catalogue_cmd  # noqa: E402
+
+_catalogue_cmd.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -40,12 +40,12 @@ __all__ = [
     "evaluate_ratio_rules",
 ]
 
-RuleKind = Literal["per_demand", "count_per_demand_range", "count_per_unit"]
-Supply = Literal["count", "beds", "doctors"]
+RuleKind = Literal["per_demand", "count_per_demand_range", "count_per_unit", "capacity_per_unit"]
+Supply = Literal["count", "beds", "doctors", "floor_area_m2", "social_workers"]
 Demand = Literal["population", "elderly"]
 
-RULE_KINDS: tuple[str, ...] = ("per_demand", "count_per_demand_range", "count_per_unit")
-SUPPLIES: tuple[str, ...] = ("count", "beds", "doctors")
+RULE_KINDS: tuple[str, ...] = ("per_demand", "count_per_demand_range", "count_per_unit", "capacity_per_unit")
+SUPPLIES: tuple[str, ...] = ("count", "beds", "doctors", "floor_area_m2", "social_workers")
 DEMANDS: tuple[str, ...] = ("population", "elderly")
 
 # Required supply is a product of decimals (30 * 2800 / 1000); without this
@@ -171,6 +171,12 @@ class RatioRule:
         or any key of a city's units).
     title_en, title_zh, source, note : str
         Labels, the planning clause and how it is interpreted.
+    qualify_field, qualify_min : str and float, optional
+        Count only facilities whose ``qualify_field`` is at least
+        ``qualify_min`` (a station of at least 300 m2 of ``floor_area_m2``).
+    target_share : float, optional
+        The rule is a target for this share of units (30 % of villages);
+        ``totals["target_met"]`` says whether the passing share reaches it.
     """
 
     id: str
@@ -186,6 +192,9 @@ class RatioRule:
     title_zh: str = ""
     source: str = ""
     note: str = ""
+    qualify_field: str | None = None
+    qualify_min: float | None = None
+    target_share: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", tuple(self.kinds))
@@ -204,8 +213,14 @@ class RatioRule:
                 continue
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise RuleError(f"{where}: {name} must be a positive number, got {v!r}")
-        if self.kind != "per_demand" and self.supply != "count":
+        if self.kind in ("count_per_unit", "count_per_demand_range") and self.supply != "count":
             raise RuleError(f"{where}: kind '{self.kind}' counts facilities; supply must be 'count'")
+        if self.kind == "capacity_per_unit" and self.supply == "count":
+            raise RuleError(f"{where}: kind 'capacity_per_unit' sums a capacity; supply must not be 'count'")
+        if (self.qualify_field is None) != (self.qualify_min is None):
+            raise RuleError(f"{where}: give qualify_field and qualify_min together")
+        if self.target_share is not None and not 0 < self.target_share <= 1:
+            raise RuleError(f"{where}: target_share must be a share in (0, 1], got {self.target_share!r}")
         if self.kind == "count_per_demand_range":
             if self.max_value is None:
                 raise RuleError(f"{where}: count_per_demand_range needs max_value (demand served by one facility at most)")
@@ -255,7 +270,7 @@ class RatioRule:
         elif self.kind == "count_per_demand_range":
             least = np.ceil(demand / self.max_value - _CEIL_SLACK)
             most = np.maximum(1.0, np.floor(demand / self.min_value + _CEIL_SLACK))
-        else:  # count_per_unit
+        else:  # count_per_unit, capacity_per_unit
             least = np.full(demand.shape, float(self.min_value))
             most = np.full(demand.shape, np.inf if self.max_value is None else float(self.max_value))
         return np.where(has, least, 0.0), np.where(has, most, np.inf)
@@ -361,7 +376,11 @@ def _unit_word(rule: RatioRule, n: float) -> str:
         return "facility" if n == 1 else "facilities"
     if rule.supply == "beds":
         return "bed" if n == 1 else "beds"
-    return "doctor" if n == 1 else "doctors"
+    if rule.supply == "doctors":
+        return "doctor" if n == 1 else "doctors"
+    if rule.supply == "social_workers":
+        return "social worker" if n == 1 else "social workers"
+    return "m2 of floor area"
 
 
 def _messages(rule: RatioRule, status: np.ndarray, shortfall: np.ndarray, n_fac: np.ndarray) -> list[str]:
@@ -426,6 +445,11 @@ def evaluate_ratio_rule(
 
     n_units = len(units)
     fac = facilities[facilities["kind"].isin(list(rule.kinds)).to_numpy()]
+    if rule.qualify_field is not None:  # e.g. only stations of at least 300 m2
+        if rule.qualify_field not in fac.columns:
+            raise RuleError(f"ratio rule '{rule.id}': facilities have no '{rule.qualify_field}' column")
+        size = pd.to_numeric(fac[rule.qualify_field], errors="coerce").to_numpy(dtype=np.float64)
+        fac = fac[np.nan_to_num(size, nan=-np.inf) >= rule.qualify_min]
     # without an id column, name facilities by their row label in the full table
     fac_ids = fac["id"].astype(str).to_numpy() if "id" in fac.columns else [f"row {i}" for i in fac.index]
     if rule.supply == "count":
@@ -491,6 +515,10 @@ def evaluate_ratio_rule(
         "facilities_outside": int((~inside).sum()),
         "demand_outside": float(dem_values[~cin].sum()),
     }
+    if rule.target_share is not None:  # a target for a share of the units, not for each
+        with_demand = int(has.sum())
+        share = totals["units_pass"] / with_demand if with_demand else float("nan")
+        totals.update(share_pass=share, target_share=rule.target_share, target_met=bool(share >= rule.target_share))
     return RatioResult(rule=rule, table=table, totals=totals)
 
 

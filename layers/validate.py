@@ -26,7 +26,8 @@ import shapely
 
 from geo.chinacoords import CHINA_BOX
 from layers.errors import LayerError, describe_rows, warn_layer
-from layers.kinds import CAPACITY_FIELDS, KINDS
+from layers.areas import area_access_points
+from layers.kinds import KINDS, capacity_fields
 
 __all__ = [
     "DEFAULT_ELDERLY_SHARE",
@@ -165,19 +166,20 @@ def _id_text(value) -> str:
     return str(value).strip()
 
 
-def _kinds(values: pd.Series, source: str) -> pd.Series:
-    lookup = {k.lower(): k for k in KINDS}
-    lookup.update({v["zh"]: k for k, v in KINDS.items()})
+def _kinds(values: pd.Series, source: str, kinds=None) -> pd.Series:
+    kinds = KINDS if kinds is None else kinds  # the active catalogue's kinds unless given
+    lookup = {k.lower(): k for k in kinds}
+    lookup.update({v["zh"]: k for k, v in kinds.items()})
     text = values.reset_index(drop=True).astype("string").str.strip()
     mapped = text.str.lower().map(lookup)
     bad = mapped.isna().to_numpy()
     if bad.any():
-        valid = ", ".join(KINDS)
+        valid = ", ".join(kinds)
         _fail_rows(bad, source, "kind", lambda r: f"unknown kind {text.iloc[r]!r}; valid kinds are: {valid}")
     return mapped.astype(object)
 
 
-def validate_facilities(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
+def validate_facilities(gdf: gpd.GeoDataFrame, source: str, kinds=None) -> gpd.GeoDataFrame:
     """Check a facilities layer and return it in the City's shape.
 
     Parameters
@@ -187,6 +189,9 @@ def validate_facilities(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
         capacity columns (:data:`layers.kinds.CAPACITY_FIELDS`).
     source : str
         File or layer name for messages.
+    kinds : mapping of str to layers.kinds.Kind, optional
+        Valid kinds (a catalogue's); default the active catalogue's. Polygons
+        of polygon kinds become access points on their edge (layers.areas).
 
     Returns
     -------
@@ -204,20 +209,20 @@ def validate_facilities(gdf: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
     """
     _require_rows(gdf, source)
     require_columns(gdf, ["kind"], source)
-    gdf = gdf.reset_index(drop=True)
+    gdf = area_access_points(gdf.reset_index(drop=True), kinds)
     _check_geometry(gdf, source, ("Point",), "facilities")
     if "id" in gdf.columns:
         ids = _ids(gdf["id"], len(gdf), "f", source, "id")
     else:
         ids = _ids(None, len(gdf), "f", source, "id")
         warn_layer(source, f"no 'id' column; generated ids f1..f{len(gdf)} from the row numbers", field="id", count=len(gdf))
-    kinds = _kinds(gdf["kind"], source)
+    kind_ids = _kinds(gdf["kind"], source, kinds)
     if "name" in gdf.columns:
         names = gdf["name"].astype(object).where(gdf["name"].notna() & (gdf["name"].astype(str).str.strip() != ""), ids)
     else:
         names = ids.copy()
-    out = {"id": ids, "name": names.astype(str), "kind": kinds}
-    for col in CAPACITY_FIELDS:
+    out = {"id": ids, "name": names.astype(str), "kind": kind_ids}
+    for col in capacity_fields(kinds):
         if col in gdf.columns:
             out[col] = numeric_column(gdf[col], source, col, labels=ids)
         else:

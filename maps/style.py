@@ -6,6 +6,8 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex, to_rgba
 
+from layers.kinds import active_kinds
+
 __all__ = [
     "KIND_STYLE",
     "CLUSTER_COLOUR",
@@ -39,8 +41,16 @@ _POPULATION_CMAP = "YlOrBr"
 
 
 def kind_style(kind: str) -> dict[str, str]:
-    """Colour, matplotlib marker and SVG glyph of a facility kind."""
-    return KIND_STYLE.get(kind, _FALLBACK_KIND)
+    """Colour, matplotlib marker and SVG glyph of a facility kind.
+
+    The active catalogue's colour and symbol win (a planner's ``park``); the
+    hand-drawn glyph is kept for the seeds' kinds.
+    """
+    base = KIND_STYLE.get(kind, _FALLBACK_KIND)
+    spec = active_kinds().get(kind)
+    if spec is None:
+        return base
+    return {**base, "colour": spec.colour, "marker": spec.symbol}
 
 
 def kind_svg(kind: str, size: int = 24) -> str:

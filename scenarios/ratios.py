@@ -12,10 +12,7 @@ Two kinds of rule from ``ratio_rules.toml``:
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import geopandas as gpd
@@ -26,8 +23,7 @@ from geo.fca import FCAResult, ServiceClasses, StepDecay, classify_service, two_
 from geo.paths import pair_distances
 from geo.ratios import RatioResult, RatioRule, RuleError, capacity_values, evaluate_ratio_rules
 from layers.city import City
-from layers.kinds import KINDS
-from scenarios.standards import StandardError, walking_speeds
+from scenarios.standards import StandardError
 
 __all__ = [
     "AccessStandard",
@@ -102,43 +98,18 @@ class AccessStandard:
         return d
 
 
-def _read() -> dict[str, Any]:
-    text = resources.files("scenarios").joinpath("ratio_rules.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-def _check_kinds(where: str, kinds) -> None:
-    bad = [k for k in kinds if k not in KINDS]
-    if bad:
-        raise StandardError(f"{where}: unknown facility kinds {bad}; valid kinds are {list(KINDS)}")
-
-
-@lru_cache(maxsize=1)
 def ratio_rules() -> dict[str, RatioRule]:
-    """The ratio rules of the catalogue, by id."""
-    out = {}
-    for entry in _read().get("rule", []):
-        try:
-            rule = RatioRule.from_dict(entry)
-        except RuleError as exc:
-            raise StandardError(str(exc)) from None
-        _check_kinds(f"ratio rule '{rule.id}'", rule.kinds)
-        out[rule.id] = rule
-    return out
+    """The ratio rules of the active catalogue (``seeds``: ``ratio_rules.toml``), by id."""
+    from scenarios.catalogue import active_catalogue
+
+    return active_catalogue().rules
 
 
-@lru_cache(maxsize=1)
 def access_standards() -> dict[str, AccessStandard]:
-    """The supply-aware accessibility standards of the catalogue, by id."""
-    speeds = walking_speeds()
-    out = {}
-    for entry in _read().get("accessibility", []):
-        entry = dict(entry)
-        speed = float(speeds[f"{entry.pop('speed', 'residents')}_mps"])
-        std = AccessStandard(kinds=tuple(entry.pop("kinds")), speed_mps=speed, **entry)
-        _check_kinds(f"accessibility standard '{std.id}'", std.kinds)
-        out[std.id] = std
-    return out
+    """The supply-aware accessibility standards of the active catalogue, by id."""
+    from scenarios.catalogue import active_catalogue
+
+    return active_catalogue().access
 
 
 def _positive(where: str, name: str, value: Any) -> float:

@@ -1,4 +1,4 @@
-"""The catalogue of service-radius standards, read from ``standards.toml``.
+"""Service-radius standards: the :class:`Standard` record and lookups in the active catalogue.
 
 A :class:`Standard` is data, not code: which facility kinds satisfy it, whether
 distance is a straight line or a network walk, the threshold, the walking
@@ -7,14 +7,10 @@ speed, which population column it is weighted by, and its source clause.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
 from geo.errors import LifecircleError
-from layers.kinds import KINDS
 
 __all__ = ["Standard", "StandardError", "catalogue", "get_standard", "resolve_standards", "walking_speeds"]
 
@@ -140,50 +136,22 @@ class Standard:
         return d
 
 
-def _read_toml() -> dict[str, Any]:
-    text = resources.files("scenarios").joinpath("standards.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-@lru_cache(maxsize=1)
 def walking_speeds() -> dict[str, Any]:
-    """Default walking speeds (m/s) and their sources, from the catalogue."""
-    return dict(_read_toml()["speeds"])
+    """Walking speeds (m/s) and their sources, from the active catalogue."""
+    from scenarios.catalogue import active_catalogue
+
+    return dict(active_catalogue().speeds)
 
 
-@lru_cache(maxsize=1)
 def catalogue() -> dict[str, Standard]:
-    """All standards in the catalogue, by id (in catalogue order)."""
-    data = _read_toml()
-    speeds = walking_speeds()
-    out: dict[str, Standard] = {}
-    for entry in data["standard"]:
-        kinds = tuple(entry["kinds"])
-        bad = [k for k in kinds if k not in KINDS]
-        if bad:  # the catalogue itself is wrong: fail loudly at import of the data
-            raise StandardError(f"catalogue entry '{entry['id']}' names unknown kinds {bad}")
-        speed_key = entry.get("speed", "residents")
-        speed = float(speeds[f"{speed_key}_mps"])
-        threshold_min = entry.get("threshold_min")
-        threshold_m = entry.get("threshold_m")
-        if threshold_m is None:
-            threshold_m = float(threshold_min) * 60.0 * speed
-        out[entry["id"]] = Standard(
-            id=entry["id"],
-            title_en=entry["title_en"],
-            title_zh=entry["title_zh"],
-            kinds=kinds,
-            mode=entry["mode"],
-            threshold_m=float(threshold_m),
-            speed_mps=speed,
-            weight=entry.get("weight", "population"),
-            threshold_min=None if threshold_min is None else float(threshold_min),
-            bands_min=tuple(float(b) for b in entry.get("bands_min", ())),
-            source=entry.get("source", ""),
-            speed_source=speeds.get(f"{speed_key}_source", ""),
-            note=entry.get("note", ""),
-        )
-    return out
+    """All standards of the active catalogue (``seeds`` by default), by id, in catalogue order.
+
+    The catalogue files are read and checked by :mod:`scenarios.catalogue`;
+    ``seeds`` keeps its standards in ``standards.toml``.
+    """
+    from scenarios.catalogue import active_catalogue
+
+    return active_catalogue().standards
 
 
 def get_standard(standard_id: str, **overrides: Any) -> Standard:

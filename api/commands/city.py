@@ -70,6 +70,7 @@ def build_command(
     """Validate your layers and network once and keep them as a city folder for every command."""
     from api.cli import console, progress_bar, user_errors
     from layers.city_folder import save_city_folder
+    from scenarios.catalogue import active_catalogue
 
     with user_errors():
         with progress_bar() as update:
@@ -82,7 +83,8 @@ def build_command(
             update("writing the city folder", 0.9)
             sources = {"grid": grid, "facilities": facilities, "osm": osm, "network": network, "place": place,
                        "units": units, "candidates": candidates}
-            save_city_folder(city, out, sources=sources)
+            cat = active_catalogue()  # --catalogue FILE (api.commands.catalogue), else seeds
+            save_city_folder(city, out, sources=sources, catalogue=(cat.id, cat.text))
         print_city_info(city)
     console.print(f"  city  {out}   (use it with --city {out})")
 
