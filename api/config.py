@@ -66,8 +66,8 @@ class Limits(BaseModel):
     sync_max_cell_standards: int = Field(
         50_000, ge=0, description="Coverage runs with more cells x standards than this run as background jobs."
     )
-    max_layers: int = Field(100, gt=0, description="Most uploaded layers kept at once.")
-    max_runs: int = Field(200, gt=0, description="Most coverage runs kept at once (oldest finished dropped first).")
+    max_layers: int = Field(100, gt=0, description="Most uploaded layers kept per API key.")
+    max_runs: int = Field(200, gt=0, description="Most coverage runs kept per API key (its oldest dropped first; never another key's).")
     max_queued_jobs: int = Field(32, gt=0, description="Most unfinished background jobs on the server, all keys together (429 above).")
     max_jobs_per_key: int = Field(4, gt=0, description="Most unfinished background jobs of one API key (429 above).")
     max_results_per_key: int = Field(100, gt=0, description="Most job results kept per API key (its oldest dropped first; never another key's).")

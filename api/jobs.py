@@ -249,8 +249,10 @@ class JobManager:
         return self.cancel(job_id)
 
     def purge(self) -> None:
-        """Drop finished jobs older than the TTL."""
-        self.shared.purge_jobs(self.ttl_s)
+        """Drop finished jobs older than the TTL (and kept results as old), at most every few seconds."""
+        if self.shared.due("jobs"):
+            self.shared.purge_jobs(self.ttl_s)
+            self.shared.purge_results(self.ttl_s)
 
     def cancel_all(self) -> None:
         """Stop every job this process runs (server shutdown); the records say cancelled."""

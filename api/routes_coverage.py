@@ -28,7 +28,7 @@ from api.security import get_state, owner_of, require_read, require_write
 from api.state import AppState, CoverageRun
 from api.uploads import layer_city_frames
 from scenarios.evaluate import CoverageResult, evaluate
-from scenarios.outputs import summary_document, write_outputs
+from scenarios.outputs import write_outputs
 from scenarios.run import city_with_facilities
 from scenarios.standards import Standard, resolve_standards
 
@@ -44,7 +44,7 @@ def run_info(request: Request, run: CoverageRun) -> RunInfo:
     """The API description of a run, with links to its outputs."""
     base = str(request.url_for("get_run", run_id=run.id))
     coll = str(request.url_for("ogc_collection", collection_id=f"run-{run.id}-cells"))
-    doc = summary_document(run.result)
+    doc = run.summary
     return RunInfo(
         id=run.id,
         city=run.result.city.name,

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.jobs import Progress
 from api.models import JobInfo
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.security import get_state, job_owner, owner_of, require_read, require_write
+from api.security import get_state, job_owner, key_ok, owner_of, require_read, require_write
 from api.shared import QueueFull
 from api.state import AppState
 
@@ -153,6 +153,10 @@ def file_or_job(
     file exists, the same request serves it at once. ``make`` must write the
     file atomically (:mod:`layers.atomic`): a file that exists is served.
     ``filename`` names the download (``Content-Disposition``).
+
+    Made in the request for a client without a key, a file is made only when
+    no other such client is having one made (else 429): a render takes
+    seconds, and open clients must not be able to queue them without end.
     """
     if not path.exists():
         lock = _file_lock(path)
@@ -166,8 +170,17 @@ def file_or_job(
         queued = start_or_run(request, state, "export", large, prefer, work)
         if queued is not None:
             return queued
-        with state.compute_slots:
-            work(lambda step, fraction: None)
+        keyed = key_ok(request.headers.get("x-api-key", ""), state.config.api_keys)
+        if not keyed and not state.open_render_slot.acquire(blocking=False):
+            state.metrics.refused.labels("render").inc()
+            raise ApiProblem(429, "another client without an API key is having a map or file made; retry shortly, or send an API key",
+                             headers={"Retry-After": "2"})
+        try:
+            with state.compute_slots:
+                work(lambda step, fraction: None)
+        finally:
+            if not keyed:
+                state.open_render_slot.release()
     return FileResponse(path, media_type=media, filename=filename)
 
 

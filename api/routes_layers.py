@@ -49,9 +49,9 @@ def _created(request: Request, response: Response, layer: StoredLayer) -> LayerI
     return info
 
 
-def _check_capacity(state: AppState) -> None:
-    if len(state.layers.ids()) >= state.config.limits.max_layers:
-        raise ApiProblem(422, f"the server keeps at most {state.config.limits.max_layers} uploaded layers; delete one first")
+def _check_capacity(state: AppState, owner: str) -> None:
+    if len(state.layers.ids(owner)) >= state.config.limits.max_layers:
+        raise ApiProblem(422, f"the server keeps at most {state.config.limits.max_layers} uploaded layers per API key (limits.max_layers); delete one first")
 
 
 @router.post(
@@ -65,7 +65,7 @@ def _check_capacity(state: AppState) -> None:
     dependencies=[Depends(require_write)],
 )
 def upload_geojson(body: LayerUpload, request: Request, response: Response, state: AppState = Depends(get_state)) -> LayerInfo:
-    _check_capacity(state)
+    _check_capacity(state, owner_of(request.headers.get("x-api-key", "")))
     folder = temp_upload_dir(state)
     try:
         path = folder / "layer.geojson"
@@ -107,7 +107,7 @@ def upload_file(
             f"file: cannot tell the format of {filename or 'the upload'!r}; send .gpkg, .zip (Shapefile), .csv, .geojson, .json or .parquet",
             errors=[{"field": "file", "message": "unsupported file type"}],
         )
-    _check_capacity(state)
+    _check_capacity(state, owner_of(request.headers.get("x-api-key", "")))
     folder = temp_upload_dir(state)
     try:
         path = folder / f"upload{suffix}"

@@ -155,6 +155,7 @@ class SharedStore:
 
     def __init__(self, url: str):
         self.engine: Engine = make_engine(url)
+        self._last_purge: dict[str, float] = {}
         try:
             with write_connection(self.engine) as conn:
                 metadata.create_all(conn)
@@ -164,6 +165,20 @@ class SharedStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    _PURGE_EVERY_S = 10.0
+
+    def due(self, what: str) -> bool:
+        """Whether ``what`` (jobs, layers, runs, results) should be purged now: at most every few seconds.
+
+        A purge is a write transaction; doing one on every read would serialise the readers.
+        """
+        now = time.monotonic()
+        last = self._last_purge.get(what, -1e9)
+        if now - last < self._PURGE_EVERY_S:
+            return False
+        self._last_purge[what] = now
+        return True
 
     # -- jobs ------------------------------------------------------------------
 
@@ -286,11 +301,14 @@ class SharedStore:
     # -- layers ----------------------------------------------------------------
 
     def put_layer(self, layer_id: str, owner: str, meta: dict, body: bytes, max_layers: int) -> bool:
-        """Keep an uploaded layer; ``False`` (nothing kept) when ``max_layers`` are kept already."""
+        """Keep an uploaded layer; ``False`` (nothing kept) when the owner keeps ``max_layers`` already.
+
+        The bound is per owner, so one key filling its share leaves the others theirs.
+        """
         with write_connection(self.engine) as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x6C617973)))
-            if conn.execute(sa.select(sa.func.count()).select_from(layers)).scalar_one() >= max_layers:
+            if conn.execute(sa.select(sa.func.count()).where(layers.c.owner == owner)).scalar_one() >= max_layers:
                 return False
             conn.execute(sa.insert(layers).values(id=layer_id, owner=owner, meta=json.dumps(meta), created=meta["created"], body=body))
         return True
@@ -300,9 +318,13 @@ class SharedStore:
             row = conn.execute(sa.select(layers.c.meta, layers.c.body).where(layers.c.id == layer_id)).first()
         return None if row is None else (json.loads(row.meta), bytes(row.body))
 
-    def layer_ids(self) -> list[str]:
+    def layer_ids(self, owner: str | None = None) -> list[str]:
+        """Ids of the kept layers (of one owner if given), oldest first."""
+        query = sa.select(layers.c.id).order_by(layers.c.created)
+        if owner is not None:
+            query = query.where(layers.c.owner == owner)
         with read_connection(self.engine) as conn:
-            return list(conn.execute(sa.select(layers.c.id).order_by(layers.c.created)).scalars())
+            return list(conn.execute(query).scalars())
 
     def delete_layer(self, layer_id: str) -> bool:
         with write_connection(self.engine) as conn:

@@ -104,6 +104,17 @@ class CoverageRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
     _cells: gpd.GeoDataFrame | None = None
     _facilities: gpd.GeoDataFrame | None = None
+    _summary: dict | None = None
+
+    @property
+    def summary(self) -> dict:
+        """:func:`scenarios.outputs.summary_document` of the result, made once (tens of ms; runs never change)."""
+        with self.lock:
+            if self._summary is None:
+                from scenarios.outputs import summary_document
+
+                self._summary = summary_document(self.result)
+            return self._summary
 
     @property
     def cells_wgs84(self) -> gpd.GeoDataFrame:
@@ -200,7 +211,7 @@ class LayerStore:
     ----------
     shared : SharedStore
     capacity : int
-        Most layers kept in the store (``limits.max_layers``).
+        Most layers kept per API key (``limits.max_layers``).
     ttl_s : float
         Layers older than this are dropped.
     crs : CRS
@@ -234,7 +245,7 @@ class LayerStore:
 
     def get(self, layer_id: str) -> StoredLayer | None:
         """The layer, or ``None`` when unknown (to any worker) or expired."""
-        self.shared.purge_layers(self.ttl_s)
+        self.purge()
         found = self.shared.get_layer(layer_id)
         if found is None:  # deleted or expired through another worker: forget the cached copy too
             with self._lock:
@@ -253,9 +264,13 @@ class LayerStore:
         self._remember(layer)
         return layer
 
-    def ids(self) -> list[str]:
-        self.shared.purge_layers(self.ttl_s)
-        return self.shared.layer_ids()
+    def purge(self) -> None:
+        if self.shared.due("layers"):
+            self.shared.purge_layers(self.ttl_s)
+
+    def ids(self, owner: str | None = None) -> list[str]:
+        self.purge()
+        return self.shared.layer_ids(owner)
 
     def values(self) -> list[StoredLayer]:
         return [lay for lay in (self.get(i) for i in self.ids()) if lay is not None]
@@ -313,8 +328,9 @@ class RunStore:
         shutil.rmtree(self.data_dir / "runs" / run_id, ignore_errors=True)
 
     def purge(self) -> None:
-        for run_id in self.shared.purge_runs(self.ttl_s):
-            self._forget(run_id)
+        if self.shared.due("runs"):
+            for run_id in self.shared.purge_runs(self.ttl_s):
+                self._forget(run_id)
 
     def get(self, run_id: str) -> CoverageRun | None:
         """The run, or ``None`` when unknown (to every worker) or expired."""
@@ -439,6 +455,8 @@ class AppState:
         # in-request coverage runs at once: more would only fight over the GIL
         # and starve the cheap requests
         self.compute_slots = threading.BoundedSemaphore(config.job_workers)
+        # a map not made yet, asked for without a key: one at a time, the others get a 429
+        self.open_render_slot = threading.Lock()
 
     def new_run_folder(self) -> tuple[str, Path]:
         """A fresh run id and its (created) folder."""

@@ -207,7 +207,7 @@ def ingest_file(
     )
     _ = stored.wgs84  # build the WGS84 copy and its index before other threads read it
     if not state.layers.add(stored, owner):
-        raise ApiProblem(422, f"the server keeps at most {state.config.limits.max_layers} uploaded layers; delete one first")
+        raise ApiProblem(422, f"the server keeps at most {state.config.limits.max_layers} uploaded layers per API key (limits.max_layers); delete one first")
     return stored
 
 

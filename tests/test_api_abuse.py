@@ -419,3 +419,30 @@ def test_access_log_and_metrics(caplog):
     text = client.get("/metrics").text
     assert 'lifecircle_http_requests_total{method="POST",route="/reach",status="200"} 1.0' in text
     assert 'lifecircle_jobs{state="queued"} 0.0' in text and "lifecircle_resident_memory_bytes" in text
+
+
+def test_open_map_renders_do_not_queue(monkeypatch):
+    """Keyless requests for maps not made yet are made one at a time; the rest get 429, keyed ones wait."""
+    client = TestClient(make_app())
+    run = client.post("/coverage", json={"standards": ["clinic-walk"]}, headers=HEADERS).json()["id"]
+    state = client.app.state.lifecircle
+    assert state.open_render_slot.acquire(blocking=False)  # another anonymous render is in progress
+    try:
+        r = client.get(f"/coverage/{run}/map.png?dpi=51")
+        assert r.status_code == 429 and r.headers["retry-after"] == "2"
+        assert client.get(f"/coverage/{run}/map.png?dpi=51", headers=HEADERS).status_code == 200
+    finally:
+        state.open_render_slot.release()
+    assert client.get(f"/coverage/{run}/map.png?dpi=51").status_code == 200  # made now: served to anyone
+
+
+def test_layers_are_bounded_per_key():
+    client = TestClient(make_app(api_keys=[KEY, KEY2], limits={"max_layers": 1}))
+    site = demo_city().facilities.to_crs(4326).geometry.iloc[0]
+    layer = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "N1", "name": "n", "kind": "health_station"},
+                                                        "geometry": {"type": "Point", "coordinates": [site.x, site.y]}}]}
+    body = {"name": "one", "type": "facilities", "data": layer}
+    assert client.post("/layers", json=body, headers={"X-API-Key": KEY}).status_code == 201
+    r = client.post("/layers", json=body, headers={"X-API-Key": KEY})
+    assert r.status_code == 422 and "per API key" in r.json()["detail"]
+    assert client.post("/layers", json=body, headers={"X-API-Key": KEY2}).status_code == 201
