@@ -24,10 +24,11 @@ Steps, in one process run:
 3. ``lifecircle city build`` on those files in a child process (wall time,
    CPU, peak RSS), then ``lifecircle city info DIR``, which loads the folder.
 
-Peak RSS of a child comes from :func:`os.wait4` (the same ``getrusage``
-accounting as ``RUSAGE_CHILDREN``, but for that one child: ``RUSAGE_CHILDREN``
-keeps the largest child seen so far). The machine is shared: the load
-average is printed beside every figure.
+Peak RSS of a child is its own ``VmHWM`` (``/proc/self/status``), written at
+exit by a small wrapper: ``ru_maxrss`` from ``RUSAGE_CHILDREN`` or
+:func:`os.wait4` reports this 2.6 GB parent's peak for every child, because
+Linux carries the pre-``exec`` high-water mark of the forked process over.
+The machine is shared: the load average is printed beside every figure.
 """
 
 from __future__ import annotations
@@ -72,8 +73,25 @@ def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def run_child(cmd: list[str], label: str) -> tuple[float, float, float, str]:
-    """Run ``cmd`` with the repository on PYTHONPATH; wall s, CPU s, peak RSS MB, stdout.
+_PEAK = """
+import atexit, runpy, sys
+def _peak(path=sys.argv[1]):
+    with open("/proc/self/status") as f:
+        kb = next(line.split()[1] for line in f if line.startswith("VmHWM"))
+    with open(path, "w") as f:
+        f.write(kb)
+atexit.register(_peak)
+sys.argv = sys.argv[2:]
+if sys.argv[0] == "-c":
+    sys.argv = sys.argv[1:]
+    exec(compile(sys.argv[0], "<child>", "exec"), {"__name__": "__main__"})
+else:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+def run_child(args: list[str], label: str) -> tuple[float, float, float, str]:
+    """Run ``python <args>`` (``-m module ...`` or ``-c code ...``); wall s, CPU s, peak RSS MB, output.
 
     Raises
     ------
@@ -81,11 +99,13 @@ def run_child(cmd: list[str], label: str) -> tuple[float, float, float, str]:
         If the command fails (its output is printed).
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "160"}
-    log = WORK / f".{label}.log"
+    log, peak = WORK / f".{label}.log", WORK / f".{label}.peak"
+    peak.unlink(missing_ok=True)
+    cmd = [sys.executable, "-c", _PEAK, str(peak), *(args[1:] if args[0] == "-m" else args)]
     with log.open("w+") as out:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, usage = os.wait4(proc.pid, 0)  # CPU of this child alone
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -93,12 +113,12 @@ def run_child(cmd: list[str], label: str) -> tuple[float, float, float, str]:
     if proc.returncode != 0:
         print(text)
         raise SystemExit(f"{label} failed with exit code {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
+    return wall, usage.ru_utime + usage.ru_stime, int(peak.read_text()) / 1024, text
 
 
 # ------------------------------------------------------------------ 1. folder vs pickle
 _CHILD_LOAD = """
-import resource, sys, time
+import sys, time
 kind, target = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
 if kind == "folder":
@@ -108,7 +128,7 @@ else:
     from layers.cache import load_cached
     load = lambda name: load_cached(name, sys.argv[4])
 t1 = time.perf_counter()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM"))) / 1024
 city = load(target)
 t2 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t2 - t1:.3f} {base:.0f}")
@@ -147,7 +167,7 @@ def time_folder_vs_pickle(city, key: str, repeat: int) -> Path:
     print(f"  pickle / folder load   {pickle_load / folder_load:5.1f}x;  write {store / save:4.2f}x")
 
     for kind, args in (("folder", [str(folder)]), ("pickle", [name, str(pickles), key])):
-        wall, cpu, peak, text = run_child([sys.executable, "-c", _CHILD_LOAD, kind, *args], f"load-{kind}")
+        wall, cpu, peak, text = run_child(["-c", _CHILD_LOAD, kind, *args], f"load-{kind}")
         imports, load, base = text.split()
         print(f"  fresh process, {kind:<6} load {float(load):6.2f} s (imports {float(imports):.2f} s), peak RSS "
               f"{peak:,.0f} MB ({base} MB after imports; {load_avg()})")  # fmt: skip
@@ -216,15 +236,15 @@ def time_cli(paths: dict[str, Path], folder: Path) -> None:
     """``lifecircle city build`` then ``lifecircle city info`` in child processes."""
     shutil.rmtree(folder, ignore_errors=True)
     cmd = [
-        sys.executable, "-m", "api.cli", "city", "build", "--grid", str(paths["grid"]),
+        "-m", "api.cli", "city", "build", "--grid", str(paths["grid"]),
         "--facilities", str(paths["facilities"]), "--network", str(paths["network"]), "--out", str(folder),
     ]  # fmt: skip
     print("command          lifecircle " + " ".join(str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c
-                                                    for c in cmd[3:]))  # fmt: skip
+                                                    for c in cmd[2:]))  # fmt: skip
     before = load_avg()
     wall, cpu, peak, _ = run_child(cmd, "city-build")
     print(f"city build       {wall:7.1f} s  CPU {cpu:.1f} s, peak RSS {peak:,.0f} MB ({before} before, {load_avg()} after)")
-    cmd = [sys.executable, "-m", "api.cli", "city", "info", str(folder)]
+    cmd = ["-m", "api.cli", "city", "info", str(folder)]
     print(f"command          lifecircle city info {folder.relative_to(ROOT)}")
     before = load_avg()
     wall, cpu, peak, text = run_child(cmd, "city-info")
