@@ -87,6 +87,7 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
         assignment LP on growing prefixes of the site list.
     """
     t0 = time.perf_counter()
+    options = options.started()  # the time limit counts from here (or the caller's deadline)
     if inp.candidate_capacity is None:
         raise SitingError("capacitated_coverage needs candidate_capacity")
     if inp.n_existing and inp.existing_capacity is None:
@@ -106,6 +107,10 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
     cand = sparse.csr_matrix(mat.multiply(prep.allowed[:, None].astype(np.float64)))
     ex_cap = inp.existing_capacity if inp.existing_capacity is not None else np.zeros(0)
 
+    # measuring a chosen set is part of the answer, not of the search: its small
+    # LPs (open facilities only) are not cut by the deadline
+    evaluate = replace(options, deadline=None)
+
     def served(rows: np.ndarray, sites) -> tuple[float, np.ndarray, np.ndarray]:
         """The assignment LP with exactly ``sites`` and the existing ``rows`` open.
 
@@ -120,7 +125,7 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
         cap = np.concatenate([inp.candidate_capacity[sites], ex_cap[rows]])
         lp = capacitated_model(open_reach, demand, cap, sites.size, sites.size, np.empty(0, dtype=np.int64),
                                prep.conflicts[:0], fixed_open=np.ones(sites.size))
-        out = run_highs(lp, options, integer=False)
+        out = run_highs(lp, evaluate, integer=False)
         z = out.values[sites.size:]
         return out.objective, np.bincount(open_reach.tocoo().col, weights=z, minlength=m), z
 

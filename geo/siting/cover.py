@@ -51,6 +51,7 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
         unreachable.
     """
     t0 = time.perf_counter()
+    options = options.started()  # the time limit counts from here (or the caller's deadline)
     if not (0 < coverage <= 1):
         raise SitingError(f"coverage must be in (0, 1], got {coverage!r}")
     prep = prepare(inp, options, None)

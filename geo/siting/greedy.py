@@ -14,6 +14,7 @@ import heapq
 import numpy as np
 from scipy import sparse
 
+from geo.siting.budget import time_left
 from geo.siting.problem import Progress
 
 __all__ = ["greedy_cover", "lazy_greedy", "marginal_order", "swap_search", "value_of"]
@@ -152,6 +153,7 @@ def swap_search(
     conflicts: np.ndarray,
     max_rounds: int | None = None,
     progress: Progress | None = None,
+    deadline: float | None = None,
 ) -> np.ndarray:
     """1-opt interchange: swap one site for one candidate while it improves.
 
@@ -173,6 +175,8 @@ def swap_search(
     max_rounds : int, optional
         Default ``10 * len(sites)``.
     progress : callable, optional
+    deadline : float, optional
+        ``time.perf_counter()`` value after which no further round starts.
 
     Returns
     -------
@@ -190,6 +194,8 @@ def swap_search(
     rounds = max_rounds if max_rounds is not None else 10 * p
     scale = max(float(s.data.max(initial=0.0)), 1e-12)
     for rnd in range(rounds):
+        if rnd and time_left(deadline) <= 0:
+            break
         best, prov, second = _top_two(s, sites)
         gain = np.bincount(row, weights=np.maximum(s.data - best[s.indices], 0.0), minlength=k)
         has = prov >= 0

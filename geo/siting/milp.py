@@ -56,6 +56,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
+from geo.siting.budget import check_cancel
 from geo.siting.problem import Progress, SiteOptions
 
 __all__ = ["HighsOutcome", "Model", "capacitated_model", "cover_model", "run_highs", "savings_model"]
@@ -161,6 +162,17 @@ def _new_highs() -> highspy.Highs:
     return h
 
 
+def _interrupt_on(h: highspy.Highs, cancel) -> None:
+    """Stop HiGHS (simplex, IPM and branch-and-bound alike) once ``cancel()`` is True."""
+
+    def check(e) -> None:
+        if cancel():
+            e.data_in.user_interrupt = True
+
+    for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt, h.cbMipInterrupt):
+        cb.subscribe(check)
+
+
 def run_highs(
     model: Model,
     options: SiteOptions,
@@ -176,7 +188,8 @@ def run_highs(
     ----------
     model : Model
     options : SiteOptions
-        ``time_limit_s``, ``mip_rel_gap`` and ``threads`` are used.
+        ``mip_rel_gap``, ``threads``, ``cancel`` and the time left before
+        ``deadline`` (``time_limit_s`` without one) are used.
     integer : bool
         True: the ``x`` columns are integer (MILP); False: LP relaxation.
     warm : numpy.ndarray, optional
@@ -215,7 +228,9 @@ def run_highs(
         kinds[: model.n_x] = highspy.HighsVarType.kInteger
         lp.integrality_ = kinds.tolist()
     h.passModel(lp)
-    h.setOptionValue("time_limit", float(options.time_limit_s))
+    # the whole run's deadline, not a fresh time_limit_s per call (a stage
+    # after the MILP would otherwise push the run past its limit)
+    h.setOptionValue("time_limit", max(options.time_left(), 1e-3))
     h.setOptionValue("mip_rel_gap", float(options.mip_rel_gap))
     h.setOptionValue("presolve", "on")
     h.setOptionValue("random_seed", 0)  # deterministic runs
@@ -229,8 +244,10 @@ def run_highs(
         sol.value_valid = True
         h.setSolution(sol)
     t0 = time.perf_counter()
+    if options.cancel is not None:
+        _interrupt_on(h, options.cancel)
     if integer and progress is not None:
-        limit = float(options.time_limit_s)
+        limit = max(options.time_left(), 1e-3)
 
         def on_improve(e) -> None:
             out = e.data_out
@@ -241,6 +258,7 @@ def run_highs(
 
         h.cbMipImprovingSolution.subscribe(on_improve)
     h.run()
+    check_cancel(options.cancel, label)
     seconds = time.perf_counter() - t0
     status = h.getModelStatus()
     info = h.getInfo()

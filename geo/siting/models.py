@@ -63,6 +63,7 @@ def mclp(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> Siti
         any cell.
     """
     t0 = time.perf_counter()
+    options = options.started()  # the time limit counts from here (or the caller's deadline)
     prep = prepare(inp, options, p)
     mat = check_reach(inp, prep)
     before, base = base_dist(inp, prep)
@@ -105,6 +106,7 @@ def p_median(
         ``objective`` and ``objective_before`` in weight x metres.
     """
     t0 = time.perf_counter()
+    options = options.started()  # the time limit counts from here (or the caller's deadline)
     penalty = inp.reach_m if penalty_m is None else float(penalty_m)
     if not (np.isfinite(penalty) and penalty >= inp.reach_m):
         raise SitingError(f"penalty_m must be a finite distance >= reach_m ({inp.reach_m:g}), got {penalty_m!r}")
@@ -182,6 +184,7 @@ def max_attendance(
         ``objective`` is the total expected attendance after the change.
     """
     t0 = time.perf_counter()
+    options = options.started()  # the time limit counts from here (or the caller's deadline)
     decay_value(np.zeros(1), inp.reach_m, decay, half_distance_m)  # validate early
     prep = prepare(inp, options, p)
     mat = check_reach(inp, prep)

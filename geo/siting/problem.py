@@ -10,12 +10,13 @@ other and resolves the options into index arrays the solvers use.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from geo.siting.budget import deadline_after, time_left
 from geo.siting.errors import SitingError
 
 __all__ = ["Prepared", "Progress", "SiteOptions", "SitingInput", "prepare"]
@@ -166,7 +167,10 @@ class SiteOptions:
         ``"auto"``: the heuristic, then the MILP only if the heuristic's gap to
         the LP bound exceeds ``mip_rel_gap``.
     time_limit_s : float
-        Wall-clock limit of the HiGHS MILP run.
+        Wall-clock limit of the whole solve (shrinking, heuristics, bounds and
+        the MILP), counted from the model call unless ``deadline`` is given.
+        A run the limit cuts short reports status ``"Time limit reached"``
+        with the best sites and bound found so far.
     mip_rel_gap : float
         Relative gap at which HiGHS (and ``"auto"``) stop.
     threads : int
@@ -181,6 +185,13 @@ class SiteOptions:
         is the trivial one and the gap is not meaningful).
     progress : callable, optional
         ``progress(message, fraction)`` during long solves.
+    deadline : float, optional
+        ``time.perf_counter()`` value by which the solve must return (a caller
+        bounding a longer run, e.g. :func:`scenarios.siting.site`, passes its
+        own); overrides ``time_limit_s`` when earlier.
+    cancel : callable, optional
+        ``cancel() -> bool``, asked between stages and inside HiGHS; True stops
+        the run with :class:`geo.siting.budget.SitingCancelled`.
     """
 
     required: Sequence[int] = ()
@@ -196,6 +207,17 @@ class SiteOptions:
     swap: bool = True
     lp_bound: bool = True
     progress: Progress | None = None
+    deadline: float | None = None
+    cancel: Callable[[], bool] | None = None
+
+    def started(self) -> SiteOptions:
+        """These options with ``deadline`` set: ``time_limit_s`` from now, or the given one if earlier."""
+        own = deadline_after(self.time_limit_s)
+        return replace(self, deadline=own if self.deadline is None else min(self.deadline, own))
+
+    def time_left(self) -> float:
+        """Seconds left before ``deadline`` (``time_limit_s`` when no deadline is set)."""
+        return float(self.time_limit_s) if self.deadline is None else time_left(self.deadline)
 
 
 @dataclass(frozen=True, eq=False)

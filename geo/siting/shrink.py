@@ -10,9 +10,9 @@ Two reductions (both exact):
 * **Drop dominated candidates**: ``a`` is dominated by ``b`` when ``b`` saves at
   least as much as ``a`` for every cell (``S_a <= S_b`` entry-wise, so ``a``'s
   cells are a subset of ``b``'s). Replacing ``a`` by ``b`` never hurts, so ``a``
-  can go, unless ``a`` is required or the spacing rule is on (``b`` may then
-  conflict where ``a`` does not). Of identical candidates the lowest index
-  stays. Candidates saving nothing are dropped too (the caller fills an
+  can go, unless ``a`` is required or, with the spacing rule on, ``b``
+  conflicts with a site that ``a`` does not conflict with. Of identical
+  candidates the lowest index stays. Candidates saving nothing are dropped too (the caller fills an
   incomplete site list with them afterwards).
 """
 
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+
+from geo.grouping import concat_ranges
 
 __all__ = ["Reduced", "dominated", "merge_cells", "reduce"]
 
@@ -94,8 +96,53 @@ def merge_cells(s: sparse.csr_matrix) -> tuple[sparse.csr_matrix, np.ndarray]:
     return sparse.csr_matrix(merged), group.astype(np.int64)
 
 
-def dominated(s: sparse.csr_matrix, keep: np.ndarray) -> np.ndarray:
+def _keys(m: sparse.csr_matrix) -> np.ndarray:
+    """``row * n_cols + col`` of every entry of a CSR with sorted indices: ascending."""
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    return rows * m.shape[1] + m.indices
+
+
+def _find(keys: np.ndarray, n_cols: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Positions of the entries ``(rows, cols)`` among ``keys`` (see :func:`_keys`); ``-1`` where there is none."""
+    if keys.size == 0:
+        return np.full(rows.size, -1, dtype=np.int64)
+    want = rows.astype(np.int64) * n_cols + cols
+    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
+    return np.where(keys[pos] == want, pos, -1)
+
+
+def _pivots(s: sparse.csr_matrix) -> np.ndarray:
+    """Per non-empty row: its cell reached by the fewest rows (ties: lowest cell); -1 for empty rows."""
+    k, m = s.shape
+    count = np.bincount(s.indices, minlength=m)
+    rows = np.repeat(np.arange(k), np.diff(s.indptr))
+    order = np.lexsort((s.indices, count[s.indices], rows))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = rows[order][1:] != rows[order][:-1]
+    piv = np.full(k, -1, dtype=np.int64)
+    piv[rows[order][first]] = s.indices[order][first]
+    return piv
+
+
+def dominated(
+    s: sparse.csr_matrix,
+    keep: np.ndarray,
+    conflicts: np.ndarray | None = None,
+    chunk_entries: int = 4_000_000,
+) -> np.ndarray:
     """Rows of ``s`` dominated by another row.
+
+    ``a`` is dominated by ``b`` when ``S_a <= S_b`` entry-wise (identical rows:
+    only the higher index goes). With spacing conflicts ``b`` must also
+    conflict with nothing that ``a`` does not (``N(b) \\ {a}`` within
+    ``N(a)``): then any feasible site set holding ``a`` stays feasible, and
+    no worse, with ``b`` in its place, and a chain of such swaps ends (each
+    raises the row sum, or lowers the index among equal rows).
+
+    Only rows reaching ``a``'s least-reached cell can dominate ``a``, so each
+    row is compared with those alone, in chunks of about ``chunk_entries``
+    looked-up entries: memory stays proportional to ``s.nnz``, never to
+    ``k x k`` or ``k x m``.
 
     Parameters
     ----------
@@ -103,6 +150,10 @@ def dominated(s: sparse.csr_matrix, keep: np.ndarray) -> np.ndarray:
         ``k x m`` non-negative savings.
     keep : numpy.ndarray of bool
         Rows that must not be reported (required sites).
+    conflicts : numpy.ndarray, optional
+        ``(c, 2)`` row pairs that must not both open.
+    chunk_entries : int
+        Work size of one vectorised chunk.
 
     Returns
     -------
@@ -110,31 +161,65 @@ def dominated(s: sparse.csr_matrix, keep: np.ndarray) -> np.ndarray:
         True for rows that can be dropped (including empty rows).
     """
     s = sparse.csr_matrix(s)
+    s.sum_duplicates()
     s.sort_indices()
-    size = np.diff(s.indptr)
+    k, m = s.shape
+    size = np.diff(s.indptr).astype(np.int64)
     drop = size == 0
-    b = s.copy()
-    b.data = np.ones_like(b.data)
-    overlap = (b @ b.T).tocoo()
-    a_, b_ = overlap.row.astype(np.int64), overlap.col.astype(np.int64)
-    sub = (a_ != b_) & (overlap.data == size[a_]) & (size[a_] > 0)  # cells of a within cells of b
-    a_, b_ = a_[sub], b_[sub]
-    if a_.size:
-        # entry-wise a <= b on a's cells, and identical rows only lose to a lower index
-        ent = np.repeat(np.arange(a_.size), size[a_])
-        starts = np.repeat(s.indptr[a_], size[a_])
-        offs = np.arange(ent.size) - np.repeat(np.cumsum(size[a_]) - size[a_], size[a_])
-        pos = starts + offs
-        cells = s.indices[pos]
-        va = s.data[pos]
-        vb = np.asarray(s[b_[ent], cells]).ravel()
-        le = np.ones(a_.size, dtype=bool)
-        eq = np.ones(a_.size, dtype=bool)
-        np.logical_and.at(le, ent, va <= vb)
-        np.logical_and.at(eq, ent, va == vb)
-        equal_rows = eq & (size[b_] == size[a_])
-        ok = le & (~equal_rows | (b_ < a_))
-        drop[a_[ok]] = True
+    rowsum = np.bincount(np.repeat(np.arange(k), size), weights=s.data, minlength=k)
+    csc = s.tocsc()
+    csc.sort_indices()
+    colcount = np.diff(csc.indptr).astype(np.int64)
+    piv = _pivots(s)
+    nb = None
+    if conflicts is not None and conflicts.size:
+        a, b = conflicts[:, 0], conflicts[:, 1]
+        nb = sparse.csr_matrix(
+            (np.ones(2 * a.size, dtype=np.int8), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(k, k)
+        )
+        nb.sum_duplicates()
+        nb.sort_indices()
+        nb_keys = _keys(nb)
+    s_keys = _keys(s)
+    rows = np.flatnonzero((size > 0) & ~keep)
+    # one chunk: the rows whose comparisons (pairs x entries) fit chunk_entries
+    cum = np.cumsum(colcount[piv[rows]] * size[rows])
+    cuts = np.searchsorted(cum, np.arange(chunk_entries, cum[-1] if cum.size else 0, chunk_entries), side="right")
+    edges = np.unique(np.concatenate([[0], cuts, [rows.size]]))
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        ra = rows[lo:hi]
+        # pairs (a, b): b reaches a's pivot cell, and could be at least as good
+        n_b = colcount[piv[ra]]
+        pa = np.repeat(ra, n_b)
+        pb = csc.indices[concat_ranges(csc.indptr[piv[ra]], n_b)].astype(np.int64)
+        ok = (pb != pa) & (size[pb] >= size[pa]) & (rowsum[pb] >= rowsum[pa])
+        pa, pb = pa[ok], pb[ok]
+        if pa.size == 0:
+            continue
+        # every entry of a: b has the cell, with a saving at least as large
+        ent = np.repeat(np.arange(pa.size), size[pa])
+        pos_a = concat_ranges(s.indptr[pa], size[pa])
+        pos_b = _find(s_keys, m, pb[ent], s.indices[pos_a])
+        good = pos_b >= 0
+        good[good] = s.data[pos_b[good]] >= s.data[pos_a[good]]
+        same = pos_b >= 0
+        same[same] = s.data[pos_b[same]] == s.data[pos_a[same]]
+        le = np.bincount(ent, weights=~good, minlength=pa.size) == 0
+        eq = (np.bincount(ent, weights=~same, minlength=pa.size) == 0) & (size[pb] == size[pa])
+        dom = le & (~eq | (pb < pa))
+        pa, pb = pa[dom], pb[dom]
+        if nb is not None and pa.size:
+            # N(b) minus a must lie within N(a)
+            deg = np.diff(nb.indptr)
+            fits = deg[pb] <= deg[pa] + 1  # N(b) minus a within N(a) needs no more neighbours
+            pa, pb = pa[fits], pb[fits]
+            nsz = deg[pb]
+            ent = np.repeat(np.arange(pa.size), nsz)
+            other = nb.indices[concat_ranges(nb.indptr[pb], nsz)]
+            inside = (other == pa[ent]) | (_find(nb_keys, k, pa[ent], other) >= 0)
+            fits = np.bincount(ent, weights=~inside, minlength=pa.size) == 0
+            pa = pa[fits]
+        drop[pa] = True
     drop &= ~keep
     return drop
 
@@ -145,6 +230,7 @@ def reduce(
     required: np.ndarray,
     conflicts: np.ndarray,
     shrink: bool = True,
+    keep: np.ndarray | None = None,
 ) -> Reduced:
     """Restrict a savings matrix to allowed candidates and shrink it.
 
@@ -161,6 +247,9 @@ def reduce(
     shrink : bool
         Merge cells and drop dominated candidates; otherwise only excluded
         candidates and cells with no saving are left out.
+    keep : numpy.ndarray of bool, optional
+        Candidates never dropped as dominated (besides the required ones),
+        e.g. the sites of a warm start.
 
     Returns
     -------
@@ -171,12 +260,14 @@ def reduce(
     is_req[required] = True
     rows = allowed.copy()
     if shrink:
-        sa = s[np.flatnonzero(allowed)]
-        if conflicts.size == 0:
-            drop = dominated(sa, is_req[allowed])
-        else:  # spacing on: only empty rows are safe to drop
-            drop = (np.diff(sa.indptr) == 0) & ~is_req[allowed]
-        rows[np.flatnonzero(allowed)[drop]] = False
+        idx = np.flatnonzero(allowed)
+        pos = np.full(k, -1, dtype=np.int64)
+        pos[idx] = np.arange(idx.size)
+        cf = pos[conflicts] if conflicts.size else np.empty((0, 2), dtype=np.int64)
+        cf = cf[(cf >= 0).all(axis=1)] if cf.size else cf
+        protect = is_req if keep is None else is_req | keep
+        drop = dominated(s[idx], protect[allowed], cf)
+        rows[idx[drop]] = False
     cand = np.flatnonzero(rows)
     sr = sparse.csr_matrix(s[cand])
     live = np.flatnonzero(np.diff(sr.tocsc().indptr) > 0)

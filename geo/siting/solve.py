@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from geo.siting.budget import TIME_LIMIT_STATUS
 from geo.siting.errors import SitingError
 from geo.siting.milp import run_highs
 from geo.siting.problem import Prepared, SiteOptions
@@ -72,7 +73,7 @@ def lp_and_milp(
     # with a Lagrangian bound at hand, a MILP run solves the LP at its root
     # anyway: a separate LP first only cost time (60 s on a 2,000 x 10,000 MCLP)
     want_lp = not lp_done and (options.lp_bound if options.method == "greedy" else pre_bound is None)
-    if not closed and want_lp:
+    if not closed and want_lp and options.time_left() > 0:
         prep.report("LP relaxation", 0.0, options)
         lp = run_highs(model, options, integer=False)
         if lp.status == "Optimal":
@@ -81,6 +82,8 @@ def lp_and_milp(
     gap = relative_gap(heur_obj, bound)
     if options.method == "greedy" or (options.method == "auto" and gap <= options.mip_rel_gap):
         return None, heur_obj, bound, None, None, "heuristic"
+    if options.time_left() <= 0 and np.isfinite(heur_obj):
+        return None, heur_obj, bound, None, None, TIME_LIMIT_STATUS
     prep.report("MILP", 0.0, options)
     out = run_highs(model, options, integer=True, warm=model.start(warm_x), progress=options.progress)
     if not np.isfinite(out.objective):
