@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     ogc,
+    routes_catalogue,
     routes_coverage,
     routes_jobs,
     routes_layers,
@@ -54,6 +55,7 @@ ROUTERS: list[APIRouter] = [
     routes_scenarios.router,
     routes_ratios.router,
     routes_jobs.router,
+    routes_catalogue.router,
 ]
 """Routers mounted by :func:`create_app`, in this order."""
 

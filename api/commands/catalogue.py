@@ -82,6 +82,50 @@ def show_command(
         console.print(table)
 
 
+def circles_command(
+    city: str = typer.Option("demo", "--city", help="A city folder or a built-in city."),
+    circle: list[str] = typer.Option([], "--circle", help="Circle id (repeatable); all of the catalogue's when omitted."),
+    site_p: int = typer.Option(0, "--site", help="Also place this many new facilities completing the most circles "
+                               "(first --circle only)."),
+    spacing: float = typer.Option(200.0, "--spacing", help="Candidate spacing along the streets, metres (with --site)."),
+    out: Path = typer.Option(Path("circles"), "--out", help="Output folder."),
+    lang: str = typer.Option("en", help="Label language: en or zh."),
+    no_map: bool = typer.Option(False, "--no-map", help="Skip circles.html."),
+) -> None:
+    """Completeness of life circles per cell, unit and city (with --catalogue gb50180 or a catalogue with circles)."""
+    from api.cli import console, progress_bar, user_errors
+    from layers.cities import load_city
+    from scenarios.completeness import completeness, completeness_cells, completeness_summary, evaluate_circles
+
+    with user_errors():
+        with progress_bar() as update:
+            c = load_city(city, progress=update)
+            result, circles = evaluate_circles(c, list(circle) or None, progress=update)
+        comp = completeness(result, circles)
+        out.mkdir(parents=True, exist_ok=True)
+        cells = completeness_cells(result, comp)
+        cells.to_crs(4326).to_file(out / "completeness.gpkg", layer="cells", driver="GPKG")
+        summary = completeness_summary(result, comp)
+        summary.to_csv(out / "completeness.csv", index=False)
+        for row in summary[summary["scope"] == "city"].to_dict("records"):
+            share = "n/a" if row["share_complete"] is None else f"{row['share_complete']:.1%}"
+            console.print(f"{row['circle']}: {share} of residents have a complete circle; most often missing: "
+                          f"{row['most_missing'] or '-'} ({row['most_missing_population']:,.0f} residents)")
+        if not no_map:
+            from maps.completeness import completeness_map
+
+            completeness_map(cells, list(comp), out / "circles.html", lang=lang)
+        if site_p > 0:
+            from scenarios.circle_siting import site_circles
+
+            res = site_circles(c, circles[0].id, site_p, spacing_m=spacing)
+            res.sites.to_csv(out / "circle_sites.csv", index=False)
+            s = res.summary()
+            console.print(f"{s['p']} new facilities complete {s['newly_complete']:,.0f} more residents' "
+                          f"{s['circle']} circles ({s['status']})")
+    console.print(f"  out   {out}")
+
+
 def folder_catalogue(kwargs: dict[str, Any]) -> str | None:
     """The ``catalogue.toml`` of a ``--city`` city folder among a command's arguments, if any."""
     city = kwargs.get("city")
@@ -132,5 +176,6 @@ def register(app: typer.Typer) -> None:
     """Add ``catalogue check|show``, then ``--catalogue`` to every command registered so far (call it last)."""
     catalogue_app.command("check")(check_command)
     catalogue_app.command("show")(show_command)
+    app.command("circles")(circles_command)
     _add_everywhere(app)
     app.add_typer(catalogue_app, name="catalogue")
