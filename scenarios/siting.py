@@ -18,6 +18,7 @@ service areas of the new sites), ``sites.csv`` and ``siting.json``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,9 +34,11 @@ from scipy.spatial import cKDTree
 from geo.crs import to_wgs84
 from geo.siting import (
     SiteOptions,
+    SitingCancelled,
     SitingError,
     SitingInput,
     SitingResult,
+    SitingTimeLimit,
     candidate_matrix,
     candidates_from_points,
     candidates_on_network,
@@ -45,6 +48,7 @@ from geo.siting import (
     mclp,
     p_median,
 )
+from geo.siting.budget import check_cancel, deadline_after, time_left
 from layers.city import City
 from layers.kinds import KINDS
 from scenarios.evaluate import StandardResult, evaluate_standard
@@ -59,8 +63,10 @@ __all__ = [
     "PROBLEMS",
     "SOLVERS",
     "CitySiting",
+    "SitingCancelled",
     "SitingError",
     "SitingOptions",
+    "SitingTimeLimit",
     "site",
     "write_siting",
 ]
@@ -83,9 +89,17 @@ OBJECTIVE_UNITS = {
 _ZERO = 1e-9  # a zero distance is stored as this, so that it is not read as "out of reach"
 
 Progress = Callable[[str, float], None]
+Cancel = Callable[[], bool]
 
-# Share of the progress bar each stage takes: candidates, distances, solve, check.
-_STAGES = {"candidates": (0.0, 0.05), "distances": (0.05, 0.5), "solve": (0.5, 0.9), "check": (0.9, 1.0)}
+# Share of the progress bar each stage takes: candidates, distances, the city as
+# it is (evaluated first: its time sizes the reserve for the check), solve, check.
+_STAGES = {"candidates": (0.0, 0.03), "distances": (0.03, 0.35), "current": (0.35, 0.4), "solve": (0.4, 0.9),
+           "check": (0.9, 1.0)}
+# The check re-evaluates the city twice more (after the closures, with the new
+# sites); the solver's deadline leaves this many times the first evaluation's
+# time for it, plus a fixed margin for assembling the answer.
+_CHECK_RESERVE = 2.5
+_CHECK_MARGIN_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -388,7 +402,27 @@ def build_candidates(
     )
 
 
-def _matrices(city: City, standard: Standard, cands: CandidateSites, existing: np.ndarray, progress):
+def _bounded(progress: Progress | None, deadline: float, cancel: Cancel | None, time_limit_s: float) -> Progress:
+    """A progress callback for the distance stage that also enforces the deadline and cancellation.
+
+    Without the candidate distances there is nothing to solve, so running out
+    of time here ends the run with :class:`SitingTimeLimit`.
+    """
+
+    def update(message: str, fraction: float) -> None:
+        check_cancel(cancel, message)
+        if time_left(deadline) <= 0:
+            raise SitingTimeLimit(
+                f"time_limit_s={time_limit_s:g} ran out while measuring {message} ({fraction:.0%} done); "
+                "raise time_limit_s, or use fewer candidates (a larger spacing or a candidate layer)"
+            )
+        if progress is not None:
+            progress(message, fraction)
+
+    return update
+
+
+def _matrices(city: City, standard: Standard, cands: CandidateSites, existing: np.ndarray, progress: Progress):
     """Candidate x cell and existing x cell distances within the standard's reach."""
     reach = standard.threshold_m
     if standard.mode == "euclidean":
@@ -403,6 +437,7 @@ def _matrices(city: City, standard: Standard, cands: CandidateSites, existing: n
         return cand, sparse.csr_matrix((0, len(city.cells)))
     fac = city.snapped_facilities.take(existing)
     ex = candidate_matrix(city.network, fac, cells, reach)
+    progress("existing facilities' distances", 1.0)
     return cand, ex
 
 
@@ -508,6 +543,7 @@ def site(
     existing_capacity: float | str | None = None,
     decay: str = "exponential",
     progress: Progress | None = None,
+    cancel: Cancel | None = None,
 ) -> CitySiting:
     """Propose where new facilities should go to serve one standard.
 
@@ -543,7 +579,12 @@ def site(
     solver : {"auto", "milp", "greedy"}
         See :class:`geo.siting.SiteOptions`.
     time_limit_s : float, default 60
-        Limit of the MILP run.
+        Limit of the whole run: distances, solve and the check. The solver
+        gets what the distances leave, less a reserve for the check (sized
+        by timing the first of its three evaluations before the solve). A
+        solve the limit cuts short keeps its best sites and reports status
+        ``"Time limit reached"`` with its gap; when the limit runs out while
+        the distances are measured, :class:`SitingTimeLimit` is raised.
     capacity, existing_capacity : optional
         ``capacitated`` only: weight one new site can serve; existing
         facilities' capacity as a number, a facility column name, or (default)
@@ -551,7 +592,11 @@ def site(
     decay : {"exponential", "linear"}
         ``attendance`` only.
     progress : callable, optional
-        ``progress(step, fraction)``.
+        ``progress(step, fraction)``: each step by name (candidates, distances,
+        the city as it is, shrinking, greedy, bounds, MILP, checking).
+    cancel : callable, optional
+        ``cancel() -> bool``, asked between and inside the steps (HiGHS
+        included); True ends the run with :class:`SitingCancelled`.
 
     Returns
     -------
@@ -563,11 +608,17 @@ def site(
         Unknown standard or bad override.
     SitingError
         Unknown problem, candidate or facility id; ``p`` missing or larger
-        than the candidates; no candidate within reach; negative capacity.
+        than the candidates; no candidate within reach; negative capacity;
+        a time limit that is not a positive number of seconds.
+    SitingTimeLimit
+        The time limit ran out before the candidate distances were measured.
+    SitingCancelled
+        ``cancel()`` returned True.
     """
-    import time
-
     t0 = time.perf_counter()
+    if not (isinstance(time_limit_s, (int, float)) and np.isfinite(time_limit_s) and time_limit_s > 0):
+        raise SitingError(f"time_limit_s must be a positive number of seconds, got {time_limit_s!r}")
+    deadline = deadline_after(time_limit_s, t0)
     standard = get_standard(standard_id, **dict(overrides or {}))
     if weight is not None:
         standard = standard.with_overrides(weight=weight)
@@ -595,7 +646,9 @@ def site(
     required = _positions(options.required, index, "candidate", "required", hint)
     excluded = _positions(options.excluded, index, "candidate", "excluded", hint)
 
-    mat, ex = _matrices(city, standard, cands, existing, _report(progress, "distances"))
+    check_cancel(cancel, "candidate sites")
+    mat, ex = _matrices(city, standard, cands, existing,
+                        _bounded(_report(progress, "distances"), deadline, cancel, time_limit_s))
     weights = city.cells[standard.weight].to_numpy(dtype=np.float64)
     cap = ex_cap = None
     if problem == "capacitated":
@@ -605,23 +658,28 @@ def site(
         candidate_xy=np.column_stack([cands.x, cands.y]), candidate_capacity=cap,
         existing_capacity=ex_cap if existing.size else None,
     )
+    step = _report(progress, "current")
+    if step:
+        step("evaluating the city as it is", 0.0)
+    t_eval = time.perf_counter()
+    current = evaluate_standard(city, standard)
+    t_eval = time.perf_counter() - t_eval
+    check_cancel(cancel, "evaluating the city as it is")
     opts = SiteOptions(
         required=required, excluded=excluded, remove_existing=removed, relocate={r: None for r in relocated},
         min_spacing_m=options.min_spacing_m, method=solver, time_limit_s=time_limit_s,
-        progress=_report(progress, "solve"),
+        progress=_report(progress, "solve"), cancel=cancel,
+        deadline=deadline - _CHECK_RESERVE * t_eval - _CHECK_MARGIN_S,
     )
     res = _solve(problem, inp, opts, p, target_share, decay)
-
-    step = _report(progress, "check")
-    if step:
-        step("checking coverage", 0.0)
-    return _assemble(city, standard, problem, res, cands, inp, existing, kind, required, t0)
+    check_cancel(cancel, "solve")
+    return _assemble(city, standard, problem, res, cands, inp, existing, kind, required, t0, current,
+                     _report(progress, "check"))
 
 
-def _assemble(city, standard, problem, res, cands, inp, existing, kind, required, t0) -> CitySiting:
+def _assemble(city, standard, problem, res, cands, inp, existing, kind, required, t0, current,
+              step: Progress | None) -> CitySiting:
     """Site table, newly covered cells, edits and the independent re-evaluation."""
-    import time
-
     reach = standard.threshold_m
     order = np.asarray(res.sites, dtype=np.int64)
     fac_ids = city.facilities["id"].astype(str).to_numpy()
@@ -666,9 +724,14 @@ def _assemble(city, standard, problem, res, cands, inp, existing, kind, required
               for r, (fid, a, b) in enumerate(zip(new_ids, x, y, strict=True))]
     closed = city_with_facilities(city, apply_edits(city.facilities, edits[: len(removed_ids)], city.crs)) if removed_ids else city
     after_city = city_with_facilities(city, apply_edits(city.facilities, edits, city.crs))
-    current = evaluate_standard(city, standard)
+    if step:
+        step("checking coverage: the city after the closures", 0.0)
     before = evaluate_standard(closed, standard) if removed_ids else current
+    if step:
+        step("checking coverage: the city with the new sites", 0.5)
     after = evaluate_standard(after_city, standard)
+    if step:
+        step("checking coverage: done", 1.0)
 
     claimed_mask = covered0 | (rank >= 0)
     cells = city.cells

@@ -8,6 +8,7 @@ the models: :func:`mclp`, :func:`lscp`, :func:`p_median`,
 :class:`SitingResult`; bad input raises :class:`SitingError`.
 """
 
+from geo.siting.budget import SitingCancelled, SitingTimeLimit
 from geo.siting.candidates import (
     Candidates,
     candidate_matrix,
@@ -25,9 +26,11 @@ __all__ = [
     "DECAYS",
     "Candidates",
     "SiteOptions",
+    "SitingCancelled",
     "SitingError",
     "SitingInput",
     "SitingResult",
+    "SitingTimeLimit",
     "candidate_matrix",
     "candidates_from_points",
     "candidates_on_network",

@@ -124,11 +124,32 @@ def _pivots(s: sparse.csr_matrix) -> np.ndarray:
     return piv
 
 
+def _conflicts_fit(
+    nb: sparse.csr_matrix, nb_keys: np.ndarray, pa: np.ndarray, pb: np.ndarray, chunk_entries: int
+) -> np.ndarray:
+    """The ``pa`` whose dominator ``pb`` conflicts with nothing else that ``pa`` does not (``N(b) - a`` in ``N(a)``)."""
+    k = nb.shape[0]
+    deg = np.diff(nb.indptr)
+    fits = deg[pb] <= deg[pa] + 1  # N(b) minus a within N(a) needs no more neighbours
+    pa, pb = pa[fits], pb[fits]
+    cum = np.cumsum(deg[pb])
+    edges = np.unique(np.concatenate([[0], np.searchsorted(cum, np.arange(chunk_entries, cum[-1] if cum.size else 0,
+                                                                           chunk_entries), side="right"), [pa.size]]))
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        a, b = pa[lo:hi], pb[lo:hi]
+        ent = np.repeat(np.arange(a.size), deg[b])
+        other = nb.indices[concat_ranges(nb.indptr[b], deg[b])]
+        inside = (other == a[ent]) | (_find(nb_keys, k, a[ent], other) >= 0)
+        out.append(a[np.bincount(ent, weights=~inside, minlength=a.size) == 0])
+    return np.concatenate(out) if out else pa[:0]
+
+
 def dominated(
     s: sparse.csr_matrix,
     keep: np.ndarray,
     conflicts: np.ndarray | None = None,
-    chunk_entries: int = 4_000_000,
+    chunk_entries: int = 1_000_000,
 ) -> np.ndarray:
     """Rows of ``s`` dominated by another row.
 
@@ -209,16 +230,7 @@ def dominated(
         dom = le & (~eq | (pb < pa))
         pa, pb = pa[dom], pb[dom]
         if nb is not None and pa.size:
-            # N(b) minus a must lie within N(a)
-            deg = np.diff(nb.indptr)
-            fits = deg[pb] <= deg[pa] + 1  # N(b) minus a within N(a) needs no more neighbours
-            pa, pb = pa[fits], pb[fits]
-            nsz = deg[pb]
-            ent = np.repeat(np.arange(pa.size), nsz)
-            other = nb.indices[concat_ranges(nb.indptr[pb], nsz)]
-            inside = (other == pa[ent]) | (_find(nb_keys, k, pa[ent], other) >= 0)
-            fits = np.bincount(ent, weights=~inside, minlength=pa.size) == 0
-            pa = pa[fits]
+            pa = _conflicts_fit(nb, nb_keys, pa, pb, chunk_entries)
         drop[pa] = True
     drop &= ~keep
     return drop
