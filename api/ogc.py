@@ -13,6 +13,7 @@ can add them directly.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from datetime import UTC, datetime
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.models import Link
@@ -30,7 +32,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.security import get_state, require_read
 from api.state import AppState
 
-__all__ = ["GeoJSONResponse", "Source", "extent_wgs84", "feature_collection", "find_source", "items_page", "layer_id_column", "router"]
+__all__ = ["GeoJSONResponse", "Source", "extent_wgs84", "feature_collection", "features_json", "find_source", "items_page", "layer_id_column", "router"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
@@ -118,16 +120,41 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
 
 def feature_collection(frame: gpd.GeoDataFrame, rows: np.ndarray, id_column: str | None) -> dict:
     """GeoJSON FeatureCollection of ``frame.iloc[rows]`` with feature ids."""
+    return json.loads(features_json(frame, rows, id_column).join(('{"type":"FeatureCollection","features":', "}")))
+
+
+def _plain_column(values: pd.Series) -> list:
+    """A column as JSON-ready Python values: NaN, infinities and NA to None, numpy scalars to Python ones."""
+    missing = values.isna().to_numpy()
+    if pd.api.types.is_float_dtype(values.dtype):
+        missing = missing | ~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))
+    out = values.astype(object).where(~missing, None).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in out]
+
+
+def features_json(frame: gpd.GeoDataFrame, rows: np.ndarray, id_column: str | None) -> str:
+    """The JSON text of the features ``frame.iloc[rows]``, as a JSON array.
+
+    Geometries are written by GEOS in one vectorised call and properties
+    column by column; ``GeoDataFrame.to_geo_dict`` walks every row in Python
+    and was most of the time of a page request.
+    """
     sub = frame.iloc[rows]
-    doc = sub.to_geo_dict(na="null", drop_id=True)
-    ids = sub[id_column].to_numpy() if id_column else rows
-    for f, fid in zip(doc["features"], ids, strict=True):
-        f["id"] = str(fid) if id_column else int(fid)
-    doc.pop("bbox", None)
-    return doc
+    geom_name = sub.geometry.name
+    geoms = shapely.to_geojson(sub.geometry.values)
+    names = [c for c in sub.columns if c != geom_name]
+    columns = [_plain_column(sub[c]) for c in names]
+    ids = [str(v) for v in sub[id_column].tolist()] if id_column else [int(r) for r in rows]
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    parts = []
+    for i in range(len(sub)):
+        props = dumps({name: col[i] for name, col in zip(names, columns, strict=True)})
+        geometry = "null" if geoms[i] is None else geoms[i]
+        parts.append(f'{{"id":{dumps(ids[i])},"type":"Feature","properties":{props},"geometry":{geometry}}}')
+    return "[" + ",".join(parts) + "]"
 
 
-def items_page(request: Request, frame: gpd.GeoDataFrame, id_column: str | None, bbox: str | None, limit: int, offset: int, max_limit: int, extra_links: list[dict] | None = None) -> GeoJSONResponse:
+def items_page(request: Request, frame: gpd.GeoDataFrame, id_column: str | None, bbox: str | None, limit: int, offset: int, max_limit: int, extra_links: list[dict] | None = None) -> Response:
     """One page of features with OGC ``numberMatched``/``numberReturned`` and next/prev links."""
     box = parse_bbox(bbox)
     if box is None:
@@ -137,20 +164,22 @@ def items_page(request: Request, frame: gpd.GeoDataFrame, id_column: str | None,
         rows = np.sort(frame.sindex.query(shapely.box(x0, y0, x1, y1), predicate="intersects"))
     limit = min(limit, max_limit)
     page = rows[offset : offset + limit]
-    doc = feature_collection(frame, page, id_column)
     links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
     if offset + limit < rows.size:
         links.append({"href": str(request.url.include_query_params(offset=offset + limit, limit=limit)), "rel": "next", "type": GEOJSON})
     if offset > 0:
         links.append({"href": str(request.url.include_query_params(offset=max(0, offset - limit), limit=limit)), "rel": "prev", "type": GEOJSON})
     links += extra_links or []
-    doc.update(
-        numberMatched=int(rows.size),
-        numberReturned=int(page.size),
-        timeStamp=datetime.now(UTC).isoformat(timespec="seconds"),
-        links=links,
+    rest = json.dumps(
+        {
+            "numberMatched": int(rows.size),
+            "numberReturned": int(page.size),
+            "timeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
+            "links": links,
+        }
     )
-    return GeoJSONResponse(doc)
+    body = '{"type":"FeatureCollection","features":' + features_json(frame, page, id_column) + "," + rest[1:]
+    return Response(body.encode("utf-8"), media_type=GEOJSON)
 
 
 def one_feature(frame: gpd.GeoDataFrame, id_column: str | None, feature_id: str, where: str) -> dict:
