@@ -1,0 +1,282 @@
+"""lifecircle batch: plans, the run on a LocalCluster, equality with the sequential loop, resume, failures, a killed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from layers.cities.generator import generate_city
+from layers.city_folder import save_city_folder
+from scenarios.batch import BatchPlanError, ClusterError, load_plan, open_client, plan_from_dict, run_batch
+from scenarios.batch.tasks import cells_columns
+from scenarios.evaluate import evaluate
+from scenarios.run import run_scenario
+
+STANDARDS = ["station-radius", "clinic-walk", "elderly-circle"]
+
+
+@pytest.fixture(scope="module")
+def cities(tmp_path_factory) -> dict[str, Path]:
+    """Three small generated districts as city folders."""
+    root = tmp_path_factory.mktemp("batch-cities")
+    out = {}
+    for i, name in enumerate(["north", "south", "west"]):
+        city = generate_city(width_m=2600, height_m=2200, seed=100 + i, name=name)
+        out[name] = save_city_folder(city, root / name)
+    return out
+
+
+def _scenarios(cities: dict[str, Path]) -> list[dict]:
+    from layers.cities import load_city
+
+    north = load_city(cities["north"])
+    south = load_city(cities["south"])
+    # a clinic in the middle of north, and south without its first elderly-care centre
+    centre = north.cells.geometry.union_all().centroid
+    from geo.crs import to_wgs84
+
+    lon, lat = to_wgs84(np.array([centre.x]), np.array([centre.y]), north.crs)
+    ec = south.facilities.loc[south.facilities["kind"] == "elderly_care", "id"].iloc[0]
+    return [
+        {"name": "north-clinic", "city": str(cities["north"]), "standards": ["clinic-walk"],
+         "edits": [{"op": "add", "id": "NEW-1", "kind": "health_station", "lon": float(lon[0]), "lat": float(lat[0])}]},
+        {"name": "south-close", "city": str(cities["south"]), "standards": ["elderly-circle", "station-radius"],
+         "edits": [{"op": "remove", "id": str(ec)}]},
+    ]
+
+
+def _plan(tmp: Path, cities: dict[str, Path], **extra) -> Path:
+    data = {"cities": [str(p) for p in cities.values()], "standards": STANDARDS,
+            "scenarios": _scenarios(cities), **extra}
+    path = tmp / "plan.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def threads_client():
+    """Two in-process workers: the fastest LocalCluster to start inside the suite."""
+    with open_client(workers=2, processes=False, dashboard=False) as client:
+        yield client
+
+
+def _cells(out: Path) -> gpd.GeoDataFrame:
+    return gpd.read_parquet(out / "cells").sort_values(["city", "scenario", "cell_id"], ignore_index=True)
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    """Equal value for value: floats bit for bit, missing where missing."""
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    if len(a) != len(b) or not (a.isna() == b.isna()).all():
+        return False
+    x, y = a[a.notna()], b[b.notna()]
+    if pd.api.types.is_float_dtype(x):
+        return bool(np.array_equal(x.to_numpy(np.float64).view(np.int64), y.to_numpy(np.float64).view(np.int64)))
+    return bool((x.astype(object).to_numpy() == y.astype(object).to_numpy()).all())
+
+
+@pytest.fixture(scope="module")
+def reference(cities, tmp_path_factory, threads_client):
+    """One batch run of three cities (one of them in tiles), two scenarios and a sweep."""
+    tmp = tmp_path_factory.mktemp("batch-ref")
+    plan = load_plan(_plan(tmp, cities, tiles={"west": 4},
+                           sweeps=[{"standard": "elderly-circle", "p": [1, 2], "cities": ["north"]}]))
+    report = run_batch(plan, tmp / "out", threads_client)
+    return plan, report, tmp / "out"
+
+
+# ---------------------------------------------------------------- plans
+def test_plan_errors_name_the_field_before_any_work(cities, tmp_path):
+    ok = {"cities": [str(cities["north"])]}
+    cases = [
+        ({"cities": ["nowhere-city"]}, "cities[0]: 'nowhere-city' is neither a built-in city"),
+        ({**ok, "standards": ["clinic-wlak"]}, "standards: unknown standard 'clinic-wlak'"),
+        ({**ok, "scenarios": [{"name": "x", "city": "demo"}]}, "scenario 'x' is for city 'demo', which is not in cities"),
+        ({**ok, "sweeps": [{"standard": "clinic-walk", "p": [0]}]}, "sweeps[0].p"),
+        ({**ok, "sweeps": [{"standard": "clinic-walk", "p": [1], "problem": "lscp"}]}, "sweeps[0].problem"),
+        ({**ok, "tiles": {"elsewhere": 4}}, "tiles.elsewhere: no city of the plan"),
+        ({**ok, "citys": ["demo"]}, "citys"),
+    ]
+    for data, expected in cases:
+        with pytest.raises(BatchPlanError) as err:
+            plan_from_dict(data, "plan.yaml", tmp_path)
+        assert expected in str(err.value), str(err.value)
+        assert str(err.value).startswith("plan.yaml")
+
+
+def test_cli_reports_a_missing_city_in_one_line_and_does_no_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("cities: [demo, ./no-such-folder]\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["batch", str(plan), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "cities[1]: './no-such-folder' is neither a built-in city" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_that_does_not_answer_is_one_clear_error():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t = time.perf_counter()
+    with pytest.raises(ClusterError, match=f"--scheduler tcp://127.0.0.1:{port}: no Dask scheduler answers"):
+        with open_client(scheduler=f"tcp://127.0.0.1:{port}", timeout_s=1):
+            pass
+    assert time.perf_counter() - t < 30
+
+
+# ---------------------------------------------------------------- results
+def test_batch_equals_the_sequential_loop(reference, cities):
+    plan, report, out = reference
+    assert report.ok and not report.skipped
+    cells = _cells(out)
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"city", "scenario", "standard", "covered", "total", "share"} <= set(summary.columns)
+    from layers.cities import load_city
+
+    runs = 0
+    for ref in plan.cities:
+        city = load_city(ref.ref)
+        for sc in [None] + [s for s in plan.scenarios if s.city == ref.ref]:
+            if sc is None:
+                result = evaluate(city, plan.standards)
+                name = "base"
+            else:
+                result = run_scenario(sc, city).result
+                name = sc.name
+            want = result.cells_frame()
+            got = cells[(cells["city"] == ref.name) & (cells["scenario"] == name)].set_index("cell_id")
+            got = got.loc[want["cell_id"].astype(str)]
+            assert len(got) == len(want)
+            for s in result.results.values():
+                for col in cells_columns([s.standard]):
+                    assert _same(got[col], want[col]), (ref.name, name, col)
+            rows = summary[(summary["city"] == ref.name) & (summary["scenario"] == name)].set_index("standard")
+            for row in result.summary_frame().itertuples():
+                assert rows.loc[row.standard, "covered"] == pytest.approx(row.covered, abs=0.051)
+                assert rows.loc[row.standard, "total"] == pytest.approx(row.total, abs=0.051)
+            runs += 1
+    assert runs == 5  # three cities as they are, two scenarios
+    assert len(summary) == 3 * 3 + 1 + 2
+    # tiles are partitions of their own, and their cells are exactly the city's
+    assert sorted(cells.loc[cells["city"] == "west", "tile"].unique()) == [0, 1, 2, 3]
+
+
+def test_sweep_curve_points_are_the_siting_runs(reference):
+    from layers.cities import load_city
+    from scenarios.siting import site
+
+    plan, report, out = reference
+    curves = pd.read_csv(out / "sweeps" / "curves.csv")
+    assert list(curves["p"]) == [1, 2]
+    city = load_city(plan.city("north").ref)
+    for p in (1, 2):
+        want = site(city, "elderly-circle", problem="mclp", p=p, solver="greedy").summary()
+        assert curves.set_index("p").loc[p, "covered_after"] == pytest.approx(want["covered_after"], rel=1e-12)
+    assert (out / "sweeps" / "elderly-circle-mclp.png").stat().st_size > 1000
+
+
+def test_the_dataset_has_one_schema_and_reads_with_pyarrow_and_dask_geopandas(reference):
+    import pyarrow.parquet as pq
+
+    plan, report, out = reference
+    files = sorted((out / "cells").glob("*.parquet"))
+    assert len(files) == 2 + 2 + 4  # north and south with their scenario, west's base in 4 tiles
+    schemas = {str(pq.read_schema(f).remove_metadata()) for f in files}
+    assert len(schemas) == 1
+    frame = gpd.read_parquet(out / "cells")
+    assert frame.crs.to_epsg() == 4326
+    assert len(frame) == sum(pq.read_metadata(f).num_rows for f in files)
+    dgpd = pytest.importorskip("dask_geopandas")
+    ddf = dgpd.read_parquet(out / "cells")
+    assert ddf.npartitions == len(files)
+    assert len(ddf.compute()) == len(frame)
+
+
+# ---------------------------------------------------------------- resume and failures
+def test_a_resumed_run_does_no_repeated_work(reference, threads_client, tmp_path):
+    import shutil
+
+    plan, report, out = reference
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    stamps = {p: p.stat().st_mtime_ns for p in (copy / "cells").glob("*.parquet")}
+    again = run_batch(plan, copy, threads_client)
+    assert again.ran == [] and again.failed == []
+    assert sorted(again.skipped) == sorted(report.ran)
+    assert {p: p.stat().st_mtime_ns for p in (copy / "cells").glob("*.parquet")} == stamps
+    # a half-written file (no manifest entry) is never taken as done: it is written again, alone
+    victim = copy / "cells" / "south__south-close.parquet"
+    manifest = (copy / "manifest.json").read_text()
+    import json
+
+    data = json.loads(manifest)
+    del data["partitions"]["cells/south/south-close"]
+    (copy / "manifest.json").write_text(json.dumps(data))
+    victim.write_bytes(b"PAR1 half a file")
+    third = run_batch(plan, copy, threads_client)
+    assert third.ran == ["cells/south/south-close"]
+    assert _same(gpd.read_parquet(victim)["elderly_circle_dist_m"],
+                 gpd.read_parquet(out / "cells" / "south__south-close.parquet")["elderly_circle_dist_m"])
+    assert pd.read_csv(copy / "summary.csv").equals(pd.read_csv(out / "summary.csv"))
+
+
+def test_a_partition_failing_on_bad_data_names_the_city_and_the_others_finish(cities, tmp_path, threads_client):
+    data = {"cities": [str(cities["north"]), str(cities["south"])], "standards": ["station-radius"],
+            "scenarios": [{"name": "bad-edit", "city": str(cities["south"]), "edits": [{"op": "remove", "id": "NO-SUCH"}]}]}
+    plan = plan_from_dict(data, "plan.yaml", tmp_path)
+    report = run_batch(plan, tmp_path / "out", threads_client)
+    assert [k for k, _ in report.failed] == ["cells/south/bad-edit"]
+    assert "city 'south', scenario 'bad-edit'" in report.failed[0][1] and "NO-SUCH" in report.failed[0][1]
+    assert sorted(report.ran) == ["cells/north/base", "cells/south/base"]
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert sorted(set(zip(summary["city"], summary["scenario"]))) == [("north", "base"), ("south", "base")]
+    assert "NO-SUCH" in (tmp_path / "out" / "failures.csv").read_text()
+
+
+def test_a_killed_worker_does_not_change_the_result(reference, cities, tmp_path):
+    """Kill a worker process of a LocalCluster while it runs a partition: Dask runs it again elsewhere."""
+    plan, report, out = reference
+    with open_client(workers=2, processes=True, dashboard=False) as client:
+        client.run(lambda: __import__("scenarios.batch.tasks"))  # warm imports before the clock matters
+        pids = client.run(os.getpid)
+        killed: list[int] = []
+
+        def killer() -> None:
+            deadline = time.time() + 120
+            while time.time() < deadline and not killed:
+                busy = [w for w, tasks in client.processing().items() if tasks]
+                if busy:
+                    time.sleep(0.3)  # mid-task
+                    pid = pids.get(busy[0])
+                    if pid:
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        again = run_batch(plan, tmp_path / "out", client)
+        thread.join()
+    assert killed, "no worker was killed"
+    assert again.ok, again.failed
+    assert sorted(again.ran) == sorted(report.ran)
+    a, b = _cells(tmp_path / "out"), _cells(out)
+    assert list(a.columns) == list(b.columns)
+    for col in a.columns:
+        assert _same(a[col], b[col]) if col != "geometry" else a.geometry.equals(b.geometry), col
+    assert pd.read_csv(tmp_path / "out" / "summary.csv").equals(pd.read_csv(out / "summary.csv"))
