@@ -123,13 +123,20 @@ def feature_collection(frame: gpd.GeoDataFrame, rows: np.ndarray, id_column: str
     return json.loads(features_json(frame, rows, id_column).join(('{"type":"FeatureCollection","features":', "}")))
 
 
-def _plain_column(values: pd.Series) -> list:
-    """A column as JSON-ready Python values: NaN, infinities and NA to None, numpy scalars to Python ones."""
-    missing = values.isna().to_numpy()
-    if pd.api.types.is_float_dtype(values.dtype):
-        missing = missing | ~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))
-    out = values.astype(object).where(~missing, None).tolist()
-    return [v.item() if isinstance(v, np.generic) else v for v in out]
+def _plain_column(values: pd.Series, rows: np.ndarray) -> list:
+    """``values`` at ``rows`` as JSON-ready Python values: NaN, infinities and NA to None."""
+    arr = values.to_numpy()[rows]
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr)
+        out = arr.tolist()
+        for i in np.flatnonzero(bad):
+            out[i] = None
+        return out
+    if arr.dtype.kind in "biu":
+        return arr.tolist()
+    # object / string columns: NA markers (None, NaN, pd.NA) to None; numpy scalars to Python ones
+    return [None if v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v))
+            else (v.item() if isinstance(v, np.generic) else v) for v in arr.tolist()]
 
 
 def features_json(frame: gpd.GeoDataFrame, rows: np.ndarray, id_column: str | None) -> str:
@@ -139,15 +146,15 @@ def features_json(frame: gpd.GeoDataFrame, rows: np.ndarray, id_column: str | No
     column by column; ``GeoDataFrame.to_geo_dict`` walks every row in Python
     and was most of the time of a page request.
     """
-    sub = frame.iloc[rows]
-    geom_name = sub.geometry.name
-    geoms = shapely.to_geojson(sub.geometry.values)
-    names = [c for c in sub.columns if c != geom_name]
-    columns = [_plain_column(sub[c]) for c in names]
-    ids = [str(v) for v in sub[id_column].tolist()] if id_column else [int(r) for r in rows]
+    rows = np.asarray(rows, dtype=np.intp)
+    geom_name = frame.geometry.name
+    geoms = shapely.to_geojson(frame.geometry.values[rows])
+    names = [c for c in frame.columns if c != geom_name]
+    columns = [_plain_column(frame[c], rows) for c in names]
+    ids = [str(v) for v in frame[id_column].to_numpy()[rows].tolist()] if id_column else [int(r) for r in rows]
     dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
     parts = []
-    for i in range(len(sub)):
+    for i in range(rows.size):
         props = dumps({name: col[i] for name, col in zip(names, columns, strict=True)})
         geometry = "null" if geoms[i] is None else geoms[i]
         parts.append(f'{{"id":{dumps(ids[i])},"type":"Feature","properties":{props},"geometry":{geometry}}}')
