@@ -165,7 +165,7 @@ def run_in_child(
                     f"(limits.job_memory_mb; it had reached {used / 1e6:,.0f} MB) and was stopped; ask for a smaller problem"
                 )
             if deadline is not None and time.monotonic() > deadline:
-                raise JobTimeLimit(f"the job ran past its time limit of {time_limit_s:,.0f} s and was stopped")
+                raise JobTimeLimit(f"the job ran past its time limit of {time_limit_s:g} s and was stopped")
             if not child.is_alive() and not recv.poll(0):
                 raise ChildCrashed(f"the job's worker process ended with exit code {child.exitcode} (peak {peak / 1e6:,.0f} MB)")
     finally:

@@ -18,7 +18,10 @@ stays flat.
 
 Usage::
 
-    PYTHONPATH=. python bench/load_api.py [--workers 1,4] [--clients 50] [--seconds 60] [--rounds 2]
+    PYTHONPATH=. python bench/load_api.py [--workers 1,4] [--clients 50] [--seconds 60] [--rounds 2] [--mix reach=1]
+
+``--mix`` gives other shares (e.g. ``reach=1`` for reach alone); ``--pin`` puts
+the server on the first CPU and this load generator on the second (Linux).
 """
 
 from __future__ import annotations
@@ -115,9 +118,9 @@ def make_run(port: int) -> str:
 
 
 async def client_loop(http: httpx.AsyncClient, rng: np.random.Generator, points, n_cells: int, run_id: str,
-                      stop: float, budget: list[int], lat_ms, counts, errors) -> None:
+                      stop: float, budget: list[int], lat_ms, counts, errors, mix) -> None:
     lon, lat = points
-    names, weights = zip(*MIX, strict=True)
+    names, weights = zip(*mix, strict=True)
     while time.time() < stop and budget[0] > 0:
         budget[0] -= 1
         name = names[rng.choice(len(names), p=weights)]
@@ -143,7 +146,7 @@ async def client_loop(http: httpx.AsyncClient, rng: np.random.Generator, points,
             errors.append((name, code))
 
 
-async def run_load(port: int, clients: int, seconds: float, max_requests: int, points, n_cells: int, run_id: str):
+async def run_load(port: int, clients: int, seconds: float, max_requests: int, points, n_cells: int, run_id: str, mix):
     lat_ms: dict[str, list[float]] = defaultdict(list)
     counts: dict = defaultdict(int)
     errors: list = []
@@ -153,7 +156,7 @@ async def run_load(port: int, clients: int, seconds: float, max_requests: int, p
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60, headers=HEADERS) as http:
         start = time.time()
         stop = start + seconds
-        await asyncio.gather(*(client_loop(http, np.random.default_rng(i), points, n_cells, run_id, stop, budget, lat_ms, counts, errors)
+        await asyncio.gather(*(client_loop(http, np.random.default_rng(i), points, n_cells, run_id, stop, budget, lat_ms, counts, errors, mix)
                                for i in range(clients)))
         elapsed = time.time() - start
     return lat_ms, counts, errors, elapsed
@@ -185,7 +188,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--rounds", type=int, default=2, help="Consecutive rounds per server (memory should stay flat).")
     ap.add_argument("--max-requests", type=int, default=200_000)
+    ap.add_argument("--mix", default=",".join(f"{n}={w}" for n, w in MIX), help="Shares of reach, summary, cells, items.")
+    ap.add_argument("--pin", action="store_true", help="Server on CPU 0, load generator on CPU 1.")
     args = ap.parse_args()
+    pairs = [part.split("=") for part in args.mix.split(",")]
+    total = sum(float(w) for _, w in pairs)
+    mix = tuple((name, float(w) / total) for name, w in pairs)
+    if args.pin:
+        os.sched_setaffinity(0, {1})
 
     city = load_city(args.city)
     ok = np.flatnonzero(city.snapped_cells.ok)
@@ -195,6 +205,9 @@ def main() -> None:
     for workers in (int(w) for w in args.workers.split(",")):
         port = free_port()
         proc = start_server(port, args.city, workers)
+        if args.pin:
+            for p in tree(proc.pid):
+                p.cpu_affinity([0])
         try:
             run_id = make_run(port)
             print(f"\n## {workers} worker(s), memory before the first round {rss_mb(proc.pid):,.0f} MB")
@@ -202,7 +215,7 @@ def main() -> None:
                 load = os.getloadavg()[0]
                 server_cpu0, client_cpu0 = cpu_seconds(proc.pid), time.process_time()
                 lat_ms, counts, errors, elapsed = asyncio.run(
-                    run_load(port, args.clients, args.seconds, args.max_requests, points, len(city.cells), run_id))
+                    run_load(port, args.clients, args.seconds, args.max_requests, points, len(city.cells), run_id, mix))
                 report(workers, round_no, args, lat_ms, counts, errors, elapsed, cpu_seconds(proc.pid) - server_cpu0,
                        time.process_time() - client_cpu0, load, rss_mb(proc.pid))
                 failed |= bool(errors)
