@@ -23,6 +23,7 @@ from typing import Any, Iterator, Optional, Tuple
 import typer
 
 from api.options import CITY_HELP, LANG, SET_STANDARD, STANDARDS
+from scenarios.model import EditError, ScenarioError
 
 __all__ = ["parse_add", "register"]
 
@@ -65,7 +66,7 @@ def _name_version(ref: str) -> tuple[str, int | None]:
     if not sep:
         return ref, None
     if not version.isdigit() or int(version) < 1:
-        raise ValueError(f"'{ref}': the version after '@' must be a positive whole number")
+        raise ScenarioError(f"'{ref}': the version after '@' must be a positive whole number")
     return name, int(version)
 
 
@@ -85,7 +86,7 @@ def parse_add(spec: str, default_id: str) -> dict[str, Any]:
 
     Raises
     ------
-    ValueError
+    EditError
         Naming the malformed piece or the value that is not a number.
     """
     from layers.kinds import CAPACITY_FIELDS
@@ -95,12 +96,12 @@ def parse_add(spec: str, default_id: str) -> dict[str, Any]:
         key, sep, value = piece.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
-            raise ValueError(f"--add: '{piece}' is not key=value (e.g. kind=health_station,lon=116.5,lat=18.9)")
+            raise EditError(f"--add: '{piece}' is not key=value (e.g. kind=health_station,lon=116.5,lat=18.9)")
         if key in _FLOATS or key in CAPACITY_FIELDS:
             try:
                 number = float(value)
             except ValueError:
-                raise ValueError(f"--add: {key} must be a number, got {value!r}") from None
+                raise EditError(f"--add: {key} must be a number, got {value!r}") from None
             if key in CAPACITY_FIELDS:
                 edit["capacities"][key] = number
             else:
@@ -108,7 +109,7 @@ def parse_add(spec: str, default_id: str) -> dict[str, Any]:
         elif key in ("kind", "id", "name"):
             edit[key] = value
         else:
-            raise ValueError(
+            raise EditError(
                 f"--add: unknown key {key!r}; use kind, id, name, lon, lat (or x, y) and {', '.join(CAPACITY_FIELDS)}"
             )
     return edit
@@ -119,21 +120,21 @@ def _parse_move(fid: str, where: str) -> dict[str, Any]:
     try:
         lon, lat = (float(p) for p in parts)
     except ValueError:
-        raise ValueError(f"--move {fid} {where}: expected LON,LAT in degrees, e.g. 116.52,18.98") from None
+        raise EditError(f"--move {fid} {where}: expected LON,LAT in degrees, e.g. 116.52,18.98") from None
     return {"op": "move", "id": fid, "lon": lon, "lat": lat}
 
 
 def _parse_capacity(fid: str, assignment: str) -> dict[str, Any]:
     field, sep, value = assignment.partition("=")
     if not sep:
-        raise ValueError(f"--capacity {fid} {assignment}: expected FIELD=VALUE, e.g. beds=40 (or beds=none)")
+        raise EditError(f"--capacity {fid} {assignment}: expected FIELD=VALUE, e.g. beds=40 (or beds=none)")
     if value.strip().lower() in ("", "none", "null", "unknown"):
         number = None
     else:
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"--capacity {fid}: {field} must be a number or 'none', got {value!r}") from None
+            raise EditError(f"--capacity {fid}: {field} must be a number or 'none', got {value!r}") from None
     return {"op": "set_capacity", "id": fid, "field": field.strip(), "value": number}
 
 
@@ -370,7 +371,7 @@ def compare_command(
             comparison = compare(base, run, name_a="current facilities", name_b=f"{a.name}@{a.version}")
         else:
             if a.city != b.city:
-                raise ValueError(f"'{first}' is for city '{a.city}' and '{second}' for '{b.city}': not comparable")
+                raise ScenarioError(f"'{first}' is for city '{a.city}' and '{second}' for '{b.city}': not comparable")
             with progress_bar() as update:
                 city = load_city(a.city, progress=update)
                 run = run_scenario(a, city, progress=update)
