@@ -73,8 +73,8 @@ def main() -> None:
     city, _ = big_city(args.scale, args.facilities)
     print(f"size             {city.network.n_nodes:,} nodes, {len(city.cells):,} cells, {len(city.facilities):,} facilities")
     shared = ["network.csr", "snapped_cells", "snapped_facilities", "cell_xy"]
-    if hasattr(type(city), "cell_lattice"):
-        shared.append("cell_lattice")
+    if hasattr(type(city), "cell_topology"):
+        shared.append("cell_topology")
     for name in shared:
         t = time.perf_counter()
         obj = city
@@ -98,9 +98,9 @@ def main() -> None:
     mask = ~(dist <= s.threshold_m) & (weight > 0)
     geoms = city.cells.geometry
     runs = {"GEOS union": {}}
-    if hasattr(type(city), "cell_lattice"):
-        runs["GEOS union"] = {"lattice": None}
-        runs["lattice"] = {"lattice": city.cell_lattice}
+    if hasattr(type(city), "cell_topology"):
+        runs["GEOS union"] = {"topology": None}
+        runs["lattice"] = {"topology": city.cell_topology}
     best = {}
     for label, kw in runs.items():
         wall, _ = timed(lambda: uncovered_clusters(geoms, mask, weight, **kw), max(1, args.repeat // 2))

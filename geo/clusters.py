@@ -12,7 +12,10 @@ connected-component labelling of the grid as a raster
 and one outline traced per reported cluster (:mod:`geo.trace`), on the
 cells' own coordinates. It gives the same clusters, in the same order, with
 the same polygons (symmetric difference of area 0) as dissolving the cells
-with GEOS, which remains the path for every other layout.
+with GEOS. Cells that are not a lattice but a clean edge-matched mesh (a
+grid reprojected into the analysis CRS; :mod:`geo.mesh`) find neighbours by
+shared edges and trace each reported cluster's outline from its boundary
+edges, every vertex kept. GEOS remains the path for every other layout.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
 from geo.lattice import GridLattice, grid_lattice
-from geo.trace import block_polygon
+from geo.mesh import CellMesh, cell_mesh
+from geo.trace import block_polygon, mesh_block_polygon
 
-__all__ = ["uncovered_clusters", "rook_adjacency"]
+__all__ = ["uncovered_clusters", "rook_adjacency", "cell_topology"]
 
 # Relative tolerance for recognising a regular grid of axis-aligned squares.
 _GRID_TOL = 1e-6
@@ -157,6 +161,28 @@ def _row_runs(geoms: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray
     return shapely.box(b0[:, 0], b0[:, 1], b1[:, 2], b1[:, 3])
 
 
+def _mesh_polygon(mesh: CellMesh, cells: np.ndarray, n: int) -> shapely.Polygon | None:
+    """Union of mesh cells from the sides whose other side is outside them."""
+    inside = np.zeros(n, dtype=bool)
+    inside[cells] = True
+    edges = mesh.edges_of(cells)
+    twin = mesh.twin[edges]
+    outer = edges[(twin < 0) | ~inside[mesh.cell[np.maximum(twin, 0)]]]
+    return mesh_block_polygon(mesh.tail[outer], mesh.head[outer], mesh.x, mesh.y)
+
+
+def cell_topology(geoms: ArrayLike) -> GridLattice | CellMesh | None:
+    """What :func:`uncovered_clusters` can use instead of polygon overlays, if anything.
+
+    The exact lattice of a regular grid (:func:`geo.lattice.grid_lattice`),
+    else the clean mesh of a reprojected grid or any edge-matched layer
+    (:func:`geo.mesh.cell_mesh`), else ``None``.
+    """
+    geoms = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    lattice = grid_lattice(geoms)
+    return lattice if lattice is not None else cell_mesh(geoms)
+
+
 def _plain_list(values: np.ndarray) -> list:
     """Python values (no numpy scalars), for JSON and GeoPackage writers."""
     if values.dtype != object:
@@ -171,7 +197,7 @@ def uncovered_clusters(
     top: int | None = 10,
     ids: ArrayLike | None = None,
     *,
-    lattice: GridLattice | Literal["auto"] | None = "auto",
+    topology: GridLattice | CellMesh | Literal["auto"] | None = "auto",
 ) -> gpd.GeoDataFrame:
     """Merge adjacent selected cells into clusters, largest population first.
 
@@ -187,11 +213,11 @@ def uncovered_clusters(
         Keep only this many clusters; ``None`` keeps all.
     ids : array_like, optional
         Cell identifiers to list per cluster; the cell positions by default.
-    lattice : GridLattice, "auto" or None, default "auto"
-        The cells' exact lattice (:func:`geo.lattice.grid_lattice` of
-        ``cells_geometry``, computed once by a caller that clusters the same
-        cells several times); ``"auto"`` looks for one; ``None`` dissolves the
-        cell polygons with GEOS whatever their layout.
+    topology : GridLattice, CellMesh, "auto" or None, default "auto"
+        :func:`cell_topology` of ``cells_geometry``, computed once by a caller
+        that clusters the same cells several times; ``"auto"`` computes it;
+        ``None`` finds neighbours and dissolves the cell polygons with GEOS
+        whatever their layout.
 
     Returns
     -------
@@ -203,7 +229,7 @@ def uncovered_clusters(
     Raises
     ------
     ValueError
-        If ``mask``, ``weights`` or ``lattice`` do not have one value per cell.
+        If ``mask``, ``weights`` or ``topology`` do not have one value per cell.
     """
     crs = getattr(cells_geometry, "crs", None)
     geoms = np.asarray(getattr(cells_geometry, "values", cells_geometry), dtype=object)
@@ -218,14 +244,26 @@ def uncovered_clusters(
     columns = ["rank", "population", "n_cells", "cell_ids"]
     if sel.size == 0:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=crs)
-    if isinstance(lattice, str):
-        lattice = grid_lattice(geoms)
-    elif lattice is not None and lattice.row.size != n:
-        raise ValueError(f"lattice ({lattice.row.size} cells) must have one position per cell ({n})")
+    if isinstance(topology, str):
+        topology = cell_topology(geoms)
+    lattice = topology if isinstance(topology, GridLattice) else None
+    mesh = topology if isinstance(topology, CellMesh) else None
+    n_topo = -1 if topology is None else (lattice.row.size if lattice is not None else mesh.n_cells)
+    if topology is not None and n_topo != n:
+        raise ValueError(f"topology ({n_topo} cells) must have one position per cell ({n})")
+    grid = None
     if lattice is not None:
         labels2d, _ = ndimage.label(lattice.raster(sel))
         labels = labels2d[lattice.row[sel], lattice.col[sel]].astype(np.int64) - 1
         grid = lattice.row[sel], lattice.col[sel]
+    elif mesh is not None:
+        a, b = mesh.neighbour_pairs()
+        both = mask[a] & mask[b]
+        _, labels = csgraph.connected_components(_pairs_to_csr(a[both], b[both], n), directed=False)
+        # renumber the pieces that hold selected cells 0..k-1
+        used = np.zeros(int(labels.max()) + 1, dtype=bool)
+        used[labels[sel]] = True
+        labels = (np.cumsum(used) - 1)[labels[sel]].astype(np.int64)
     else:
         grid = _grid_indices(geoms[sel])
         a, b = _grid_pairs(*grid) if grid is not None else _touch_pairs(geoms[sel])
@@ -253,6 +291,8 @@ def uncovered_clusters(
             c0, c1 = int(grid[1][local].min()), int(grid[1][local].max()) + 1
             block = labels2d[r0:r1, c0:c1] == c + 1
             poly = block_polygon(block, lattice.xs[c0 : c1 + 1], lattice.ys[r0 : r1 + 1])
+        elif mesh is not None:
+            poly = _mesh_polygon(mesh, sel[local], n)
         if poly is None:
             cells = geoms[sel[local]]
             parts = _row_runs(cells, grid[0][local], grid[1][local]) if grid is not None else cells

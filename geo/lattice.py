@@ -159,6 +159,9 @@ def grid_lattice(geoms: ArrayLike) -> GridLattice | None:
     # five coordinates in a polygon: one ring of four corners, no holes
     if not (np.all(shapely.get_type_id(geoms) == _POLYGON) and np.all(shapely.get_num_coordinates(geoms) == 5)):
         return None
+    # the first cell tells most other layouts apart before every coordinate is read
+    if not _rectangle_bounds(shapely.get_coordinates(geoms[:1]).reshape(1, 5, 2))[1]:
+        return None
     bounds, rectangles = _rectangle_bounds(shapely.get_coordinates(geoms).reshape(n, 5, 2))
     if not rectangles:
         return None

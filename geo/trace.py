@@ -17,7 +17,7 @@ import shapely
 
 from geo.jit import kernel
 
-__all__ = ["trace_rings", "block_polygon"]
+__all__ = ["trace_rings", "block_polygon", "mesh_block_polygon"]
 
 # Directions in counter-clockwise order; (di, dj) steps on the vertex lattice.
 _DI = np.array([0, 1, 0, -1], dtype=np.int64)  # east, north, west, south
@@ -141,6 +141,15 @@ def block_polygon(mask: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> shapely.P
         when the cells do not trace to one outer ring (not one piece).
     """
     vi, vj, starts, area2 = trace_rings(mask)
+    return _polygon(xs[vj], ys[vi], starts, area2)
+
+
+def _polygon(x: np.ndarray, y: np.ndarray, starts: np.ndarray, area2: np.ndarray) -> shapely.Polygon | None:
+    """One polygon from ring corners (rings not closed), if exactly one ring is an outer one.
+
+    ``x`` / ``y`` hold every ring's corners in order, ring ``k`` at
+    ``starts[k]:starts[k + 1]``; ``area2`` is positive for outer rings.
+    """
     shells = np.flatnonzero(area2 > 0)
     if shells.size != 1:
         return None
@@ -149,7 +158,93 @@ def block_polygon(mask: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> shapely.P
     ring_of = np.repeat(np.arange(counts.size), counts + 1)
     last = np.r_[ring_of[1:] != ring_of[:-1], True]
     take = np.where(last, starts[ring_of], np.arange(ring_of.size) - ring_of)
-    coords = np.column_stack([xs[vj[take]], ys[vi[take]]])
-    rings = shapely.linearrings(coords, indices=ring_of)
+    rings = shapely.linearrings(np.column_stack([x[take], y[take]]), indices=ring_of)
     holes = np.delete(rings, shells[0])
     return shapely.polygons(rings[shells[0]], holes=holes if holes.size else None)
+
+
+@kernel
+def _link(tail: np.ndarray, head: np.ndarray, x: np.ndarray, y: np.ndarray, n_vertices: int):
+    """Directed boundary edges linked into rings, turning right where two leave one vertex.
+
+    Returns the vertex ids of each ring in order (not closed), ring offsets
+    and each ring's doubled signed area (relative to its first vertex).
+    """
+    m = tail.size
+    # out-edges per vertex: at most two on the boundary of a block of mesh cells
+    out_count = np.zeros(n_vertices, dtype=np.int64)
+    out1 = np.full(n_vertices, -1, dtype=np.int64)
+    out2 = np.full(n_vertices, -1, dtype=np.int64)
+    for k in range(m):
+        t = tail[k]
+        if out_count[t] == 0:
+            out1[t] = k
+        else:
+            out2[t] = k
+        out_count[t] += 1
+    ring = np.empty(m, dtype=np.int64)
+    starts = np.empty(m + 1, dtype=np.int64)
+    area2 = np.empty(m, dtype=np.float64)
+    used = np.zeros(m, dtype=np.bool_)
+    n_v = 0
+    n_r = 0
+    bad = False
+    for k0 in range(m):
+        if used[k0]:
+            continue
+        starts[n_r] = n_v
+        k = k0
+        x0 = x[tail[k0]]
+        y0 = y[tail[k0]]
+        s = 0.0
+        while not used[k]:
+            used[k] = True
+            ring[n_v] = tail[k]
+            n_v += 1
+            s += (x[tail[k]] - x0) * (y[head[k]] - y0) - (x[head[k]] - x0) * (y[tail[k]] - y0)
+            v = head[k]
+            if out_count[v] == 1:
+                k = out1[v]
+            elif out_count[v] == 2:
+                # the sharper right turn: the smaller signed angle from the way in
+                dx, dy = x[v] - x[tail[k]], y[v] - y[tail[k]]
+                a, b = out1[v], out2[v]
+                ax, ay = x[head[a]] - x[v], y[head[a]] - y[v]
+                bx, by = x[head[b]] - x[v], y[head[b]] - y[v]
+                ta = np.arctan2(dx * ay - dy * ax, dx * ax + dy * ay)
+                tb = np.arctan2(dx * by - dy * bx, dx * bx + dy * by)
+                k = a if ta < tb else b
+            else:
+                bad = True
+                break
+        if bad or k != k0:
+            return ring[:0], starts[:1], area2[:0], False
+        area2[n_r] = s
+        n_r += 1
+    starts[n_r] = n_v
+    return ring[:n_v], starts[: n_r + 1], area2[:n_r], True
+
+
+def mesh_block_polygon(
+    tail: np.ndarray, head: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> shapely.Polygon | None:
+    """The union of a block of mesh cells from its boundary edges, every vertex kept.
+
+    Parameters
+    ----------
+    tail, head : numpy.ndarray of int64
+        The block's boundary edges (cell sides whose other side is outside the
+        block), directed with the block on their left, as vertex ids.
+    x, y : numpy.ndarray of float64
+        Vertex coordinates by id.
+
+    Returns
+    -------
+    shapely.Polygon or None
+        ``None`` when the edges do not link into exactly one outer ring.
+    """
+    # local vertex ids: the kernel's tables are as long as the block's outline, not the mesh
+    ids, local = np.unique(np.concatenate([tail, head]), return_inverse=True)
+    x, y = x[ids], y[ids]
+    ring, starts, area2, ok = _link(local[: tail.size], local[tail.size :], x, y, ids.size)
+    return _polygon(x[ring], y[ring], starts, area2) if ok else None

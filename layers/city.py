@@ -11,7 +11,9 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
-from geo.lattice import GridLattice, grid_lattice
+from geo.clusters import cell_topology
+from geo.lattice import GridLattice
+from geo.mesh import CellMesh
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap, snap_in_threads
 
@@ -97,9 +99,9 @@ class City:
         return x, y
 
     @cached_property
-    def cell_lattice(self) -> GridLattice | None:
-        """The exact lattice the cells tile (a regular grid), or ``None``; see :mod:`geo.lattice`."""
-        return grid_lattice(self.cells.geometry.values)
+    def cell_topology(self) -> GridLattice | CellMesh | None:
+        """The cells' lattice or mesh for fast gap clusters, or ``None``; see :func:`geo.clusters.cell_topology`."""
+        return cell_topology(self.cells.geometry.values)
 
     @cached_property
     def facility_xy(self) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +148,7 @@ class City:
             raise ValueError(f"snapped has {len(snapped)} points for {len(facilities)} facilities")
         new = replace(self, facilities=facilities)
         # cached_property values live in the instance dict, which only this class touches
-        carried = {name: self.__dict__[name] for name in ("cell_xy", "cell_lattice", "snapped_cells") if name in self.__dict__}
+        carried = {name: self.__dict__[name] for name in ("cell_xy", "cell_topology", "snapped_cells") if name in self.__dict__}
         if snapped is not None:
             carried["snapped_facilities"] = snapped
         new.__dict__.update(carried)

@@ -247,7 +247,7 @@ def standard_result(
     if weight is None:
         weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
     if clusters is None:
-        clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight, lattice=city.cell_lattice)
+        clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight, topology=city.cell_topology)
     labels = np.array(band_labels(standard), dtype=object)
     return StandardResult(
         standard=standard,
@@ -306,7 +306,7 @@ def evaluate(
         # Shared, cached inputs are built once here, not raced for by the threads.
         say("snapping cells", 0.0)
         _ = city.snapped_cells, city.snapped_facilities, city.network.csr
-    _ = city.cell_xy, city.facility_xy, city.cell_lattice
+    _ = city.cell_xy, city.facility_xy, city.cell_topology
     say(f"evaluating {len(standards)} standards", 0.0)
     # Standards are independent; their heavy parts (k-d tree and Dijkstra
     # queries, GEOS unions of gap clusters) release the GIL, so threads

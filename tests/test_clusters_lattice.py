@@ -1,6 +1,6 @@
-"""Gap clusters on an exact lattice (raster labelling, traced outlines) equal the GEOS-union path.
+"""Gap clusters on a lattice or a clean mesh (no polygon overlays) equal the GEOS-union path.
 
-The reference is :func:`geo.clusters.uncovered_clusters` with ``lattice=None``:
+The reference is :func:`geo.clusters.uncovered_clusters` with ``topology=None``:
 it finds clusters through rook adjacency of the cell polygons and dissolves
 them with GEOS. The lattice path must give the same clusters in the same
 order with the same populations (``==``) and polygons whose symmetric
@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Polygon, box
 
-from geo.clusters import uncovered_clusters
+from geo.clusters import cell_topology, uncovered_clusters
 from geo.lattice import grid_lattice
+from geo.mesh import CellMesh, cell_mesh
 from geo.trace import block_polygon, trace_rings
 
 
@@ -29,7 +30,7 @@ def _cells(n_rows: int, n_cols: int, size: float, x0: float = 0.0, y0: float = 0
 
 def _assert_same(geoms: np.ndarray, mask: np.ndarray, weights: np.ndarray, top: int | None = None) -> None:
     fast = uncovered_clusters(geoms, mask, weights, top=top)
-    slow = uncovered_clusters(geoms, mask, weights, top=top, lattice=None)
+    slow = uncovered_clusters(geoms, mask, weights, top=top, topology=None)
     assert list(fast["rank"]) == list(slow["rank"])
     assert list(fast["population"]) == list(slow["population"])
     assert list(fast["n_cells"]) == list(slow["n_cells"])
@@ -129,7 +130,7 @@ def test_inexact_grid_falls_back_to_geos_with_the_same_answer():
     mask = rng.random(100) < 0.6
     w = rng.uniform(0, 5, 100)
     a = uncovered_clusters(jitter, mask, w, top=None)
-    b = uncovered_clusters(jitter, mask, w, top=None, lattice=None)
+    b = uncovered_clusters(jitter, mask, w, top=None, topology=None)
     assert list(a["population"]) == list(b["population"])
     assert all(x.equals_exact(y, 0.0) for x, y in zip(a.geometry, b.geometry))
 
@@ -137,4 +138,56 @@ def test_inexact_grid_falls_back_to_geos_with_the_same_answer():
 def test_lattice_of_other_cells_is_refused():
     geoms = _cells(2, 2, 1.0)
     with pytest.raises(ValueError, match="one position per cell"):
-        uncovered_clusters(geoms, np.ones(4, bool), np.ones(4), lattice=grid_lattice(geoms[:3]))
+        uncovered_clusters(geoms, np.ones(4, bool), np.ones(4), topology=grid_lattice(geoms[:3]))
+
+
+# -- reprojected grids: a clean mesh instead of a lattice ---------------------------
+
+
+def _reprojected(geoms: np.ndarray) -> np.ndarray:
+    """UTM 50N cells in a transverse Mercator centred 1.5 degrees away: rotated, slightly curved."""
+    from pyproj import Transformer
+
+    tm = "+proj=tmerc +lon_0=115.5 +lat_0=0 +k=1 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m"
+    t = Transformer.from_crs("EPSG:32650", tm, always_xy=True)
+    return shapely.transform(geoms, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mesh_path_equals_geos_union_on_reprojected_grids(seed):
+    rng = np.random.default_rng(100 + seed)
+    geoms = _cells(40, 50, 100.0, 433_000.0, 2_560_000.0)
+    geoms = _reprojected(geoms[rng.random(geoms.size) < 0.9])
+    assert grid_lattice(geoms) is None
+    assert cell_mesh(geoms) is not None
+    assert isinstance(cell_topology(geoms), CellMesh)
+    _assert_same(geoms, rng.random(geoms.size) < 0.6, rng.uniform(0, 30, geoms.size))
+
+
+def test_mesh_accepts_clockwise_cells_and_irregular_polygons():
+    # two quads and a pentagon sharing whole edges; one ring drawn clockwise
+    a = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)])
+    b = Polygon([(10, 0), (10, 10), (20, 12), (21, 1)])  # clockwise
+    c = Polygon([(0, 10), (10, 10), (20, 12), (12, 20), (0, 18)])
+    geoms = np.array([a, b, c])
+    assert cell_mesh(geoms) is not None
+    _assert_same(geoms, np.ones(3, bool), np.array([1.0, 2.0, 3.0]))
+
+
+def test_layers_the_mesh_shortcut_could_get_wrong_are_refused():
+    grid = _cells(3, 3, 10.0)
+    # T-junction: one big cell beside two half-height cells
+    t_junction = np.array([box(0, 0, 10, 20), box(10, 0, 20, 10), box(10, 10, 20, 20)])
+    big = Polygon([(0, 0), (10, 0), (10, 10), (10, 20), (0, 20)])  # has the middle vertex: a clean mesh
+    assert cell_mesh(np.array([big, t_junction[1], t_junction[2]])) is not None
+    assert cell_mesh(t_junction) is None
+    # a duplicate cell, and an overlapping shifted one
+    assert cell_mesh(np.r_[grid, grid[:1]]) is None
+    assert cell_mesh(np.r_[grid, [box(5, 5, 15, 15)]]) is None
+    # a piece lying inside another piece's cell
+    assert cell_mesh(np.array([box(0, 0, 100, 100), box(40, 40, 50, 50)])) is None
+    # a hole
+    assert cell_mesh(np.array([box(0, 0, 10, 10).difference(box(4, 4, 6, 6))])) is None
+    # in each case the clusters still come out right, through GEOS
+    for geoms in (t_junction, np.r_[grid, [box(5, 5, 15, 15)]]):
+        _assert_same(geoms, np.ones(geoms.size, bool), np.ones(geoms.size))
