@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from geo.chinacoords import CHINA_BOX
+from geo.validity import is_valid
 from layers.errors import LayerError, describe_rows, warn_layer
 from layers.areas import area_access_points
 from layers.kinds import KINDS, capacity_fields
@@ -107,8 +108,13 @@ def numeric_column(
     numpy.ndarray of float64
     """
     raw = values.reset_index(drop=True)
-    blank = raw.isna() | (raw.astype(str).str.strip() == "")
-    parsed = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
+        # numbers are never blank text: no per-value string conversion
+        parsed = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        blank = pd.Series(np.isnan(parsed))
+    else:
+        blank = raw.isna() | (raw.astype(str).str.strip() == "")
+        parsed = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
     def fail(mask: np.ndarray, problem: str) -> None:
         rows = _rows(mask)
@@ -136,7 +142,8 @@ def _check_geometry(gdf: gpd.GeoDataFrame, source: str, allowed: tuple[str, ...]
         _fail_rows(missing, source, "geometry", lambda r: "geometry is missing or empty")
     types = shapely.get_type_id(geoms)
     names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"])
-    bad = ~np.isin(names[types], allowed)
+    # compare type ids, not names: no string array per geometry
+    bad = ~np.isin(types, np.flatnonzero(np.isin(names, allowed)))
     if bad.any():
         found = ", ".join(sorted(set(names[types[bad]])))
         _fail_rows(bad, source, "geometry", lambda r: f"{what} must be {' or '.join(allowed)} geometries, found {found}")
@@ -147,16 +154,40 @@ def _ids(values: pd.Series | None, n: int, prefix: str, source: str, field: str)
     if values is None:
         return pd.Series([f"{prefix}{i + 1}" for i in range(n)], dtype=object)
     ids = values.reset_index(drop=True)
-    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    text = _id_texts(ids)
+    blank = ids.isna().to_numpy() | (text == "")
     if blank.any():
-        _fail_rows(blank.to_numpy(), source, field, lambda r: "id is empty")
-    ids = ids.map(_id_text)
+        _fail_rows(blank, source, field, lambda r: "id is empty")
+    ids = pd.Series(text, dtype=object)
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         first = ids[dup].iloc[0]
         rows = _rows((ids == first).to_numpy())
         raise LayerError(source, f"id {first!r} is used by more than one record (rows {describe_rows(rows)})", field=field, row=int(rows[1]))
     return ids.astype(object)
+
+
+def _id_texts(ids: pd.Series) -> np.ndarray:
+    """:func:`_id_text` of every value, as an object array; vectorised for the usual dtypes.
+
+    Integers and integral floats print as integers, text is stripped; values
+    of other kinds go through :func:`_id_text` one by one. Missing values
+    come out as ``"nan"`` (the caller reports them from ``isna``).
+    """
+    dtype = ids.dtype
+    if pd.api.types.is_integer_dtype(dtype) and not ids.isna().any():
+        return ids.to_numpy(dtype=np.int64).astype(str).astype(object)
+    if pd.api.types.is_float_dtype(dtype):
+        v = ids.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(v) & (np.abs(v) < 2**53) & (v == np.round(v))
+        out = np.empty(v.size, dtype=object)
+        out[whole] = v[whole].astype(np.int64).astype(str)
+        rest = np.flatnonzero(~whole)
+        out[rest] = [_id_text(float(x)) for x in v[rest]]
+        return out
+    if pd.api.types.is_string_dtype(dtype) and pd.api.types.infer_dtype(ids, skipna=True) in ("string", "empty"):
+        return ids.str.strip().to_numpy(dtype=object, na_value="nan")
+    return np.array([_id_text(v) for v in ids], dtype=object)
 
 
 def _id_text(value) -> str:
@@ -235,20 +266,20 @@ def validate_facilities(gdf: gpd.GeoDataFrame, source: str, kinds=None) -> gpd.G
 
 
 def _repair_polygons(gdf: gpd.GeoDataFrame, source: str) -> np.ndarray:
-    geoms = gdf.geometry.values.copy()
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        # method="structure" rebuilds rings into valid polygons and drops
-        # collapsed parts, so a bow-tie becomes two triangles, not lines.
-        fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-        geoms[invalid] = fixed
-        rows = _rows(invalid)
-        warn_layer(
-            source,
-            f"{invalid.sum()} invalid polygons were repaired with make_valid (rows {describe_rows(rows)})",
-            field="geometry",
-            count=int(invalid.sum()),
-        )
+    values = gdf.geometry.values
+    invalid = ~is_valid(values)
+    if not invalid.any():
+        return values  # nothing to repair: no copy of the layer
+    geoms = values.copy()
+    # method="structure" rebuilds rings into valid polygons and drops
+    # collapsed parts, so a bow-tie becomes two triangles, not lines.
+    geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+    warn_layer(
+        source,
+        f"{invalid.sum()} invalid polygons were repaired with make_valid (rows {describe_rows(_rows(invalid))})",
+        field="geometry",
+        count=int(invalid.sum()),
+    )
     return geoms
 
 
@@ -299,7 +330,8 @@ def validate_grid(gdf: gpd.GeoDataFrame, source: str, *, elderly_share: float = 
             count=len(gdf),
         )
     geoms = _repair_polygons(gdf, source)
-    _check_geometry(gpd.GeoDataFrame(geometry=geoms), source, _POLYGONAL, "population cells (after repair)")
+    if geoms is not gdf.geometry.values:  # repaired: check what make_valid made
+        _check_geometry(gpd.GeoDataFrame(geometry=geoms), source, _POLYGONAL, "population cells (after repair)")
     frame = pd.DataFrame({"cell_id": ids, "population": pop, "elderly": elderly})
     for c in gdf.columns:
         if c not in frame.columns and c != gdf.geometry.name:

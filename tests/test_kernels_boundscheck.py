@@ -23,6 +23,7 @@ KERNEL_TESTS = [
     "tests/test_network.py",
     "tests/test_paths.py",
     "tests/test_clusters_lattice.py",
+    "tests/test_validity.py",
 ]
 
 
