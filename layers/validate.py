@@ -26,8 +26,8 @@ import shapely
 
 from geo.chinacoords import CHINA_BOX
 from geo.validity import is_valid
-from layers.errors import LayerError, describe_rows, warn_layer
 from layers.areas import area_access_points
+from layers.errors import LayerError, describe_rows, warn_layer
 from layers.kinds import KINDS, capacity_fields
 
 __all__ = [
