@@ -28,12 +28,25 @@ __all__ = [
     "band_labels",
     "band_shares",
     "SEARCH_FACTOR",
+    "STATUS_COVERED",
+    "STATUS_BEYOND_THRESHOLD",
+    "STATUS_BEYOND_SEARCH",
+    "STATUS_OFF_NETWORK",
 ]
 
 SEARCH_FACTOR = 2.0
 """Distances are searched up to this multiple of a standard's threshold, so
 maps can show how far beyond the standard an uncovered cell is; farther cells
 get ``inf``."""
+
+STATUS_COVERED = "covered"
+STATUS_BEYOND_THRESHOLD = "beyond threshold"
+STATUS_BEYOND_SEARCH = "beyond search limit"
+STATUS_OFF_NETWORK = "not on network"
+"""Per-cell reach status of a standard (``<prefix>_status`` in the cells layer):
+covered; found but farther than the threshold; farther than the search limit
+(``<prefix>_search_limit_m``, so the distance is unknown and left blank); or,
+for walking standards, too far from any street to be placed on the network."""
 
 Progress = Callable[[str, float], None]
 
@@ -79,6 +92,26 @@ class StandardResult:
     n_facilities: int = 0
     unreachable_cells: int = 0
 
+    @property
+    def search_limit_m(self) -> float:
+        """Distance searched up to; farther cells have ``dist_m`` ``inf``."""
+        return self.standard.threshold_m * SEARCH_FACTOR
+
+    def status(self, off_network: np.ndarray | None = None) -> np.ndarray:
+        """Reach status of every cell: one of the ``STATUS_*`` labels.
+
+        Parameters
+        ----------
+        off_network : numpy.ndarray of bool, optional
+            Cells not placed on the network; they are labelled
+            :data:`STATUS_OFF_NETWORK` under a walking standard.
+        """
+        labels = np.array([STATUS_COVERED, STATUS_BEYOND_THRESHOLD, STATUS_BEYOND_SEARCH, STATUS_OFF_NETWORK], dtype=object)
+        code = np.where(self.covered, 0, np.where(np.isfinite(self.dist_m), 1, 2))
+        if off_network is not None and self.standard.mode == "network":
+            code[off_network] = 3
+        return labels[code]
+
     def summary(self) -> dict:
         """Population covered, share, uncovered cells and band shares."""
         s = self.standard
@@ -122,11 +155,17 @@ class CoverageResult:
         """The city's cells with per-standard result columns.
 
         For a standard with column prefix ``p`` (``clinic_walk``): ``p_dist_m``,
-        ``p_time_min``, ``p_facility`` (facility id), ``p_covered``, and
-        ``p_band`` where the standard has bands.
+        ``p_time_min``, ``p_facility`` (facility id), ``p_covered``,
+        ``p_band`` where the standard has bands, ``p_status`` (see
+        :data:`STATUS_COVERED` and the other labels) and
+        ``p_search_limit_m``: a blank distance is always explained by the
+        status, beyond that limit or not on the network.
         """
         cells = self.city.cells.copy()
         ids = self.city.facilities["id"].to_numpy(dtype=object)
+        off_network = None
+        if any(r.unreachable_cells for r in self.results.values()):
+            off_network = ~self.city.snapped_cells.ok  # cached by evaluate
         for r in self.results.values():
             p = r.standard.column
             cells[f"{p}_dist_m"] = np.where(np.isfinite(r.dist_m), np.round(r.dist_m, 3), np.nan)
@@ -135,6 +174,8 @@ class CoverageResult:
             cells[f"{p}_covered"] = r.covered
             if r.band is not None:
                 cells[f"{p}_band"] = r.band
+            cells[f"{p}_status"] = r.status(off_network)
+            cells[f"{p}_search_limit_m"] = np.full(len(cells), round(r.search_limit_m, 3))
         return cells
 
     def facilities_frame(self) -> gpd.GeoDataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 import pyogrio
 
 from geo.crs import WGS84
+from geo.errors import LifecircleError
 from layers.atomic import atomic_path, write_atomic
 from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratios import RatioReport
@@ -23,7 +24,23 @@ from scenarios.service_areas import standard_service_areas
 if TYPE_CHECKING:  # scenarios.siting imports this module: the type is for annotations only
     from scenarios.siting import CitySiting
 
-__all__ = ["jsonable", "summary_document", "write_outputs", "write_ratio_tables", "write_siting", "write_diagnostics"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "OutputFormatError",
+    "jsonable",
+    "summary_document",
+    "write_outputs",
+    "write_ratio_tables",
+    "write_siting",
+    "write_diagnostics",
+]
+
+OUTPUT_FORMATS = ("gpkg", "parquet")
+"""Formats of the map layers: one GeoPackage, or one GeoParquet file per layer."""
+
+
+class OutputFormatError(LifecircleError):
+    """An output format that is not one of :data:`OUTPUT_FORMATS`."""
 
 
 
@@ -106,6 +123,13 @@ def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
     pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True)
 
 
+def _write_parquet(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """One layer as a GeoParquet file in WGS84 (read directly by QGIS and geopandas)."""
+    frame = _text_columns(frame).to_crs(WGS84)
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=True)
+
+
 def write_outputs(
     result: CoverageResult,
     out_dir: str | os.PathLike,
@@ -113,14 +137,16 @@ def write_outputs(
     service_areas: bool = True,
     ratios: RatioReport | None = None,
     progress: Progress | None = None,
+    format: str = "gpkg",  # noqa: A002 (the CLI's --format)
 ) -> dict[str, Path]:
-    """Write ``coverage.gpkg``, ``summary.csv`` and ``summary.json``.
+    """Write ``coverage.gpkg`` (or GeoParquet layers), ``summary.csv`` and ``summary.json``.
 
     The GeoPackage (in WGS84, so any GIS opens it without setup) holds the
     layers ``cells`` (per-standard results), ``facilities`` (with the weight
     each serves), ``uncovered_clusters`` and, unless disabled,
     ``service_areas`` (straight-line circles for radius standards, walking
-    service areas for network standards).
+    service areas for network standards). With ``format="parquet"`` each of
+    those layers is its own GeoParquet file in WGS84, ``<layer>.parquet``.
 
     Parameters
     ----------
@@ -134,12 +160,23 @@ def write_outputs(
         rules' status and shortfall, and ``ratios.csv`` / ``access.csv``.
     progress : callable, optional
         ``progress(step, fraction)`` as each layer is prepared and written.
+    format : {"gpkg", "parquet"}, default "gpkg"
+        One GeoPackage, or one GeoParquet file per layer.
 
     Returns
     -------
     dict of str to pathlib.Path
-        ``{"gpkg": ..., "csv": ..., "json": ...}``.
+        ``{"gpkg": ..., "csv": ..., "json": ...}``; with ``format="parquet"``
+        one entry per layer (``"cells"``, ``"facilities"``, ...) instead of
+        ``"gpkg"``.
+
+    Raises
+    ------
+    OutputFormatError
+        ``format`` is not one of :data:`OUTPUT_FORMATS`.
     """
+    if format not in OUTPUT_FORMATS:
+        raise OutputFormatError(f"format: unknown output format {format!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gpkg = out / "coverage.gpkg"
@@ -160,11 +197,19 @@ def write_outputs(
         say("computing service areas", 0.1)
         standards = [r.standard for r in result.results.values()]
         layers["service_areas"] = standard_service_areas(result.city, standards, progress=progress)
-    # A crash never leaves a half-written GeoPackage under the final name.
-    with atomic_path(gpkg) as tmp:
+    paths: dict[str, Path] = {}
+    if format == "parquet":
         for i, (name, frame) in enumerate(layers.items()):
-            say(f"writing layer {name}", 0.2 + 0.8 * i / len(layers))
-            _write_layer(frame, tmp, name)
+            say(f"writing {name}.parquet", 0.2 + 0.8 * i / len(layers))
+            paths[name] = out / f"{name}.parquet"
+            _write_parquet(frame, paths[name])
+    else:
+        # A crash never leaves a half-written GeoPackage under the final name.
+        with atomic_path(gpkg) as tmp:
+            for i, (name, frame) in enumerate(layers.items()):
+                say(f"writing layer {name}", 0.2 + 0.8 * i / len(layers))
+                _write_layer(frame, tmp, name)
+        paths["gpkg"] = gpkg
 
     summary = result.summary_frame()
     csv = out / "summary.csv"
@@ -175,7 +220,7 @@ def write_outputs(
         doc["ratio_rules"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.rules_frame().to_dict("records")]
         doc["accessibility"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.access_frame().to_dict("records")]
     write_atomic(js, json.dumps(doc, ensure_ascii=False, indent=2))
-    paths = {"gpkg": gpkg, "csv": csv, "json": js}
+    paths.update(csv=csv, json=js)
     if ratios is not None:
         paths.update(write_ratio_tables(ratios, out))
     return paths
