@@ -22,6 +22,7 @@ from scenarios.evaluate import evaluate
 from scenarios.run import run_scenario
 
 STANDARDS = ["station-radius", "clinic-walk", "elderly-circle"]
+CODE = "pinned"  # the code digest in input hashes: pinned, as others edit the tree while the suite runs
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def reference(cities, tmp_path_factory, threads_client):
     tmp = tmp_path_factory.mktemp("batch-ref")
     plan = load_plan(_plan(tmp, cities, tiles={"west": 4},
                            sweeps=[{"standard": "elderly-circle", "p": [1, 2], "cities": ["north"]}]))
-    report = run_batch(plan, tmp / "out", threads_client)
+    report = run_batch(plan, tmp / "out", threads_client, code=CODE)
     return plan, report, tmp / "out"
 
 
@@ -215,7 +216,7 @@ def test_a_resumed_run_does_no_repeated_work(reference, threads_client, tmp_path
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
     stamps = {p: p.stat().st_mtime_ns for p in (copy / "cells").glob("*.parquet")}
-    again = run_batch(plan, copy, threads_client)
+    again = run_batch(plan, copy, threads_client, code=CODE)
     assert again.ran == [] and again.failed == []
     assert sorted(again.skipped) == sorted(report.ran)
     assert {p: p.stat().st_mtime_ns for p in (copy / "cells").glob("*.parquet")} == stamps
@@ -228,7 +229,7 @@ def test_a_resumed_run_does_no_repeated_work(reference, threads_client, tmp_path
     del data["partitions"]["cells/south/south-close"]
     (copy / "manifest.json").write_text(json.dumps(data))
     victim.write_bytes(b"PAR1 half a file")
-    third = run_batch(plan, copy, threads_client)
+    third = run_batch(plan, copy, threads_client, code=CODE)
     assert third.ran == ["cells/south/south-close"]
     assert _same(gpd.read_parquet(victim)["elderly_circle_dist_m"],
                  gpd.read_parquet(out / "cells" / "south__south-close.parquet")["elderly_circle_dist_m"])
@@ -239,7 +240,7 @@ def test_a_partition_failing_on_bad_data_names_the_city_and_the_others_finish(ci
     data = {"cities": [str(cities["north"]), str(cities["south"])], "standards": ["station-radius"],
             "scenarios": [{"name": "bad-edit", "city": str(cities["south"]), "edits": [{"op": "remove", "id": "NO-SUCH"}]}]}
     plan = plan_from_dict(data, "plan.yaml", tmp_path)
-    report = run_batch(plan, tmp_path / "out", threads_client)
+    report = run_batch(plan, tmp_path / "out", threads_client, code=CODE)
     assert [k for k, _ in report.failed] == ["cells/south/bad-edit"]
     assert "city 'south', scenario 'bad-edit'" in report.failed[0][1] and "NO-SUCH" in report.failed[0][1]
     assert sorted(report.ran) == ["cells/north/base", "cells/south/base"]
@@ -270,7 +271,7 @@ def test_a_killed_worker_does_not_change_the_result(reference, cities, tmp_path)
 
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
-        again = run_batch(plan, tmp_path / "out", client)
+        again = run_batch(plan, tmp_path / "out", client, code=CODE)
         thread.join()
     assert killed, "no worker was killed"
     assert again.ok, again.failed
@@ -280,3 +281,13 @@ def test_a_killed_worker_does_not_change_the_result(reference, cities, tmp_path)
     for col in a.columns:
         assert _same(a[col], b[col]) if col != "geometry" else a.geometry.equals(b.geometry), col
     assert pd.read_csv(tmp_path / "out" / "summary.csv").equals(pd.read_csv(out / "summary.csv"))
+
+
+def test_the_example_plan_for_the_built_in_cities_is_valid():
+    from layers.cities import CITIES
+
+    plan = load_plan(Path(__file__).parent.parent / "scenarios" / "examples" / "batch-builtin.yaml")
+    assert [c.name for c in plan.cities] == sorted(CITIES)
+    assert [s.name for s in plan.scenarios] == ["new-clinic-east", "close-elderly-centre"]
+    assert plan.city("demo").tiles == 4 and plan.city("helsinki").tiles == 1
+    assert plan.sweeps[0].p == list(range(1, 9)) and plan.sweeps[0].cities == ["demo", "helsinki"]

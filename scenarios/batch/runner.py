@@ -162,6 +162,8 @@ def run_batch(
     out: str | Path,
     client: "distributed.Client",  # noqa: F821 -- lazily imported
     progress: Progress | None = None,
+    *,
+    code: str | None = None,
 ) -> BatchReport:
     """Run every partition of ``plan`` not finished yet, then write the tables.
 
@@ -174,6 +176,10 @@ def run_batch(
     client : distributed.Client
     progress : callable, optional
         ``progress(message, fraction)`` as partitions finish.
+    code : str, optional
+        Digest of the computing code, part of every input hash (default: of
+        the ``geo``, ``layers`` and ``scenarios`` sources, so edited code
+        runs again; tests pin it, the tree being edited meanwhile).
 
     Returns
     -------
@@ -186,7 +192,7 @@ def run_batch(
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda message, fraction: None)
     manifest = Manifest(out)
-    jobs = plan_jobs(plan)
+    jobs = plan_jobs(plan, code)
     report = BatchReport(partitions=len(jobs.cuts) + len(jobs.cells) + len(jobs.sweeps))
     todo: dict[Any, tuple[str, str]] = {}  # future -> (key, inputs)
 

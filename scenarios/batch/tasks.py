@@ -121,7 +121,18 @@ class SweepJob:
 
 
 def _peak_mb() -> float:
-    """Peak resident memory of this process so far (the worker), in MB."""
+    """Peak resident memory of this process so far (the worker), in MB.
+
+    Linux's VmHWM first: ``ru_maxrss`` of a process started by fork and exec
+    can carry the parent's high-water mark from before the exec.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1e3
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1e6 if sys.platform == "darwin" else peak / 1e3
 
