@@ -56,6 +56,7 @@ from scenarios.model import AddFacility, RemoveFacility, apply_edits
 from scenarios.outputs import jsonable, write_siting  # write_siting: re-exported for its importers
 from scenarios.run import city_with_facilities
 from scenarios.service_areas import standard_service_areas
+from scenarios.siting_estimate import SitingEstimate, estimate_siting  # sizing a run before it starts
 from scenarios.standards import Standard, get_standard
 
 __all__ = [
@@ -65,8 +66,10 @@ __all__ = [
     "CitySiting",
     "SitingCancelled",
     "SitingError",
+    "SitingEstimate",
     "SitingOptions",
     "SitingTimeLimit",
+    "estimate_siting",
     "site",
     "write_siting",
 ]

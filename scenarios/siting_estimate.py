@@ -27,11 +27,13 @@ from scenarios.standards import get_standard
 
 __all__ = ["SitingEstimate", "estimate_siting"]
 
-# Memory per item of a run, measured (bench/bench_siting_scale.py, RESULTS.md
-# "Siting speed and memory"): the demo p-median (203,688 pairs, 1.5 M spacing
-# pairs, 9,884 candidates) peaked 165 MB above the loaded city; the
-# Guangzhou-sized p-median (20,000 x 750,880) at the figure the bench prints.
-BYTES_PER_PAIR = 600
+# Memory per item of a run, set to cover what was measured with some room
+# (bench/bench_siting_scale.py, RESULTS.md "Siting speed and memory"): the demo
+# p-median (203,688 pairs, 1.5 M spacing pairs, 9,884 candidates, 2,038 cells)
+# peaked 230 MB above the loaded city (estimate 293 MB); the Guangzhou-sized
+# p-median (1,853,592 pairs, 20,000 candidates, 750,880 cells) 730 MB with
+# the candidates, the matrix and the solve (estimate 1.18 GB).
+BYTES_PER_PAIR = 400
 BYTES_PER_CONFLICT = 60
 BYTES_PER_CANDIDATE = 2_000
 BYTES_PER_CELL = 400
