@@ -220,13 +220,15 @@ def run_and_write(
     ratios: bool = False,
     service_areas: bool | None = None,
     city_ref: str | None = None,
+    fmt: str = "gpkg",
 ) -> None:
     """Evaluate standards on a city, print the table and write the output folder.
 
     ``service_areas=None`` draws them when :func:`scenarios.service_areas.service_areas_affordable`
     says they are cheap (small cities), and otherwise says how to ask for them. ``city_ref``
     (a city folder or built-in name) is recorded so that ``map``/``export --results`` can reload
-    the run; without one the city itself is saved into the output folder.
+    the run; without one the city itself is saved into the output folder. ``fmt`` is
+    ``gpkg`` (one GeoPackage) or ``parquet`` (GeoParquet layers).
     """
     from scenarios.evaluate import evaluate
     from scenarios.outputs import write_diagnostics, write_outputs
@@ -253,8 +255,9 @@ def run_and_write(
         report = run_ratios(city)
         print_ratios(report)
     with progress_bar() as update:
-        update("writing coverage.gpkg", 0.0)
-        paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update)
+        update("writing the layers", 0.0)
+        paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update, format=fmt,
+                              diagnostics=(checks, detours))
         paths.update(write_diagnostics(checks, detours, out))
         update("keeping the run for map/export --results", 0.6)
         paths.update(save_run(result, out, city_ref))
@@ -282,6 +285,8 @@ _SERVICE_AREAS = typer.Option(
     "250 walking service areas to draw; they are the slowest output of a city-sized run.",
     show_default=False,
 )
+_FORMAT = typer.Option("gpkg", "--format", help="Layers as one GeoPackage (gpkg) or as GeoParquet files (parquet), "
+                       "which QGIS and geopandas read directly and which write faster.")
 _TIMINGS = typer.Option(None, "--timings", help="Write the wall time of each step as JSON to this file.", hidden=True)
 
 
@@ -292,6 +297,7 @@ def demo(
     lang: str = LANG,
     no_map: bool = NO_MAP,
     service_areas: Optional[bool] = _SERVICE_AREAS,
+    format: str = _FORMAT,
     timings: Optional[Path] = _TIMINGS,
 ) -> None:
     """Build a built-in city, run every standard, print the table and write outputs."""
@@ -301,7 +307,8 @@ def demo(
     with user_errors():
         with progress_bar() as update:
             c = load_city(city, progress=update)
-        run_and_write(c, None, {}, out, lang, not no_map, ratios=True, service_areas=service_areas, city_ref=city)
+        run_and_write(c, None, {}, out, lang, not no_map, ratios=True, service_areas=service_areas, city_ref=city,
+                      fmt=format)
     if timings is not None:
         CLOCK.write(timings)
 
@@ -328,6 +335,7 @@ def cover(
     no_map: bool = NO_MAP,
     ratios: bool = typer.Option(False, "--ratios", help="Also check the ratio rules per unit and E2SFCA accessibility."),
     service_areas: Optional[bool] = _SERVICE_AREAS,
+    format: str = _FORMAT,
     timings: Optional[Path] = _TIMINGS,
 ) -> None:
     """Run standards on a city folder, or on your own grid, facilities and network."""
@@ -351,7 +359,7 @@ def cover(
                     units_coords=units_coords, name=name or out.name, progress=update,
                 )
         run_and_write(c, list(standard), overrides, out, lang, not no_map, ratios=ratios, service_areas=service_areas,
-                      city_ref=city)
+                      city_ref=city, fmt=format)
     if timings is not None:
         CLOCK.write(timings)
 

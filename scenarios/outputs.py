@@ -22,6 +22,7 @@ from scenarios.ratios import RatioReport
 from scenarios.service_areas import standard_service_areas
 
 if TYPE_CHECKING:  # scenarios.siting imports this module: the type is for annotations only
+    from scenarios.diagnostics import CityDiagnostics, DetourReport
     from scenarios.siting import CitySiting
 
 __all__ = [
@@ -138,6 +139,7 @@ def write_outputs(
     ratios: RatioReport | None = None,
     progress: Progress | None = None,
     format: str = "gpkg",  # noqa: A002 (the CLI's --format)
+    diagnostics: tuple[CityDiagnostics, DetourReport] | None = None,
 ) -> dict[str, Path]:
     """Write ``coverage.gpkg`` (or GeoParquet layers), ``summary.csv`` and ``summary.json``.
 
@@ -162,6 +164,12 @@ def write_outputs(
         ``progress(step, fraction)`` as each layer is prepared and written.
     format : {"gpkg", "parquet"}, default "gpkg"
         One GeoPackage, or one GeoParquet file per layer.
+    diagnostics : (CityDiagnostics, DetourReport), optional
+        From :mod:`scenarios.diagnostics`: the cells layer gains ``piece``,
+        ``street_m``, ``far_from_street`` and ``<prefix>_detour``; each
+        summary row gains the detour figures and the population on network
+        pieces without the standard's facilities; ``summary.json`` gains
+        ``checks``. :func:`write_diagnostics` writes the full lists.
 
     Returns
     -------
@@ -185,6 +193,12 @@ def write_outputs(
     cells = result.cells_frame()
     if ratios is not None:
         cells = cells.join(ratios.cell_columns())
+    if diagnostics is not None:
+        from scenarios.diagnostics import diagnostic_cells
+
+        checks, detours = diagnostics
+        flags = diagnostic_cells(result, detours, checks.far_m).drop(columns=["cell_id", "population", "geometry"])
+        cells = cells.join(flags)
     layers: dict[str, gpd.GeoDataFrame] = {
         "cells": cells,
         "facilities": result.facilities_frame(),
@@ -212,10 +226,21 @@ def write_outputs(
         paths["gpkg"] = gpkg
 
     summary = result.summary_frame()
+    detour_rows = None
+    if diagnostics is not None and len(diagnostics[1].summary):
+        detour_rows = diagnostics[1].summary.rename(columns=lambda c: c if c == "standard" else f"detour_{c}")
+        detour_rows = detour_rows.rename(columns={"detour_population_on_pieces_without": "population_on_pieces_without"})
+        summary = summary.merge(detour_rows, on="standard", how="left")
     csv = out / "summary.csv"
     write_atomic(csv, summary.to_csv(index=False))
     js = out / "summary.json"
     doc = summary_document(result)
+    if diagnostics is not None:
+        doc["checks"] = jsonable(diagnostics[0].as_dict())
+        if detour_rows is not None:
+            by_id = {row["standard"]: row for row in detour_rows.to_dict("records")}
+            for entry in doc["standards"]:
+                entry.update({k: jsonable(v) for k, v in by_id.get(entry["standard"], {}).items() if k != "standard"})
     if ratios is not None:
         doc["ratio_rules"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.rules_frame().to_dict("records")]
         doc["accessibility"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.access_frame().to_dict("records")]

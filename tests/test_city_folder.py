@@ -125,6 +125,13 @@ def test_cover_map_export_on_the_folder(built, tmp_path):
     assert len(cells) == len(own_city.cells())
     checks = json.loads((out / "diagnostics.json").read_text(encoding="utf-8"))
     assert checks["network_pieces"] == 2
+    # the summary carries the checks: everyone on the stranded piece lacks a reachable clinic
+    summary = pd.read_csv(out / "summary.csv").set_index("standard")
+    c = own_city.cells()
+    stranded = (c.geometry.centroid.x - own_city.ORIGIN[0]) > (own_city.N - 1) * own_city.STEP + 300
+    assert summary.loc["clinic-walk", "population_on_pieces_without"] == pytest.approx(c.loc[stranded, "population"].sum())
+    assert (cells.loc[stranded.to_numpy(), "piece"] == 1).all() and (cells.loc[~stranded.to_numpy(), "piece"] == 0).all()
+    assert (cells.loc[stranded.to_numpy(), "clinic_walk_status"] != "covered").all()
     # map and export from the results, without recomputing; --out a folder writes into it
     invoke("map", "--results", out, "--out", tmp_path / "report/")
     assert (tmp_path / "report" / "map.html").stat().st_size > 10_000
