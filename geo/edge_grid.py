@@ -21,6 +21,10 @@ edge index.
 
 The same grid answers straight-line radius queries (:mod:`geo.euclid`): the
 facilities go in as zero-length segments (:meth:`EdgeGrid.of_points`).
+
+This module holds the grid object and the queries on it; the compiled build
+and ring search are in :mod:`geo.segment_search`, the GEOS-exact distance and
+foot formulas in :mod:`geo.segment_math`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from geo.jit import kernel
+from geo import segment_math, segment_search
 from geo.network import WalkNetwork
+from geo.segment_math import segment_distance
 
 __all__ = [
     "EdgeGrid",
@@ -60,309 +65,6 @@ _SEGMENTS_PER_CELL = 2.0
 _CELL_PER_SEGMENT_LENGTH = 4.0
 # At most this many grid cells, whatever the extent of the network.
 _MAX_CELLS = 8_000_000
-
-# The kernels below release the GIL (see geo.jit), so that
-# geo.snap.snap_in_threads runs them on every core; distances round as GEOS's do.
-
-
-def segment_distance(
-    px: np.ndarray, py: np.ndarray, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
-) -> np.ndarray:
-    """Point-to-segment distances, computed exactly as GEOS computes them.
-
-    This is ``geos::algorithm::Distance::pointToSegment`` expression by
-    expression (same operations in the same order), so that results equal
-    ``shapely.distance`` to the last bit and equal distances stay equal.
-    The arrays broadcast against each other.
-    """
-    px, py, ax, ay, bx, by = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (px, py, ax, ay, bx, by)))
-    out = np.empty(px.shape)
-    _segment_distances(px.ravel(), py.ravel(), ax.ravel(), ay.ravel(), bx.ravel(), by.ravel(), out.reshape(-1))
-    return out
-
-
-@kernel
-def _point_segment(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
-    """GEOS's ``Distance::pointToSegment`` for one point and one segment."""
-    if ax == bx and ay == by:  # zero-length segment: distance to its one point
-        dx, dy = px - ax, py - ay
-        return np.sqrt(dx * dx + dy * dy)
-    dx = bx - ax
-    dy = by - ay
-    len2 = dx * dx + dy * dy
-    r = ((px - ax) * dx + (py - ay) * dy) / len2
-    if r <= 0.0:
-        ex, ey = ax - px, ay - py
-        return np.sqrt(ex * ex + ey * ey)
-    if r >= 1.0:
-        ex, ey = bx - px, by - py
-        return np.sqrt(ex * ex + ey * ey)
-    return abs(((ay - py) * dx - (ax - px) * dy) / len2) * np.sqrt(len2)
-
-
-@kernel
-def _segment_distances(px, py, ax, ay, bx, by, out):
-    for i in range(px.size):
-        out[i] = _point_segment(px[i], py[i], ax[i], ay[i], bx[i], by[i])
-
-
-@kernel
-def _cell_of(v, origin, size, n):
-    """Grid column (or row) of coordinate ``v``, clamped to ``[0, n)``.
-
-    The clamp matters: compiled code does not check bounds, and the last
-    vertex can round into cell ``n`` (``nx`` comes from Python's ``//``,
-    which may differ from ``floor`` of the rounded quotient by one).
-    Registering it in the last cell instead is within rounding of its place,
-    which the search's margin covers.
-    """
-    return min(max(int(np.floor((v - origin) / size)), 0), n - 1)
-
-
-@kernel
-def _register(xy, owner, length, edge_segments, x0, y0, size, nx, ny, entry_dtype_probe):
-    """The segment grid, straight from the edges' vertices.
-
-    A segment joins two consecutive vertices of one line (``owner[k] ==
-    owner[k + 1]``). Segments are numbered in grid order (a stable counting
-    sort by the cell of their bounding box's lower-left corner), so that the
-    segments a point measures sit close together in memory; then each is
-    registered in every cell its bounding box covers, walking them in that
-    order so the writes stay near each other. Cell numbers are recomputed
-    rather than stored: fresh temporary arrays cost more (page faults) than
-    the arithmetic.
-
-    Returns
-    -------
-    indptr : int64, ``nx * ny + 1`` offsets into ``entries``
-    entries : segment numbers registered in each cell
-    seg_xy : (n_segments, 4) float64, ``(ax, ay, bx, by)`` per segment
-    seg_edge : int64, the edge of each segment
-    seg_straight_length : float64, the edge's length if it is this one
-        segment, else ``nan``
-    edge_seg : int64, each edge's first segment (``-1`` for none)
-    """
-    n_cells = nx * ny
-    first = np.zeros(n_cells + 1, dtype=np.int64)
-    n = 0
-    for k in range(owner.size - 1):
-        if owner[k + 1] == owner[k]:
-            lo_x = _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size, nx)
-            lo_y = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size, ny)
-            first[lo_y * nx + lo_x + 1] += 1
-            n += 1
-    for c in range(n_cells):
-        first[c + 1] += first[c]
-    seg_xy = np.empty((n, 4))
-    seg_edge = np.empty(n, dtype=np.int64)
-    straight = np.empty(n)
-    edge_seg = np.full(length.size, -1, dtype=np.int64)
-    for k in range(owner.size - 1):
-        e = owner[k]
-        if owner[k + 1] != e:
-            continue
-        c = _cell_of(min(xy[k, 1], xy[k + 1, 1]), y0, size, ny) * nx + _cell_of(min(xy[k, 0], xy[k + 1, 0]), x0, size, nx)
-        t = first[c]
-        first[c] += 1
-        seg_xy[t, 0], seg_xy[t, 1], seg_xy[t, 2], seg_xy[t, 3] = xy[k, 0], xy[k, 1], xy[k + 1, 0], xy[k + 1, 1]
-        seg_edge[t] = e
-        straight[t] = length[e] if edge_segments[e] == 1 else np.nan
-        if k == 0 or owner[k - 1] != e:
-            edge_seg[e] = t
-
-    indptr = np.zeros(n_cells + 1, dtype=np.int64)
-    for t in range(n):
-        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx)
-        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny)
-        for iy in range(iy0, iy1 + 1):
-            for ix in range(ix0, ix1 + 1):
-                indptr[iy * nx + ix + 1] += 1
-    for c in range(n_cells):
-        indptr[c + 1] += indptr[c]
-    fill = indptr[:-1].copy()
-    entries = np.empty(indptr[-1], dtype=entry_dtype_probe.dtype)
-    for t in range(n):
-        ix0, ix1 = _cell_of(min(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx), _cell_of(max(seg_xy[t, 0], seg_xy[t, 2]), x0, size, nx)
-        iy0, iy1 = _cell_of(min(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny), _cell_of(max(seg_xy[t, 1], seg_xy[t, 3]), y0, size, ny)
-        for iy in range(iy0, iy1 + 1):
-            for ix in range(ix0, ix1 + 1):
-                c = iy * nx + ix
-                entries[fill[c]] = t
-                fill[c] += 1
-    return indptr, entries, seg_xy, seg_edge, straight, edge_seg
-
-
-@kernel
-def _bounds(xy):
-    """``(x0, y0, x1, y1)`` of the vertices."""
-    x0, y0, x1, y1 = np.inf, np.inf, -np.inf, -np.inf
-    for k in range(xy.shape[0]):
-        x0, x1 = min(x0, xy[k, 0]), max(x1, xy[k, 0])
-        y0, y1 = min(y0, xy[k, 1]), max(y1, xy[k, 1])
-    return x0, y0, x1, y1
-
-
-@kernel
-def _scan_cell(c, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e, best_s):
-    """Nearest of the segments registered in cell ``c``, folded into the best so far.
-
-    The best is its distance, edge (lowest index among equally near ones) and
-    segment.
-    """
-    for k in range(indptr[c], indptr[c + 1]):
-        s = entries[k]
-        ax, ay, bx, by = seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3]
-        # The distance to the segment's bounding box is a lower bound with no
-        # division: skip segments clearly farther than the best (the slack
-        # keeps rounding from ever skipping a tie).
-        gx = max(min(ax, bx) - px, 0.0, px - max(ax, bx))
-        gy = max(min(ay, by) - py, 0.0, py - max(ay, by))
-        if gx * gx + gy * gy > best_d * best_d * (1.0 + 1e-9) + 1e-12:
-            continue
-        d = _point_segment(px, py, ax, ay, bx, by)
-        if d <= best_d:  # read the edge only when it may win
-            e = seg_edge[s]
-            if d < best_d or e < best_e:
-                best_d, best_e, best_s = d, e, s
-    return best_d, best_e, best_s
-
-
-@kernel
-def _nearest_one(px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings):
-    """Nearest edge of one point by rings of grid cells (see the module notes).
-
-    Returns ``(edge, segment, dist, sure)``: ``edge == -1`` when nothing
-    lies within ``max_dist``; ``segment`` is the nearest segment of that edge
-    (grid numbering) and ``dist`` its distance; ``sure`` is false where the
-    ring budget ran out before the answer was proven (then the rest is
-    meaningless).
-    """
-    # every segment lies inside the grid: a point farther than max_dist from it has no edge
-    gx = max(x0 - px, 0.0, px - (x0 + nx * size))
-    gy = max(y0 - py, 0.0, py - (y0 + ny * size))
-    if np.sqrt(gx * gx + gy * gy) > max_dist + margin:
-        return -1, -1, np.inf, True
-    cx = int(min(max(np.floor((px - x0) / size), -1.0), float(nx)))  # clamped one cell off the
-    cy = int(min(max(np.floor((py - y0) / size), -1.0), float(ny)))  # grid: rings start beside it
-    best_d, best_e, best_s = np.inf, np.iinfo(np.int64).max, -1
-    for r in range(max_rings + 1):
-        # the cells at Chebyshev distance r from (cx, cy), those on the grid
-        for iy in range(max(cy - r, 0), min(cy + r, ny - 1) + 1):
-            # the block's top and bottom rows whole, the rows between at both ends
-            # (r > 0 there, so the step is never 0)
-            step = 1 if (iy == cy - r or iy == cy + r) else 2 * r
-            ix = cx - r
-            while ix <= cx + r:
-                # skip cells off the grid, and cells farther than the best so far
-                # (a segment's nearest point lies in a cell it is registered in)
-                dx = max(x0 + ix * size - px, 0.0, px - (x0 + (ix + 1) * size))
-                dy = max(y0 + iy * size - py, 0.0, py - (y0 + (iy + 1) * size))
-                reach = min(best_d, max_dist) + margin
-                if 0 <= ix < nx and dx * dx + dy * dy <= reach * reach:
-                    best_d, best_e, best_s = _scan_cell(
-                        iy * nx + ix, px, py, indptr, entries, seg_xy, seg_edge, best_d, best_e, best_s
-                    )
-                ix += step
-        # A segment outside the block [cx-r, cx+r] x [cy-r, cy+r] lies beyond one of
-        # its borders, and is no nearer than that border; borders at or past the
-        # grid's edge have no segment beyond them.
-        clearance = np.inf
-        if cx - r > 0:
-            clearance = min(clearance, px - (x0 + (cx - r) * size))
-        if cx + r < nx - 1:
-            clearance = min(clearance, x0 + (cx + r + 1) * size - px)
-        if cy - r > 0:
-            clearance = min(clearance, py - (y0 + (cy - r) * size))
-        if cy + r < ny - 1:
-            clearance = min(clearance, y0 + (cy + r + 1) * size - py)
-        if clearance == np.inf or min(best_d, max_dist) < clearance - margin:
-            # the block holds the whole grid, or nothing outside it can be nearer
-            if best_d <= max_dist:
-                if best_d == np.inf:  # coordinates so large the distance overflowed
-                    return -1, -1, np.inf, False
-                return best_e, best_s, best_d, True
-            return -1, -1, np.inf, True
-    return -1, -1, np.inf, False
-
-
-@kernel
-def _nearest_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings,
-                 edge, dist, sure):
-    for i in range(x.size):
-        edge[i], _, dist[i], sure[i] = _nearest_one(
-            x[i], y[i], seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings
-        )
-
-
-@kernel
-def _foot_on_segment(px, py, ax, ay, bx, by):
-    """Fraction along a one-segment line and its foot, as GEOS computes them.
-
-    ``GEOSProjectNormalized`` (``LengthIndexOfPoint`` on one segment) then
-    ``GEOSInterpolateNormalized`` (``LengthLocationMap``), operation by
-    operation; a zero-length line gives fraction 0 and its one point (the
-    ``nan`` GEOS returns there is mapped to 0, as :func:`geo.snap.snap` does).
-    """
-    dx = bx - ax
-    dy = by - ay
-    len2 = dx * dx + dy * dy
-    seg_len = np.sqrt(len2)
-    if seg_len == 0.0:
-        return 0.0, ax, ay
-    if px == ax and py == ay:
-        r = 0.0
-    elif px == bx and py == by:
-        r = 1.0
-    else:
-        r = ((px - ax) * dx + (py - ay) * dy) / len2  # LineSegment::projectionFactor
-    measure = 0.0 if r <= 0.0 else (r * seg_len if r <= 1.0 else seg_len)
-    frac = min(max(measure / seg_len, 0.0), 1.0)
-    along = frac * seg_len
-    along = 0.0 if along <= 0.0 else along / seg_len
-    if along <= 0.0:
-        return frac, ax, ay
-    if along >= 1.0:
-        return frac, bx, by
-    return frac, (bx - ax) * along + ax, (by - ay) * along + ay
-
-
-@kernel
-def _feet(x, y, edge, seg_xy, edge_seg, frac, sx, sy):
-    """:func:`_foot_on_segment` of every point on the first segment of its edge."""
-    for i in range(x.size):
-        s = edge_seg[edge[i]]
-        frac[i], sx[i], sy[i] = _foot_on_segment(x[i], y[i], seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3])
-
-
-@kernel
-def _snap_all(x, y, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings,
-              seg_straight_length, edge, to_u, to_v, access, sx, sy, state):
-    """Nearest edge of every point and, on straight edges, its foot and distances.
-
-    ``seg_straight_length`` holds, per segment in grid order, its edge's
-    walking length if the edge is that one segment, else ``nan`` (read next
-    to ``seg_xy``: no random read of per-edge arrays). ``state``: 0 done (or
-    nothing within ``max_dist``), 1 snapped to a bent edge (the foot is left
-    to shapely), 2 unsure (left to the STRtree).
-    """
-    for i in range(x.size):
-        px, py = x[i], y[i]
-        e, s, _, sure = _nearest_one(
-            px, py, seg_xy, seg_edge, indptr, entries, x0, y0, size, nx, ny, max_dist, margin, max_rings
-        )
-        edge[i] = e
-        state[i] = 0 if sure else 2
-        if not sure or e < 0:
-            continue
-        length = seg_straight_length[s]
-        if np.isnan(length):
-            state[i] = 1
-            continue
-        f, fx, fy = _foot_on_segment(px, py, seg_xy[s, 0], seg_xy[s, 1], seg_xy[s, 2], seg_xy[s, 3])
-        to_u[i] = f * length
-        to_v[i] = length - to_u[i]
-        sx[i], sy[i] = fx, fy
-        access[i] = np.hypot(px - fx, py - fy)
 
 
 @dataclass(frozen=True, eq=False)
@@ -464,7 +166,7 @@ class EdgeGrid:
         owner = np.asarray(owner, dtype=np.int64)
         edge_segments = np.maximum(np.bincount(owner, minlength=length.size) - 1, 0)
         n_seg = int(edge_segments.sum())
-        x0, y0, x1, y1 = _bounds(xy) if len(xy) else (0.0, 0.0, 0.0, 0.0)
+        x0, y0, x1, y1 = segment_search.bounds(xy) if len(xy) else (0.0, 0.0, 0.0, 0.0)
         width, height = x1 - x0, y1 - y0
         if cell_size is None:
             cell_size = np.sqrt(max(width * height, 1.0) * _SEGMENTS_PER_CELL / max(n_seg, 1))
@@ -481,7 +183,7 @@ class EdgeGrid:
         ny = int(height // cell_size) + 1
         # 32-bit entries where they fit (always, below 2**31 segments): half the memory traffic
         probe = np.zeros(0, dtype=np.int32 if n_seg < 2**31 else np.int64)
-        indptr, entries, seg_xy, seg_edge, straight, edge_seg = _register(
+        indptr, entries, seg_xy, seg_edge, straight, edge_seg = segment_search.register(
             xy, owner, length, edge_segments, x0, y0, cell_size, nx, ny, probe
         )
         return cls(seg_xy, seg_edge, straight, cell_size, x0, y0, nx, ny, indptr, entries, edge_seg, edge_segments)
@@ -517,7 +219,7 @@ class EdgeGrid:
         edge = np.empty(x.size, dtype=np.int64)
         dist = np.empty(x.size)
         sure = np.empty(x.size, dtype=np.bool_)
-        _nearest_all(x, y, *self._search_args(max_dist), edge, dist, sure)
+        segment_search.nearest_all(x, y, *self._search_args(max_dist), edge, dist, sure)
         return edge, dist, sure
 
     def snap(self, x: np.ndarray, y: np.ndarray, max_dist: float) -> tuple[np.ndarray, ...]:
@@ -545,7 +247,7 @@ class EdgeGrid:
         edge = np.empty(n, dtype=np.int64)
         out = [np.full(n, np.nan) for _ in range(5)]  # to_u, to_v, access, sx, sy
         state = np.empty(n, dtype=np.int8)
-        _snap_all(x, y, *self._search_args(max_dist), self.seg_straight_length, edge, *out, state)
+        segment_search.snap_all(x, y, *self._search_args(max_dist), self.seg_straight_length, edge, *out, state)
         return (edge, *out, state)
 
 
@@ -599,7 +301,7 @@ def locate_on_straight_edges(
     if edge.size and (edge.min() < 0 or edge.max() >= grid.edge_seg.size or (grid.edge_seg[edge] < 0).any()):
         raise ValueError("edge index out of range, or an edge with no segment")
     frac, sx, sy = np.empty(x.size), np.empty(x.size), np.empty(x.size)
-    _feet(x, y, edge, grid.seg_xy, grid.edge_seg, frac, sx, sy)
+    segment_math.feet(x, y, edge, grid.seg_xy, grid.edge_seg, frac, sx, sy)
     return frac, sx, sy
 
 
