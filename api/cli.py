@@ -395,8 +395,10 @@ for _module in (_city_cmd, _maps_cmd, _site_cmd, _scenario_cmd, _serve_cmd):
     _module.register(app)
 
 from api.commands import batch as _batch_cmd  # noqa: E402  lifecircle batch (Dask)
+from api.commands import poi as _poi_cmd  # noqa: E402  lifecircle poi import
 
 _batch_cmd.register(app)
+_poi_cmd.register(app)
 
 
 @app.command()

@@ -220,18 +220,24 @@ def _read_mapping(path: Path) -> TagMapping:
         rules.append(
             _KindRule(kind, _conditions(match, source, "match", i), _conditions(entry.get("unless", {}), source, "unless", i))
         )
+    caps = capacity_rules(data.get("capacity", []), source, check_kinds=True)
+    if not rules:
+        raise OsmError(source, "the tag mapping has no [[rule]] entries")
+    return TagMapping(tuple(rules), tuple(caps), source)
+
+
+def capacity_rules(entries: list, source: str, *, check_kinds: bool) -> tuple[_CapacityRule, ...]:
+    """``[[capacity]]`` entries of a mapping file (kinds checked against the active ones when asked)."""
     caps = []
-    for i, entry in enumerate(data.get("capacity", []), start=1):
+    for i, entry in enumerate(entries, start=1):
         field = entry.get("field")
         if field not in CAPACITY_FIELDS:
             raise OsmError(source, f"unknown capacity field {field!r}; expected one of {list(CAPACITY_FIELDS)}", field="field", row=i)
         kinds = entry.get("kinds")
-        if kinds is not None and not set(kinds) <= set(KINDS):
+        if check_kinds and kinds is not None and not set(kinds) <= set(KINDS):
             raise OsmError(source, f"unknown kinds {sorted(set(kinds) - set(KINDS))}", field="kinds", row=i)
         caps.append(_CapacityRule(field, tuple(entry.get("tags", [])), None if kinds is None else frozenset(kinds)))
-    if not rules:
-        raise OsmError(source, "the tag mapping has no [[rule]] entries")
-    return TagMapping(tuple(rules), tuple(caps), source)
+    return tuple(caps)
 
 
 def _conditions(table: dict, source: str, field: str, row: int) -> tuple[_Condition, ...]:
