@@ -72,7 +72,11 @@ def extent_wgs84(gdf: gpd.GeoDataFrame) -> list[float]:
     return [round(float(v), 7) for v in b]
 
 
-def _sources(state: AppState) -> list[Source]:
+def _city_sources(state: AppState) -> list[Source]:
+    # the loaded city never changes: its collections (and their extents) are made once
+    kept = state.__dict__.get("_ogc_city_sources")
+    if kept is not None:
+        return list(kept)
     city = state.city
     out = [
         Source("cells", f"Population cells of {city.name}", "Residents and residents aged 60+ per cell.", lambda: state.city_cells, "cell_id", extent_wgs84(city.cells)),
@@ -80,12 +84,27 @@ def _sources(state: AppState) -> list[Source]:
     ]
     for level, gdf in state.city_units.items():
         out.append(Source(f"units-{level}", f"{level} units of {city.name}", f"Administrative units ({level}).", (lambda g=gdf: g), "unit_id" if "unit_id" in gdf else None, extent_wgs84(city.units[level])))
-    for layer in state.layers.values():
-        out.append(Source(f"layer-{layer.id}", layer.name, f"Uploaded {layer.type} layer ({layer.source}).", (lambda lay=layer: lay.wgs84), layer_id_column(layer.type), extent_wgs84(layer.frame)))
+    state.__dict__["_ogc_city_sources"] = out
+    return list(out)
+
+
+def _layer_source(layer) -> Source:
+    return Source(f"layer-{layer.id}", layer.name, f"Uploaded {layer.type} layer ({layer.source}).", (lambda lay=layer: lay.wgs84), layer_id_column(layer.type), extent_wgs84(layer.frame))
+
+
+def _run_sources(run) -> list[Source]:
+    ext = extent_wgs84(run.result.city.cells)
+    return [
+        Source(f"run-{run.id}-cells", f"Coverage run {run.id}: cells", "Per-cell distance, time, nearest facility and coverage per standard.", (lambda r=run: r.cells_wgs84), "cell_id", ext),
+        Source(f"run-{run.id}-facilities", f"Coverage run {run.id}: facilities", "Facilities with the population each serves per standard.", (lambda r=run: r.facilities_wgs84), "id", extent_wgs84(run.result.city.facilities)),
+    ]
+
+
+def _sources(state: AppState) -> list[Source]:
+    out = _city_sources(state)
+    out += [_layer_source(layer) for layer in state.layers.values()]
     for run in state.runs.values():
-        ext = extent_wgs84(run.result.city.cells)
-        out.append(Source(f"run-{run.id}-cells", f"Coverage run {run.id}: cells", "Per-cell distance, time, nearest facility and coverage per standard.", (lambda r=run: r.cells_wgs84), "cell_id", ext))
-        out.append(Source(f"run-{run.id}-facilities", f"Coverage run {run.id}: facilities", "Facilities with the population each serves per standard.", (lambda r=run: r.facilities_wgs84), "id", extent_wgs84(run.result.city.facilities)))
+        out += _run_sources(run)
     return out
 
 
@@ -94,8 +113,22 @@ def layer_id_column(layer_type: str) -> str:
 
 
 def find_source(state: AppState, collection_id: str) -> Source:
-    """The collection ``collection_id``; 404 problem when unknown."""
-    for s in _sources(state):
+    """The collection ``collection_id``; 404 problem when unknown.
+
+    Looked up by its id's form (``layer-<id>``, ``run-<id>-cells``), so a request
+    for one collection never loads every kept layer and run.
+    """
+    found: list[Source] = []
+    if collection_id.startswith("layer-"):
+        layer = state.layers.get(collection_id.removeprefix("layer-"))
+        found = [] if layer is None else [_layer_source(layer)]
+    elif collection_id.startswith("run-"):
+        run_id = collection_id.removeprefix("run-").rsplit("-", 1)[0]
+        run = state.runs.get(run_id)
+        found = [] if run is None else _run_sources(run)
+    else:
+        found = _city_sources(state)
+    for s in found:
         if s.id == collection_id:
             return s
     raise ApiProblem(404, f"no collection named '{collection_id}'; see /collections")

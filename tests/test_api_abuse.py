@@ -446,3 +446,16 @@ def test_layers_are_bounded_per_key():
     r = client.post("/layers", json=body, headers={"X-API-Key": KEY})
     assert r.status_code == 422 and "per API key" in r.json()["detail"]
     assert client.post("/layers", json=body, headers={"X-API-Key": KEY2}).status_code == 201
+
+
+def test_collections_are_found_by_id_without_listing_everything(monkeypatch):
+    """A run's OGC collection answers by its id; a request for one collection does not load every kept run."""
+    client = TestClient(make_app())
+    run = client.post("/coverage", json={"standards": ["station-radius"]}, headers=HEADERS).json()["id"]
+    state = client.app.state.lifecircle
+    monkeypatch.setattr(type(state.runs), "values", lambda self: (_ for _ in ()).throw(AssertionError("listed every run")))
+    page = client.get(f"/collections/run-{run}-cells/items", params={"limit": 2}).json()
+    assert page["numberReturned"] == 2 and page["features"][0]["properties"]["station_radius_covered"] in (True, False)
+    assert client.get(f"/collections/run-{run}-facilities").status_code == 200
+    assert client.get("/collections/run-0123-cells/items").status_code == 404
+    assert client.get("/collections/cells/items", params={"limit": 1}).json()["numberReturned"] == 1
