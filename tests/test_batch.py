@@ -17,7 +17,8 @@ import yaml
 from layers.cities.generator import generate_city
 from layers.city_folder import save_city_folder
 from scenarios.batch import BatchPlanError, ClusterError, load_plan, open_client, plan_from_dict, run_batch
-from scenarios.batch.tasks import cells_columns
+from scenarios.batch.schema import cells_columns
+from scenarios.batch.tasks import CELL_COLUMNS
 from scenarios.evaluate import evaluate
 from scenarios.run import run_scenario
 
@@ -175,6 +176,37 @@ def test_batch_equals_the_sequential_loop(reference, cities):
     assert len(summary) == 3 * 3 + 1 + 2
     # tiles are partitions of their own, and their cells are exactly the city's
     assert sorted(cells.loc[cells["city"] == "west", "tile"].unique()) == [0, 1, 2, 3]
+
+
+def test_cells_have_the_columns_and_values_of_covers_cells_layer(reference, cities, tmp_path):
+    """DIR/cells/ carries every per-standard column `cover` writes for the same city, value for value."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from layers.cities import load_city
+    from scenarios.diagnostics import diagnostic_cells
+
+    plan, report, out = reference
+    args = ["cover", "--city", str(cities["north"]), "--out", str(tmp_path), "--format", "parquet", "--no-map",
+            "--no-service-areas"] + [a for s in STANDARDS for a in ("--standard", s)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    cover = gpd.read_parquet(tmp_path / "cells.parquet")
+    city = load_city(cities["north"])
+    # cover's layer = the grid's columns + cells_frame()'s per-standard columns + the diagnostics
+    # (network piece, street distance, detour), which batch does not compute
+    diagnostics = set(diagnostic_cells(evaluate(city, plan.standards)).columns) - {"cell_id", "population", "geometry"}
+    want = [c for c in cover.columns if c not in city.cells.columns and c not in diagnostics]
+    got = _cells(out)
+    got = got[(got["city"] == "north") & (got["scenario"] == "base")].set_index("cell_id")
+    have = [c for c in got.columns if c not in CELL_COLUMNS and c != "geometry"]
+    assert sorted(have) == sorted(want)
+    # the columns a fixed five-per-standard list left out
+    assert {"clinic_walk_status", "clinic_walk_search_limit_m", "station_radius_status"} <= set(have)
+    got = got.loc[cover["cell_id"].astype(str)]
+    for col in want:
+        assert _same(got[col], cover[col]), col
+    assert set(got["clinic_walk_status"]) >= {"covered", "beyond threshold"}
 
 
 def test_sweep_curve_points_are_the_siting_runs(reference):

@@ -7,7 +7,8 @@
 
 Modules: :mod:`~scenarios.batch.plan` (the plan file), :mod:`~scenarios.batch.tiling`
 (a city cut into tiles with a halo), :mod:`~scenarios.batch.tasks` (one
-partition's work on a worker), :mod:`~scenarios.batch.manifest` (finished
+partition's work on a worker), :mod:`~scenarios.batch.schema` (the cells
+dataset's columns, read off ``cells_frame()``), :mod:`~scenarios.batch.manifest` (finished
 partitions), :mod:`~scenarios.batch.runner` (the run), :mod:`~scenarios.batch.outputs`
 (summary, curves) and :mod:`~scenarios.batch.cluster` (the Dask client).
 """

@@ -29,6 +29,7 @@ from geo.crs import WGS84
 from layers.atomic import atomic_path
 from layers.city import City
 from scenarios.batch.plan import BASE
+from scenarios.batch.schema import cells_columns
 from scenarios.model import Scenario, apply_edits
 from scenarios.standards import Standard
 
@@ -177,18 +178,6 @@ def _where(city: str, scenario: Scenario | None, tile: int = -1) -> str:
 
 
 # ------------------------------------------------------------------ cells
-def cells_columns(standards: tuple[Standard, ...] | list[Standard]) -> dict[str, str]:
-    """The per-standard columns of the dataset with their pandas dtypes, in order."""
-    out: dict[str, str] = {}
-    for s in standards:
-        p = s.column
-        out.update({f"{p}_dist_m": "float64", f"{p}_time_min": "float64", f"{p}_facility": "string",
-                    f"{p}_covered": "boolean"})
-        if s.bands_min:
-            out[f"{p}_band"] = "string"
-    return out
-
-
 def _frame(job: CellsJob, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The evaluated cells in the dataset's one schema: every standard of the plan, typed, WGS84.
 
@@ -204,6 +193,8 @@ def _frame(job: CellsJob, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "population": cells["population"].to_numpy(dtype=np.float64),
         "elderly": cells["elderly"].to_numpy(dtype=np.float64),
     }
+    # the column set is cells_frame()'s own (scenarios.batch.schema), so the dataset has
+    # every per-standard column of cover's cells layer, new ones included
     for name, dtype in cells_columns(job.columns).items():
         if name in cells.columns:
             col = cells[name]
