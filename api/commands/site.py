@@ -91,7 +91,7 @@ def site_command(
     relocate: list[str] = typer.Option([], "--relocate", help="Existing facility id that moves to a new site (repeatable)."),
     min_spacing: float = typer.Option(0.0, "--min-spacing", help="Smallest distance between two new sites, metres."),
     solver: str = typer.Option("auto", "--solver", help="auto, milp or greedy."),
-    time_limit: float = typer.Option(60.0, "--time-limit", help="Time limit of the exact solver, seconds."),
+    time_limit: float = typer.Option(60.0, "--time-limit", help="Time limit of the whole run (distances, solve, check), seconds."),
     weight: str | None = typer.Option(None, "--weight", help="population or elderly (default: the standard's)."),
     set_: list[str] = typer.Option([], "--set", help="Standard parameter, e.g. threshold_min=10 (repeatable)."),
     capacity: float | None = typer.Option(None, "--capacity", help="capacitated: people one new site can serve."),
