@@ -396,9 +396,11 @@ for _module in (_city_cmd, _maps_cmd, _site_cmd, _scenario_cmd, _serve_cmd):
 
 from api.commands import batch as _batch_cmd  # noqa: E402  lifecircle batch (Dask)
 from api.commands import poi as _poi_cmd  # noqa: E402  lifecircle poi import
+from api.commands import rules as _rules_cmd  # noqa: E402  lifecircle service-rules
 
 _batch_cmd.register(app)
 _poi_cmd.register(app)
+_rules_cmd.register(app)
 
 
 @app.command()

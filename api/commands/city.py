@@ -66,6 +66,8 @@ def build_command(
     name: Optional[str] = NAME,
     crs: Optional[str] = CRS_OPTION,
     out: Path = typer.Option(..., "--out", help="The city folder to write (new, empty, or an older city folder)."),
+    management_grid: Optional[Path] = typer.Option(None, "--management-grid", help="Management grid polygons (with an "
+                                                   "id) to report results grid cell by grid cell; kept in the folder."),
 ) -> None:
     """Validate your layers and network once and keep them as a city folder for every command."""
     from api.cli import console, progress_bar, user_errors
@@ -80,9 +82,14 @@ def build_command(
                 units_coords=units_coords, candidates=candidates, candidates_coords=candidates_coords,
                 name=name or out.name, progress=update,
             )
+            if management_grid is not None:  # kept as the unit level "grid" (layers.management_grid)
+                from layers.management_grid import read_management_grid, with_management_grid
+
+                city = with_management_grid(city, read_management_grid(management_grid, city.crs),
+                                            management_grid.name)
             update("writing the city folder", 0.9)
             sources = {"grid": grid, "facilities": facilities, "osm": osm, "network": network, "place": place,
-                       "units": units, "candidates": candidates}
+                       "units": units, "candidates": candidates, "management_grid": management_grid}
             cat = active_catalogue()  # --catalogue FILE (api.commands.catalogue), else seeds
             save_city_folder(city, out, sources=sources, catalogue=(cat.id, cat.text))
         print_city_info(city)
