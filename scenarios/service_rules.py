@@ -35,7 +35,7 @@ from scenarios.catalogue import CatchmentRule, GridRule, active_catalogue
 from scenarios.evaluate import SEARCH_FACTOR, CoverageResult, evaluate, evaluate_standard
 from scenarios.standards import Standard, StandardError, catalogue
 
-__all__ = ["DEFAULT_SEARCH_M", "CatchmentReport", "GridReport", "attach_grid", "grid_standards", "run_catchments",
+__all__ = ["DEFAULT_SEARCH_M", "CatchmentReport", "GridReport", "attach_grid", "completeness_grid", "grid_standards", "run_catchments",
            "run_grid_rules"]
 
 DEFAULT_SEARCH_M = 20_000.0
@@ -233,3 +233,34 @@ def attach_grid(city: City, path: str | Path, coords=None) -> City:
     return with_management_grid(city, read_management_grid(path, city.crs, coords=coords), Path(path).name)
 
 
+
+
+def completeness_grid(city: City, summary: pd.DataFrame) -> gpd.GeoDataFrame | None:
+    """Life-circle completeness per management grid cell, as a layer (``None`` when the city has no grid).
+
+    Parameters
+    ----------
+    city : City
+    summary : pandas.DataFrame
+        From :func:`scenarios.completeness.completeness_summary` (its ``grid`` rows).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or None
+        ``grid_id``, ``name``, ``population``, per circle ``{p}_share_complete``,
+        ``{p}_complete_population``, ``{p}_most_missing``; geometry.
+    """
+    if GRID_LEVEL not in city.units:
+        return None
+    grid = city.units[GRID_LEVEL]
+    out = gpd.GeoDataFrame({"grid_id": grid["unit_id"].astype(str).to_numpy(), "name": grid["name"].to_numpy()},
+                           geometry=grid.geometry.values, crs=city.crs)
+    rows = summary[summary["scope"] == GRID_LEVEL]
+    for cid, part in rows.groupby("circle", sort=False):
+        part = part.set_index("unit").reindex(out["grid_id"])
+        p = _col(str(cid))
+        out["population"] = part["population"].to_numpy()
+        out[f"{p}_share_complete"] = part["share_complete"].to_numpy()
+        out[f"{p}_complete_population"] = part["complete_population"].to_numpy()
+        out[f"{p}_most_missing"] = part["most_missing"].to_numpy()
+    return out

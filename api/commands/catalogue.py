@@ -91,15 +91,20 @@ def circles_command(
     out: Path = typer.Option(Path("circles"), "--out", help="Output folder."),
     lang: str = typer.Option("en", help="Label language: en or zh."),
     no_map: bool = typer.Option(False, "--no-map", help="Skip circles.html."),
+    grid_layer: Optional[Path] = typer.Option(None, "--grid-layer", help="A management grid for this run (default: the "
+                                              "city folder's own): completeness per grid cell too."),
 ) -> None:
     """Completeness of life circles per cell, unit and city (with --catalogue gb50180 or a catalogue with circles)."""
     from api.cli import console, progress_bar, user_errors
     from layers.cities import load_city
     from scenarios.completeness import completeness, completeness_cells, completeness_summary, evaluate_circles
+    from scenarios.service_rules import attach_grid, completeness_grid
 
     with user_errors():
         with progress_bar() as update:
             c = load_city(city, progress=update)
+            if grid_layer is not None:
+                c = attach_grid(c, grid_layer)
             result, circles = evaluate_circles(c, list(circle) or None, progress=update)
         comp = completeness(result, circles)
         out.mkdir(parents=True, exist_ok=True)
@@ -107,6 +112,9 @@ def circles_command(
         cells.to_crs(4326).to_file(out / "completeness.gpkg", layer="cells", driver="GPKG")
         summary = completeness_summary(result, comp)
         summary.to_csv(out / "completeness.csv", index=False)
+        by_grid = completeness_grid(c, summary)  # one row per management grid cell, when the city has a grid
+        if by_grid is not None:
+            by_grid.to_crs(4326).to_file(out / "completeness.gpkg", layer="grid", driver="GPKG")
         for row in summary[summary["scope"] == "city"].to_dict("records"):
             share = "n/a" if row["share_complete"] is None else f"{row['share_complete']:.1%}"
             console.print(f"{row['circle']}: {share} of residents have a complete circle; most often missing: "

@@ -74,6 +74,19 @@ def _ratios(result, wanted: bool):
     return run_ratios(result.city)
 
 
+def _circle_layers(result, lang: str) -> list:
+    """Missing-type layers of the catalogue's life circles whose standards the run holds (none otherwise)."""
+    from maps.completeness import completeness_layers
+    from scenarios.catalogue import active_catalogue
+    from scenarios.completeness import completeness, completeness_cells
+
+    circles = [c for c in active_catalogue().circles.values() if all(s in result.results for s in c.standards)]
+    if not circles:
+        return []
+    comp = completeness(result, circles)
+    return completeness_layers(completeness_cells(result, comp), list(comp), lang)
+
+
 def map_command(
     city: str = _CITY,
     results: Optional[Path] = _RESULTS,
@@ -99,6 +112,7 @@ def map_command(
         result = _result(city, grid, facilities, osm, network, standard, set_, results)
         report = _ratios(result, ratios)
         extra = ratio_layers(report, lang, show_first=True) if report is not None else None
+        extra = (extra or []) + _circle_layers(result, lang) or None
         path = coverage_map(result, out, lang=lang, basemap=basemap, service_areas=not no_service_areas,
                             extra_layers=extra)
     console.print(f"  map   {path}")
