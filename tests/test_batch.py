@@ -315,6 +315,103 @@ def test_a_killed_worker_does_not_change_the_result(reference, cities, tmp_path)
     assert pd.read_csv(tmp_path / "out" / "summary.csv").equals(pd.read_csv(out / "summary.csv"))
 
 
+# ---------------------------------------------------------------- the plan's catalogue
+DISTRICT = """
+[catalogue]
+id = "test-district"
+title_en = "A district's own standards"
+title_zh = "本区标准"
+source = "tests/test_batch.py"
+extends = "seeds"
+
+[[standard]]
+id = "clinic-300m"
+title_en = "Health station within a 300 m walk"
+title_zh = "步行300米内有卫生站"
+kinds = ["health_station", "health_centre"]
+mode = "network"
+threshold_m = 300.0
+weight = "population"
+source = "tests/test_batch.py: a planner's own reach"
+
+[[standard]]
+id = "care-radius-400"
+title_en = "Elderly care within 400 m"
+title_zh = "400米内有养老设施"
+kinds = ["elderly_care"]
+mode = "euclidean"
+threshold_m = 400.0
+weight = "elderly"
+source = "tests/test_batch.py: a planner's own reach"
+"""
+
+
+def _district_plan(tmp: Path, cities: dict[str, Path], **extra) -> Path:
+    (tmp / "district.toml").write_text(DISTRICT, encoding="utf-8")
+    data = {"cities": [str(cities["north"])], "standards": ["clinic-300m", "care-radius-400"], **extra}
+    path = tmp / "plan.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_the_plans_catalogue_is_evaluated_on_worker_processes(cities, tmp_path):
+    """Standards only the plan's catalogue has run on LocalCluster worker processes, as in one process."""
+    from layers.cities import load_city
+    from scenarios.catalogue import use_catalogue
+    from scenarios.siting import site
+
+    plan = load_plan(_district_plan(tmp_path, cities, catalogue="district.toml",
+                                    sweeps=[{"standard": "care-radius-400", "p": [1], "cities": ["north"]}]))
+    assert plan.catalogue.id == "test-district" and [s.id for s in plan.standards] == ["clinic-300m", "care-radius-400"]
+    with open_client(workers=2, processes=True, dashboard=False) as client:
+        report = run_batch(plan, tmp_path / "out", client, code=CODE)
+    assert report.ok, report.failed
+    assert sorted(report.ran) == ["cells/north/base", "sweep/north/care-radius-400/mclp/p1"]
+    assert {report.info[k]["catalogue"] for k in report.ran} == {"test-district"}  # active on the worker
+    city = load_city(cities["north"])
+    with use_catalogue(plan.catalogue):
+        want = evaluate(city, plan.standards).cells_frame()
+        point = site(city, "care-radius-400", problem="mclp", p=1, solver="greedy").summary()
+    got = _cells(tmp_path / "out").set_index("cell_id").loc[want["cell_id"].astype(str)]
+    columns = cells_columns(plan.standards)
+    assert "clinic_300m_status" in columns and "care_radius_400_dist_m" in columns
+    for col in columns:
+        assert _same(got[col], want[col]), col
+    assert got["clinic_300m_covered"].any() and not got["clinic_300m_covered"].all()
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert list(summary["standard"]) == ["clinic-300m", "care-radius-400"]
+    curve = pd.read_csv(tmp_path / "out" / "sweeps" / "curves.csv")
+    assert curve.loc[0, "covered_after"] == pytest.approx(point["covered_after"], rel=1e-12)
+
+
+def test_catalogue_option_fills_the_plan_and_is_part_of_every_input_hash(cities, tmp_path):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from scenarios.batch.runner import plan_jobs
+
+    path = _district_plan(tmp_path, cities)  # no catalogue: in the plan
+    with pytest.raises(BatchPlanError, match="standards: unknown standard 'clinic-300m'"):
+        load_plan(path)
+    plan = load_plan(path, catalogue=tmp_path / "district.toml")  # what --catalogue gives
+    assert plan.catalogue.id == "test-district"
+    # the same plan under a catalogue that differs only in a note: every partition has new inputs
+    (tmp_path / "other.toml").write_text(DISTRICT.replace('source = "tests/test_batch.py"\n',
+                                                          'source = "tests/test_batch.py"\nnote = "edited"\n'),
+                                         encoding="utf-8")
+    other = load_plan(path, catalogue=tmp_path / "other.toml")
+    assert plan.standards == other.standards and plan.catalogue.digest != other.catalogue.digest
+    a, b = plan_jobs(plan, CODE), plan_jobs(other, CODE)
+    assert [j.key for j, _, _ in a.cells] == [j.key for j, _, _ in b.cells]
+    assert all(x != y for (_, x, _), (_, y, _) in zip(a.cells, b.cells))
+    # a bad --catalogue is one line before any work
+    result = CliRunner().invoke(app, ["batch", str(path), "--out", str(tmp_path / "out"),
+                                      "--catalogue", str(tmp_path / "missing.toml")])
+    assert result.exit_code == 2, result.output
+    assert "--catalogue:" in result.output and "missing.toml" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_example_plan_for_the_built_in_cities_is_valid():
     from layers.cities import CITIES
 

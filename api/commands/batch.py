@@ -3,6 +3,7 @@
     lifecircle batch plan.yaml --out results/                       # a LocalCluster on this machine
     lifecircle batch plan.yaml --out results/ --workers 8
     lifecircle batch plan.yaml --out /shared/results --scheduler tcp://10.0.0.5:8786
+    lifecircle batch plan.yaml --out results/ --catalogue gb50180   # instead of the plan's catalogue:
 
 The plan is checked (cities, standards, scenarios, sweeps) and the cluster
 reached before any work starts; either problem is one line and exit code 2.
@@ -30,13 +31,18 @@ def batch_command(
                                           "(default: the usable cores)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler, "
                                             "e.g. tcp://10.0.0.5:8786 (instead of a LocalCluster)."),
+    # declared here (not by the app-wide --catalogue wrapper, which would only make it active in this
+    # process): it fills the plan's catalogue, which every task carries to its worker
+    catalogue: Optional[str] = typer.Option(None, "--catalogue", help="Catalogue of kinds and standards: a "
+                                            "TOML/YAML file or a built-in name (seeds, seeds-full, gb50180); "
+                                            "replaces the plan's catalogue:. Default: the plan's, else seeds."),
 ) -> None:
     """Run a batch plan on Dask: a partitioned GeoParquet dataset of cells, summary.csv and cost-coverage curves."""
     from api.cli import console, err_console, fail, progress_bar, user_errors
     from scenarios.batch import load_plan, open_client, run_batch
 
     with user_errors():
-        checked = load_plan(plan)
+        checked = load_plan(plan, catalogue)
         with open_client(workers=workers, scheduler=scheduler) as client:
             link = client.dashboard_link
             where = scheduler or f"LocalCluster of {len(client.scheduler_info().get('workers', {}))} workers"

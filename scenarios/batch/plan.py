@@ -12,6 +12,13 @@ A plan is a YAML file::
     sweeps:                       # optional: siting sweeps for cost-coverage curves
       - {standard: clinic-walk, problem: mclp, p: {from: 1, to: 20}, cities: [demo]}
     tiles: 16                     # optional: cut every city into 16 tiles; or {cities/guangzhou: 16}
+    catalogue: my-district.toml   # optional: a catalogue file (relative to the plan) or a built-in name
+
+Standards, kinds and scenarios are looked up in the plan's catalogue (the
+active one, ``seeds`` unless one is in use, when the plan names none). The
+plan carries the catalogue to every task, so workers in other processes or on
+other machines evaluate the same standards, and its digest is part of every
+partition's input hash.
 
 Every city is run as it is (scenario ``base``) and with each scenario made
 for it. Everything a user can get wrong (a missing city, an unknown standard,
@@ -32,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from geo.errors import LifecircleError
+from scenarios.catalogue import Catalogue, CatalogueError, active_catalogue, load_catalogue, use_catalogue
 from scenarios.model import Scenario, ScenarioError, describe_validation_error, scenario_from_dict
 from scenarios.standards import Standard, StandardError, get_standard, resolve_standards
 
@@ -110,6 +118,7 @@ class PlanSpec(BaseModel):
     scenarios: list[str | dict[str, Any]] = Field(default_factory=list)
     sweeps: list[SweepSpec] = Field(default_factory=list)
     tiles: int | dict[str, int] | None = None
+    catalogue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,10 @@ class BatchPlan:
     scenarios : list of Scenario
         Each for one city of the plan (``scenario.city`` is that city's ``ref``).
     sweeps : list of Sweep
+    catalogue : Catalogue
+        Where the standards, kinds and scenarios were looked up: the plan's
+        ``catalogue:`` (or ``--catalogue``), else the catalogue active when
+        the plan was checked. Tasks make it active on the workers.
     """
 
     source: str
@@ -180,6 +193,7 @@ class BatchPlan:
     standards: list[Standard]
     scenarios: list[Scenario] = field(default_factory=list)
     sweeps: list[Sweep] = field(default_factory=list)
+    catalogue: Catalogue = field(default_factory=active_catalogue)
 
     def city(self, name: str) -> CityRef:
         """The city labelled ``name``."""
@@ -189,7 +203,8 @@ class BatchPlan:
         """The standards a run evaluates: the scenario's own when it names any, else the plan's."""
         if scenario is None or (scenario.standards is None and not scenario.overrides):
             return self.standards
-        return scenario.resolved_standards()
+        with use_catalogue(self.catalogue):
+            return scenario.resolved_standards()
 
     def all_standards(self) -> list[Standard]:
         """Every standard some run evaluates, each id once (first seen), in catalogue order.
@@ -199,7 +214,7 @@ class BatchPlan:
         seen: dict[str, Standard] = {}
         for s in self.standards + [s for sc in self.scenarios for s in self.standards_of(sc)]:
             seen.setdefault(s.id, s)
-        order = {sid: i for i, sid in enumerate(s.id for s in resolve_standards())}
+        order = {sid: i for i, sid in enumerate(self.catalogue.standards)}
         return sorted(seen.values(), key=lambda s: order.get(s.id, len(order)))
 
 
@@ -301,7 +316,25 @@ def _sweep(i: int, spec: SweepSpec, cities: list[CityRef], base: Path, source: s
     return Sweep(standard, spec.problem, spec.p_values(), names, spec.solver, spec.time_limit_s, dict(spec.overrides))
 
 
-def plan_from_dict(data: Any, source: str = "<plan>", base: str | os.PathLike[str] = ".") -> BatchPlan:
+def _catalogue(ref: str | os.PathLike[str] | None, base: Path, where: str) -> Catalogue:
+    """The catalogue ``ref`` names (a built-in name, or a file relative to ``base``), else the active one."""
+    from scenarios.catalogue import BUILTIN
+
+    if ref is None:
+        return active_catalogue()
+    path = str(ref) if str(ref) in BUILTIN or Path(ref).is_absolute() else str(base / ref)
+    try:
+        return load_catalogue(path)
+    except CatalogueError as exc:
+        raise BatchPlanError(f"{where}: {exc}") from None
+
+
+def plan_from_dict(
+    data: Any,
+    source: str = "<plan>",
+    base: str | os.PathLike[str] = ".",
+    catalogue: str | os.PathLike[str] | None = None,
+) -> BatchPlan:
     """Check a plan given as plain data and look up its cities, standards and scenarios.
 
     Parameters
@@ -312,6 +345,9 @@ def plan_from_dict(data: Any, source: str = "<plan>", base: str | os.PathLike[st
         Where it came from, for messages.
     base : path-like
         The folder relative paths in the plan start from (the plan file's).
+    catalogue : path-like, optional
+        A catalogue (built-in name or file, relative to the working folder)
+        used instead of the plan's ``catalogue:`` (the CLI's ``--catalogue``).
 
     Returns
     -------
@@ -329,6 +365,16 @@ def plan_from_dict(data: Any, source: str = "<plan>", base: str | os.PathLike[st
         spec = PlanSpec.model_validate(data)
     except ValidationError as err:
         raise BatchPlanError(describe_validation_error(err, source)) from None
+    if catalogue is not None:
+        cat = _catalogue(catalogue, Path.cwd(), "--catalogue")
+    else:
+        cat = _catalogue(spec.catalogue, base, f"{source}: catalogue")
+    # standards, kinds (of scenario edits) and sweeps are looked up in the plan's catalogue
+    with use_catalogue(cat):
+        return _checked(spec, source, base, cat)
+
+
+def _checked(spec: PlanSpec, source: str, base: Path, cat: Catalogue) -> BatchPlan:
     cities = [_find_city(i, ref, base, source) for i, ref in enumerate(spec.cities)]
     seen: dict[str, int] = {}
     for i, c in enumerate(cities):
@@ -356,11 +402,15 @@ def plan_from_dict(data: Any, source: str = "<plan>", base: str | os.PathLike[st
         names.add(sc.name)
         scenarios.append(sc.model_copy(update={"city": home.ref}))
     sweeps = [_sweep(i, s, cities, base, source) for i, s in enumerate(spec.sweeps)]
-    return BatchPlan(source=source, cities=cities, standards=standards, scenarios=scenarios, sweeps=sweeps)
+    return BatchPlan(source=source, cities=cities, standards=standards, scenarios=scenarios, sweeps=sweeps,
+                     catalogue=cat)
 
 
-def load_plan(path: str | os.PathLike[str]) -> BatchPlan:
+def load_plan(path: str | os.PathLike[str], catalogue: str | os.PathLike[str] | None = None) -> BatchPlan:
     """Read and check a plan file (see the module docstring for its form).
+
+    ``catalogue`` (a built-in name or a file relative to the working folder)
+    replaces the plan's ``catalogue:``; see :func:`plan_from_dict`.
 
     Raises
     ------
@@ -380,4 +430,4 @@ def load_plan(path: str | os.PathLike[str]) -> BatchPlan:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         raise BatchPlanError(f"{p}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return plan_from_dict(data, str(p), p.parent)
+    return plan_from_dict(data, str(p), p.parent, catalogue)

@@ -4,7 +4,8 @@ One partition is one city (or one tile of it) under one scenario, or one
 point of a siting sweep. Each becomes a Dask task; a tiled city first gets a
 task that cuts it into tile files, and its tile tasks depend on that one.
 Partitions already recorded in the manifest with the same input hash are not
-run again. When every task has finished or failed, the tables are written
+run again. The plan's catalogue is sent to the workers once and given to
+every task. When every task has finished or failed, the tables are written
 from the files on disk (so a resumed run's tables include the earlier work).
 """
 
@@ -104,6 +105,8 @@ def plan_jobs(plan: BatchPlan, code: str | None = None) -> _Jobs:
         ``scenarios``), part of every input hash.
     """
     code = _code_digest() if code is None else code
+    # the catalogue defines the standards and kinds every partition is computed with
+    cat = plan.catalogue.digest
     columns = tuple(plan.all_standards())
     col_ids = [s.id for s in columns]
     jobs = _Jobs()
@@ -113,7 +116,7 @@ def plan_jobs(plan: BatchPlan, code: str | None = None) -> _Jobs:
         reach = reach_m([s for r in runs for s in plan.standards_of(r)])
         if c.tiles > 1:
             cut_key = f"cut/{c.name}"
-            cut_inputs = _digest(RESULTS_VERSION, code, c.fingerprint, c.tiles, reach)
+            cut_inputs = _digest(RESULTS_VERSION, code, cat, c.fingerprint, c.tiles, reach)
             folder = f"_tiles/{_slug(c.name)}-{cut_inputs[:10]}"
             jobs.cuts.append((CutJob(cut_key, c.name, c.ref, c.fingerprint, c.tiles, reach, folder), cut_inputs))
         for sc in runs:
@@ -124,7 +127,7 @@ def plan_jobs(plan: BatchPlan, code: str | None = None) -> _Jobs:
             for t in range(c.tiles) if c.tiles > 1 else [-1]:
                 key = f"cells/{c.name}/{name}" + (f"/t{t}" if t >= 0 else "")
                 path = f"cells/{_slug(c.name)}__{_slug(name)}" + (f"__t{t:04d}" if t >= 0 else "") + ".parquet"
-                inputs = _digest(RESULTS_VERSION, code, c.fingerprint, content, [s.to_dict() for s in standards],
+                inputs = _digest(RESULTS_VERSION, code, cat, c.fingerprint, content, [s.to_dict() for s in standards],
                                  col_ids, t, c.tiles, reach if t >= 0 else None,
                                  jobs.cuts[-1][1] if t >= 0 else None)
                 job = CellsJob(key, c.name, c.ref, c.fingerprint, sc, standards, columns, path, t, reach)
@@ -137,7 +140,7 @@ def plan_jobs(plan: BatchPlan, code: str | None = None) -> _Jobs:
             for p in sw.p:
                 key = f"sweep/{c.name}/{sw.standard.id}/{sw.problem}/p{p}"
                 path = f"sweeps/points/{_slug(c.name)}__{_slug(sw.standard.id)}__{sw.problem}__p{p:04d}.json"
-                inputs = _digest(RESULTS_VERSION, code, c.fingerprint, sw.standard.to_dict(), sw.problem, p,
+                inputs = _digest(RESULTS_VERSION, code, cat, c.fingerprint, sw.standard.to_dict(), sw.problem, p,
                                  sw.solver, sw.time_limit_s)
                 job = SweepJob(key, c.name, c.ref, c.fingerprint, sw.standard, sw.overrides, sw.problem, p,
                                sw.solver, sw.time_limit_s, path)
@@ -195,6 +198,8 @@ def run_batch(
     jobs = plan_jobs(plan, code)
     report = BatchReport(partitions=len(jobs.cuts) + len(jobs.cells) + len(jobs.sweeps))
     todo: dict[Any, tuple[str, str]] = {}  # future -> (key, inputs)
+    # sent once to every worker (a worker process does not share this one's active catalogue)
+    catalogue = client.scatter(plan.catalogue, broadcast=True, hash=False)
 
     cut_inputs: dict[str, Any] = {}  # cut key -> future, or the tile files of a finished cut
     needs_cut = {cut for job, inputs, cut in jobs.cells if cut and not manifest.done(job.key, inputs)}
@@ -205,21 +210,23 @@ def run_batch(
         elif job.key not in needs_cut:  # every tile finished before: the tiles are not needed
             report.skipped.append(job.key)
         else:
-            fut = client.submit(cut_city, job, str(out), key=_dask_key(job.key, inputs), pure=False)
+            fut = client.submit(cut_city, job, str(out), catalogue=catalogue, key=_dask_key(job.key, inputs),
+                                pure=False)
             todo[fut] = (job.key, inputs)
             cut_inputs[job.key] = fut
     for job, inputs, cut in jobs.cells:
         if manifest.done(job.key, inputs):
             report.skipped.append(job.key)
             continue
-        fut = client.submit(run_cells, job, str(out), cut_inputs.get(cut) if cut else None,
+        fut = client.submit(run_cells, job, str(out), cut_inputs.get(cut) if cut else None, catalogue=catalogue,
                             key=_dask_key(job.key, inputs), pure=False)
         todo[fut] = (job.key, inputs)
     for job, inputs in jobs.sweeps:
         if manifest.done(job.key, inputs):
             report.skipped.append(job.key)
             continue
-        fut = client.submit(run_sweep_point, job, str(out), key=_dask_key(job.key, inputs), pure=False)
+        fut = client.submit(run_sweep_point, job, str(out), catalogue=catalogue, key=_dask_key(job.key, inputs),
+                            pure=False)
         todo[fut] = (job.key, inputs)
 
     total = len(todo)

@@ -6,17 +6,20 @@ batch folder, and returns a small :class:`Outcome`. A failure on bad data is
 caught and returned as an outcome naming the city and the cause, so that one
 bad city does not stop the others; a worker that dies is another matter,
 handled by Dask, which runs the task again elsewhere (the atomic writes make
-that safe).
+that safe). Each task is given the plan's catalogue (``catalogue=``) and runs
+with it active, as a worker process does not share the driver's.
 """
 
 from __future__ import annotations
 
+import functools
 import pickle
 import resource
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from layers.atomic import atomic_path
 from layers.city import City
 from scenarios.batch.plan import BASE
 from scenarios.batch.schema import cells_columns
+from scenarios.catalogue import Catalogue
 from scenarios.model import Scenario, apply_edits
 from scenarios.standards import Standard
 
@@ -177,6 +181,24 @@ def _where(city: str, scenario: Scenario | None, tile: int = -1) -> str:
     return out + (f", tile {tile}" if tile >= 0 else "")
 
 
+def _with_catalogue(task: Callable[..., Outcome]) -> Callable[..., Outcome]:
+    """``task`` taking ``catalogue=``: run with that catalogue active, its id in the outcome's info."""
+
+    @functools.wraps(task)
+    def run(*args: Any, catalogue: Catalogue | None = None) -> Outcome:
+        if catalogue is None:
+            return task(*args)
+        from scenarios.batch.worker_catalogue import catalogue_active
+        from scenarios.catalogue import active_catalogue
+
+        with catalogue_active(catalogue):
+            outcome = task(*args)
+            active = active_catalogue().id  # read on the worker, inside the task's activation
+        return replace(outcome, info={**outcome.info, "catalogue": active})
+
+    return run
+
+
 # ------------------------------------------------------------------ cells
 def _frame(job: CellsJob, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The evaluated cells in the dataset's one schema: every standard of the plan, typed, WGS84.
@@ -217,6 +239,7 @@ def _scenario_city(city: City, scenario: Scenario | None) -> City:
     return city.with_facilities(apply_edits(city.facilities, scenario.edits, city.crs))
 
 
+@_with_catalogue
 def run_cells(job: CellsJob, out: str, cut: Outcome | list[str] | None = None) -> Outcome:
     """Evaluate a city or a tile under a scenario and write its cells partition.
 
@@ -228,6 +251,9 @@ def run_cells(job: CellsJob, out: str, cut: Outcome | list[str] | None = None) -
     cut : Outcome or list of str, optional
         For a tile: the cut's outcome (its ``value`` lists the tile files),
         or the tile files when the cut was done by an earlier run.
+    catalogue : Catalogue, optional (keyword)
+        The plan's catalogue, active while the task runs (so on every task
+        of this module).
 
     Returns
     -------
@@ -261,6 +287,7 @@ def run_cells(job: CellsJob, out: str, cut: Outcome | list[str] | None = None) -
     return Outcome(job.key, True, [job.path], info=_info(t0, rows=len(frame)))
 
 
+@_with_catalogue
 def cut_city(job: CutJob, out: str) -> Outcome:
     """Cut a city into tiles (:class:`scenarios.batch.tiling.TiledCity`) and write each as a pickle.
 
@@ -294,6 +321,7 @@ def cut_city(job: CutJob, out: str) -> Outcome:
 
 
 # ------------------------------------------------------------------ sweeps
+@_with_catalogue
 def run_sweep_point(job: SweepJob, out: str) -> Outcome:
     """Site ``p`` new facilities for one standard in one city and write the point of the curve (JSON)."""
     import json
