@@ -268,6 +268,40 @@ def test_a_resumed_run_does_no_repeated_work(reference, threads_client, tmp_path
     assert pd.read_csv(copy / "summary.csv").equals(pd.read_csv(out / "summary.csv"))
 
 
+def test_a_new_override_reruns_exactly_the_partitions_it_changes(reference, cities, threads_client, tmp_path):
+    """station-radius at 600 m: the base runs (north, south, west's four tiles) again; the rest is kept."""
+    import json
+    import shutil
+
+    plan, report, out = reference
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (copy / "cells").glob("*.parquet")}
+    changed = load_plan(_plan(tmp_path, cities, tiles={"west": 4}, overrides={"station-radius": {"threshold_m": 600}},
+                              sweeps=[{"standard": "elderly-circle", "p": [1, 2], "cities": ["north"]}]))
+    again = run_batch(changed, copy, threads_client, code=CODE)
+    assert again.ok, again.failed
+    # the scenarios name their own standards, the sweep is elderly-circle's, and the tiles' halo is
+    # clinic-walk's (wider than 600 m): none of them changes, so none runs again
+    base = ["cells/north/base", "cells/south/base"] + [f"cells/west/base/t{t}" for t in range(4)]
+    assert sorted(again.ran) == sorted(base)
+    assert sorted(again.skipped) == sorted(set(report.ran) - set(base))
+    rerun = {Path(f).name for k in base for f in json.loads((copy / "manifest.json").read_text())["partitions"][k]["files"]}
+    now = {p.name: p.stat().st_mtime_ns for p in (copy / "cells").glob("*.parquet")}
+    assert {n for n in now if now[n] != stamps[n]} == rerun
+    # and the rerun partitions hold the new answer
+    from layers.cities import load_city
+
+    got = gpd.read_parquet(copy / "cells" / "north__base.parquet").set_index("cell_id")
+    want = evaluate(load_city(cities["north"]), changed.standards).cells_frame()
+    for col in ("station_radius_covered", "station_radius_search_limit_m", "station_radius_status"):
+        assert _same(got.loc[want["cell_id"].astype(str), col], want[col]), col
+    old = gpd.read_parquet(out / "cells" / "north__base.parquet")
+    assert got["station_radius_covered"].sum() > old["station_radius_covered"].sum()
+    summary = pd.read_csv(copy / "summary.csv").set_index(["city", "scenario", "standard"])
+    assert summary.loc[("north", "base", "station-radius"), "threshold_m"] == 600
+
+
 def test_a_partition_failing_on_bad_data_names_the_city_and_the_others_finish(cities, tmp_path, threads_client):
     data = {"cities": [str(cities["north"]), str(cities["south"])], "standards": ["station-radius"],
             "scenarios": [{"name": "bad-edit", "city": str(cities["south"]), "edits": [{"op": "remove", "id": "NO-SUCH"}]}]}
