@@ -31,6 +31,8 @@ from api import (
     routes_scenarios,
     routes_service_areas,
     routes_siting,
+    routes_workbench,
+    tiles,
 )
 from api.config import ApiConfig, load_config
 from api.docs import install_docs
@@ -56,6 +58,8 @@ ROUTERS: list[APIRouter] = [
     routes_ratios.router,
     routes_jobs.router,
     routes_catalogue.router,
+    tiles.router,
+    routes_workbench.router,
 ]
 """Routers mounted by :func:`create_app`, in this order."""
 
@@ -70,6 +74,7 @@ TAGS = [
     {"name": "Scenarios", "description": "What-if plans: versioned edits (If-Match), live coverage per edit, runs, comparisons, change maps."},
     {"name": "Ratio standards", "description": "Capacity and ratio rules per unit (beds per 1,000 elderly, one station per community) and accessibility per cell."},
     {"name": "Jobs", "description": "Background work: progress, result link, cancel."},
+    {"name": "Workbench", "description": "What the planner's workbench page at /app reads: the city, its base layer, a scenario's live coverage, facilities and tiles."},
 ]
 
 # multipart framing and form fields around the file itself
@@ -203,6 +208,7 @@ def create_app(config: ApiConfig | None = None, *, city: City | None = None) -> 
         app.include_router(router)
     routes = [route for router in ROUTERS for route in router.routes]
     install_docs(app, routes)
+    routes_workbench.mount_pages(app)  # /app: the workbench page and its vendored Leaflet
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_upload_bytes + _MULTIPART_SLACK)
     app.add_middleware(GateMiddleware, app_ref=app, routes=routes)
     app.add_middleware(

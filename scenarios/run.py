@@ -477,6 +477,20 @@ class LiveScenario:
                     self._summary[s.id] = summary
             return {s.id: dict(self._summary[s.id]) for s in self.standards}
 
+    def standard_result(self, standard_id: str) -> StandardResult:
+        """One standard's per-cell result on the current facilities, without gap clusters (what a live map paints).
+
+        Raises
+        ------
+        KeyError
+            When the scenario does not check ``standard_id``.
+        """
+        with self._lock:
+            standard = next((s for s in self.standards if s.id == standard_id), None)
+            if standard is None:
+                raise KeyError(standard_id)
+            return self._standard_result(standard, quick=True)
+
     def result(self) -> CoverageResult:
         """Every standard's full result on the current facilities (gap clusters included)."""
         with self._lock:

@@ -1,0 +1,34 @@
+// Calls to the lifecircle API: the key (kept for the browser session) on every
+// request, If-Match on scenario edits, problems turned into ApiError.
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+export function getKey() { return sessionStorage.getItem("lc-key") || ""; }
+export function setKey(key) { sessionStorage.setItem("lc-key", key); }
+
+export function headers(extra = {}) {
+  const h = { ...extra };
+  const key = getKey();
+  if (key) h["X-API-Key"] = key;
+  return h;
+}
+
+/** fetch `path`; JSON in and out. Returns {body, etag, status, location}; throws ApiError on 4xx/5xx. */
+export async function call(path, { method = "GET", body, ifMatch } = {}) {
+  const h = headers(body !== undefined ? { "Content-Type": "application/json" } : {});
+  if (ifMatch !== undefined) h["If-Match"] = `"${ifMatch}"`;
+  const r = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (!r.ok) throw new ApiError(r.status, data && typeof data === "object" ? data : { detail: String(data) });
+  const etag = r.headers.get("ETag");
+  return { body: data, status: r.status, etag: etag ? Number(etag.replace(/"/g, "")) : null, location: r.headers.get("Location") };
+}
+
+export const enc = encodeURIComponent;

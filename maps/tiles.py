@@ -1,0 +1,149 @@
+"""Standard XYZ (Web Mercator, 256 px) PNG tiles of cells coloured by a standard's result.
+
+A tile is painted pixel by pixel: each pixel centre takes the colour of the
+cell whose centre is nearest to it, if that centre lies within half a cell
+diagonal (so pixels outside the grid stay transparent). On a regular grid the
+nearest centre is the cell containing the pixel, so the tile is the grid
+drawn exactly; for ragged edge cells it is the grid drawn to within a pixel.
+One k-d tree query of 65,536 points per tile keeps a tile in milliseconds at
+750,000 cells without drawing any polygon.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+
+from maps.style import class_colours, rgba_bytes
+from scenarios.evaluate import StandardResult, band_index, band_labels
+
+__all__ = ["CellTiler", "TILE_SIZE", "cell_classes", "class_rgba", "tile_bounds"]
+
+TILE_SIZE = 256
+_R = 6378137.0
+_HALF = math.pi * _R  # half the Web Mercator world width, metres
+ALPHA = 0.75  # cells drawn see-through, so the street network under them stays readable
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Web Mercator bounds ``(xmin, ymin, xmax, ymax)`` in metres of XYZ tile ``z/x/y``."""
+    size = 2 * _HALF / (1 << z)
+    xmin = -_HALF + x * size
+    ymax = _HALF - y * size
+    return xmin, ymax - size, xmin + size, ymax
+
+
+def cell_classes(result: StandardResult, mode: str) -> tuple[np.ndarray, list[str]]:
+    """Per cell, the class index to colour it by, and the class labels.
+
+    Parameters
+    ----------
+    result : StandardResult
+    mode : {"covered", "bands"}
+        ``covered``: 0 covered, 1 not covered. ``bands``: the walk-time band
+        (the standard's own bands; covered / not covered when it has none).
+
+    Returns
+    -------
+    classes : numpy.ndarray of int64
+    labels : list of str
+    """
+    labels = band_labels(result.standard) if mode == "bands" else []
+    if labels:
+        return band_index(result.standard, result.time_min).astype(np.int64), labels
+    return np.where(result.covered, 0, 1).astype(np.int64), ["covered", "not covered"]
+
+
+def class_rgba(n_classes: int, banded: bool) -> np.ndarray:
+    """``(n_classes, 4)`` uint8 RGBA of the classes, the colours of the HTML maps."""
+    return rgba_bytes(class_colours(n_classes if banded else 0), ALPHA)
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", compress_level=1)  # speed over a few bytes
+    return buf.getvalue()
+
+
+@dataclass
+class CellTiler:
+    """Cell centres of one city in Web Mercator, indexed for painting tiles.
+
+    Build once per city with :meth:`from_city` (seconds at 750,000 cells);
+    :meth:`render` is then cheap and thread-safe (read-only).
+    """
+
+    tree: cKDTree
+    bounds: tuple[float, float, float, float]
+    radius: float  # Web Mercator metres within which a pixel belongs to its nearest cell
+
+    @classmethod
+    def from_city(cls, city) -> "CellTiler":
+        """Index the cells of a :class:`layers.city.City`."""
+        x, y = city.cell_xy
+        to_merc = Transformer.from_crs(city.crs, "EPSG:3857", always_xy=True)
+        mx, my = to_merc.transform(np.asarray(x, float), np.asarray(y, float))
+        pts = np.column_stack([mx, my])
+        geom = city.cells.geometry
+        if len(geom) and geom.iloc[0].geom_type in ("Polygon", "MultiPolygon"):
+            side = float(np.sqrt(np.median(geom.area)))
+        elif len(pts) > 1:
+            side = float(np.median(cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)[0][:, 1]))
+        else:
+            side = 100.0
+        lat = np.degrees(np.arctan(np.sinh(np.median(my) / _R))) if len(my) else 0.0
+        scale = 1.0 / math.cos(math.radians(lat))  # ground metres -> Web Mercator metres here
+        radius = side * scale * math.sqrt(0.5) * 1.05  # half a diagonal, a little slack for skewed cells
+        bounds = (float(mx.min() - radius), float(my.min() - radius), float(mx.max() + radius), float(my.max() + radius))
+        return cls(cKDTree(pts), bounds, radius)
+
+    def cells_of_tile(self, z: int, x: int, y: int) -> np.ndarray:
+        """``(256, 256)`` int64: the cell row painted at each pixel, ``-1`` for none."""
+        out = np.full((TILE_SIZE, TILE_SIZE), -1, dtype=np.int64)
+        xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
+        bx0, by0, bx1, by1 = self.bounds
+        if xmax < bx0 or xmin > bx1 or ymax < by0 or ymin > by1:
+            return out
+        step = (xmax - xmin) / TILE_SIZE
+        cx = xmin + (np.arange(TILE_SIZE) + 0.5) * step
+        cy = ymax - (np.arange(TILE_SIZE) + 0.5) * step
+        # only the pixels over the grid's bounds are looked up
+        cols = np.flatnonzero((cx >= bx0) & (cx <= bx1))
+        rows = np.flatnonzero((cy >= by0) & (cy <= by1))
+        if not len(cols) or not len(rows):
+            return out
+        gx, gy = np.meshgrid(cx[cols], cy[rows])
+        dist, idx = self.tree.query(np.column_stack([gx.ravel(), gy.ravel()]), distance_upper_bound=self.radius)
+        idx = np.where(np.isfinite(dist), idx, -1).reshape(len(rows), len(cols))
+        out[np.ix_(rows, cols)] = idx
+        return out
+
+    def render(self, z: int, x: int, y: int, classes: np.ndarray, rgba: np.ndarray) -> bytes:
+        """A PNG tile painting cell ``i`` in ``rgba[classes[i]]`` (transparent off the grid).
+
+        Parameters
+        ----------
+        z, x, y : int
+            XYZ tile address (Web Mercator, y down).
+        classes : numpy.ndarray of int
+            Per cell, a row of ``rgba``; negative: not drawn.
+        rgba : numpy.ndarray
+            ``(k, 4)`` uint8 colours.
+        """
+        cell = self.cells_of_tile(z, x, y)
+        img = np.zeros((TILE_SIZE, TILE_SIZE, 4), dtype=np.uint8)
+        hit = cell >= 0
+        if hit.any():
+            k = classes[cell[hit]]
+            ok = k >= 0
+            sub = np.zeros((int(hit.sum()), 4), dtype=np.uint8)
+            sub[ok] = rgba[k[ok]]
+            img[hit] = sub
+        return _png(img)

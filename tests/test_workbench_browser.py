@@ -1,0 +1,182 @@
+"""The workbench page (``/app``) in a real headless Chromium against a real server on the demo city.
+
+Every number the page shows is checked against the API answering the same
+question; skipped cleanly when chromium and chromium-driver are absent
+(``.ci/chromium.sh`` installs them).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import httpx
+import numpy as np
+import pytest
+
+from scenarios.run import LiveScenario
+from scenarios.standards import resolve_standards
+from tests.test_api_helpers import HEADERS, KEY, cell_lonlat, demo_city, make_app
+from tests.workbench_helpers import CHROMEDRIVER, CHROMIUM, chromium, open_workbench, served, wait_for
+
+pytestmark = pytest.mark.browser
+
+if not (CHROMIUM and CHROMEDRIVER):
+    pytest.skip("chromium and chromium-driver are not installed (run .ci/chromium.sh)", allow_module_level=True)
+pytest.importorskip("selenium.webdriver")
+
+
+@pytest.fixture(scope="module")
+def base():
+    with served(make_app()) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def driver():
+    with chromium() as drv:
+        yield drv
+
+
+def _api(base: str, path: str) -> httpx.Response:
+    r = httpx.get(base + path, headers=HEADERS)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def _shown_covered(driver) -> dict[str, float]:
+    return driver.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('#numbers tbody tr'))"
+        ".map(tr => [tr.dataset.standard, Number(tr.querySelector('.covered').dataset.value)]))"
+    )
+
+
+def _click_map(driver, dx: int, dy: int) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).move_to_element_with_offset(driver.find_element("id", "map"), dx, dy).click().perform()
+
+
+def _click_lonlat(driver, lon: float, lat: float) -> None:
+    """Click the map at a WGS84 point (offsets are from the map element's centre)."""
+    x, y, w, h = driver.execute_script(
+        f"const p = window.lcWorkbench.map.latLngToContainerPoint([{lat}, {lon}]); const s = window.lcWorkbench.map.getSize();"
+        "return [p.x, p.y, s.x, s.y]"
+    )
+    _click_map(driver, round(x - w / 2), round(y - h / 2))
+
+
+@functools.lru_cache(maxsize=1)
+def _uncovered_clinic_spot() -> tuple[float, float]:
+    """lon/lat of the most populous demo cell no clinic reaches now (computed by the library, not the page)."""
+    city = demo_city()
+    result = LiveScenario(city, resolve_standards(["clinic-walk"])).standard_result("clinic-walk")
+    pop = np.where(result.covered, -1.0, result.weight)
+    lon, lat = cell_lonlat(city, [int(np.argmax(pop))])
+    return float(lon[0]), float(lat[0])
+
+
+def test_app_loads_without_errors_or_outside_requests(base, driver):
+    open_workbench(driver, base, "wb-load", KEY)
+    assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
+    wait_for(driver, "document.querySelectorAll('.leaflet-tile-container img').length > 0")
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert urls and all(u.startswith(base + "/") or u.startswith(("blob:", "data:")) for u in urls), urls
+    # the base layer is the city's own network on a canvas, and every facility has a marker
+    assert driver.execute_script("return document.querySelectorAll('canvas').length") >= 1
+    n_fac = len(_api(base, "/workbench/scenarios/wb-load/facilities").json()["features"])
+    assert driver.execute_script("return document.querySelectorAll('.lc-fac').length") == n_fac > 0
+
+
+def test_click_adds_a_facility_and_numbers_equal_the_api(base, driver):
+    open_workbench(driver, base, "wb-click", KEY)
+    driver.execute_script("document.getElementById('kind').value = 'health_station'")
+    before = _shown_covered(driver)
+    n = driver.execute_script("return window.lcWorkbench.facilities.size")
+    _click_lonlat(driver, *_uncovered_clinic_spot())
+    wait_for(driver, "window.lcWorkbench.version == 2 && !window.lcWorkbench.busy")
+    assert driver.execute_script("return window.lcWorkbench.facilities.size") == n + 1
+    api = _api(base, "/workbench/scenarios/wb-click/coverage").json()
+    assert api["version"] == 2
+    shown = _shown_covered(driver)
+    assert shown == {sid: s["covered"] for sid, s in api["standards"].items()}
+    assert shown["clinic-walk"] > before["clinic-walk"]  # a new clinic where there was none
+    added = _api(base, "/scenarios/wb-click").json()["edits"]
+    assert [e["op"] for e in added] == ["add"] and added[0]["kind"] == "health_station"
+
+
+def test_drag_moves_a_facility_and_undo_restores_it(base, driver):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_workbench(driver, base, "wb-drag", KEY)
+    fid = "HS0001"
+    start = next(f for f in _api(base, "/workbench/scenarios/wb-drag/facilities").json()["features"] if f["id"] == fid)
+    marker = driver.find_element("css selector", f".lc-fac[title='{fid}']")
+    ActionChains(driver).click_and_hold(marker).move_by_offset(20, 10).move_by_offset(40, 20).release().perform()
+    wait_for(driver, "window.lcWorkbench.version == 2 && !window.lcWorkbench.busy")
+    moved = next(f for f in _api(base, "/workbench/scenarios/wb-drag/facilities").json()["features"] if f["id"] == fid)
+    assert moved["geometry"]["coordinates"] != start["geometry"]["coordinates"]
+    assert moved["geometry"]["coordinates"][0] > start["geometry"]["coordinates"][0]  # dragged east
+    driver.find_element("id", "undo").click()
+    wait_for(driver, "window.lcWorkbench.version == 3 && !window.lcWorkbench.busy")
+    back = next(f for f in _api(base, "/workbench/scenarios/wb-drag/facilities").json()["features"] if f["id"] == fid)
+    assert back["geometry"]["coordinates"] == pytest.approx(start["geometry"]["coordinates"], abs=1e-6)
+    assert _shown_covered(driver) == {sid: s["covered"] for sid, s in _api(base, "/workbench/scenarios/wb-drag/coverage").json()["standards"].items()}
+    # redo moves it again
+    driver.find_element("id", "redo").click()
+    wait_for(driver, "window.lcWorkbench.version == 4 && !window.lcWorkbench.busy")
+    again = next(f for f in _api(base, "/workbench/scenarios/wb-drag/facilities").json()["features"] if f["id"] == fid)
+    assert again["geometry"]["coordinates"] == pytest.approx(moved["geometry"]["coordinates"], abs=1e-6)
+
+
+def test_second_session_gets_the_conflict_message(base, driver):
+    open_workbench(driver, base, "wb-conflict", KEY)
+    with chromium() as other:
+        open_workbench(other, base, "wb-conflict", KEY)
+        _click_map(other, -60, 20)  # the other planner saves version 2 first
+        wait_for(other, "window.lcWorkbench.version == 2 && !window.lcWorkbench.busy")
+    _click_map(driver, 60, -20)  # this page still holds version 1
+    text = wait_for(driver, "!document.getElementById('msg').hidden && document.getElementById('msg').textContent")
+    assert "Conflict" in text and "version 2" in text
+    assert _api(base, "/scenarios/wb-conflict").json()["version"] == 2  # nothing overwritten
+    assert driver.execute_script("return window.lcWorkbench.version") == 1
+    # reloading takes the other planner's edit, after which editing works again
+    driver.find_element("css selector", "#msg button").click()
+    wait_for(driver, "window.lcWorkbench.version == 2")
+    _click_map(driver, 60, -20)
+    wait_for(driver, "window.lcWorkbench.version == 3 && !window.lcWorkbench.busy")
+
+
+def test_compare_view_shows_the_deltas(base, driver):
+    open_workbench(driver, base, "wb-compare", KEY)
+    driver.execute_script("document.getElementById('kind').value = 'health_station'")
+    _click_lonlat(driver, *_uncovered_clinic_spot())
+    wait_for(driver, "window.lcWorkbench.version == 2 && !window.lcWorkbench.busy")
+    driver.find_element("id", "comparego").click()  # against the current facilities
+    wait_for(driver, "document.querySelectorAll('#deltas tbody tr').length > 0")
+    shown = driver.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('#deltas tbody tr'))"
+        ".map(tr => [tr.dataset.standard, Number(tr.querySelector('.delta').dataset.value)]))"
+    )
+    table = {row["standard"]: row["covered_change"] for row in _api(base, "/scenarios/compare?a=wb-compare").json()["table"]}
+    assert shown == table
+    assert shown["clinic-walk"] > 0
+
+
+def test_zh_toggle_switches_every_label(base, driver):
+    open_workbench(driver, base, "wb-zh", KEY)
+    labels = driver.execute_script("return import('/app/i18n.js').then(m => m.LABELS)")
+    wait_for(driver, "true")
+    driver.find_element("id", "lang").click()
+    pairs = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-i18n]')).map(e => [e.dataset.i18n, e.textContent])"
+    )
+    assert len(pairs) > 30
+    for key, text in pairs:
+        assert text == labels["zh"][key], key
+        assert text != labels["en"][key] or key == "lang", key
+    city = _api(base, "/workbench/city").json()
+    options = driver.execute_script("return Array.from(document.getElementById('standard').options).map(o => o.text)")
+    assert options == [s["zh"] for s in city["standards"]]
+    assert driver.execute_script("return document.title") == labels["zh"]["title"]
+    driver.find_element("id", "lang").click()  # and back
+    assert driver.execute_script("return document.getElementById('undo').textContent") == "Undo"
