@@ -34,8 +34,12 @@ GiST index. Without PostGIS the store works the same, minus that column
 (:attr:`ScenarioStore.has_postgis` says which). Results are ``JSONB`` there.
 
 Where the SQLite file lives: ``$LIFECIRCLE_DB_URL`` if set (any SQLAlchemy URL),
-else ``$LIFECIRCLE_DATA/scenarios.db``, else
-``$XDG_DATA_HOME/lifecircle/scenarios.db`` (``~/.local/share/lifecircle``).
+else ``$LIFECIRCLE_DATA/scenarios.db``, else ``scenarios.db`` in the per-user data
+folder (platformdirs: ``$XDG_DATA_HOME/lifecircle``, by default ``~/.local/share/lifecircle``),
+which the API also uses by default.
+
+The engine recipe (WAL, ``synchronous=FULL``, ``BEGIN IMMEDIATE`` writers) is
+:mod:`scenarios.db`; the tables and row conversions are :mod:`scenarios.store_tables`.
 """
 
 from __future__ import annotations
@@ -45,20 +49,22 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from geo.errors import LifecircleError
 from scenarios.db import StoreError, make_engine, read_connection, safe_url, write_connection
-from scenarios.model import AddFacility, MoveFacility, Scenario
+from scenarios.model import Scenario
+from scenarios.store_tables import VersionInfo, edits_table, metadata, store_meta, versions
+from scenarios.store_tables import edit_row as _edit_row
+from scenarios.store_tables import info as _info
+from scenarios.store_tables import max_version as _max_version
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -113,78 +119,6 @@ class StoreCorruptError(StoreError):
     """A stored version whose checksum does not match its content."""
 
 
-@dataclass(frozen=True)
-class VersionInfo:
-    """One version of a scenario, without its content.
-
-    Attributes
-    ----------
-    name : str
-    version : int
-        1, 2, ... per scenario.
-    saved_at : datetime
-        UTC time of the commit.
-    author, message : str or None
-        Who saved it and why, as given to :meth:`ScenarioStore.save`.
-    deleted : bool
-        True for a deletion marker.
-    has_results : bool
-        Whether evaluation results are stored with this version.
-    """
-
-    name: str
-    version: int
-    saved_at: datetime
-    author: str | None
-    message: str | None
-    deleted: bool
-    has_results: bool
-
-
-metadata = sa.MetaData()
-
-versions = sa.Table(
-    "scenario_versions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("author", sa.String(200)),
-    sa.Column("message", sa.Text),
-    sa.Column("deleted", sa.Boolean, nullable=False),
-    # The canonical JSON text, not a JSON column, so the checksum covers exact bytes.
-    sa.Column("body", sa.Text),
-    sa.Column("body_sha256", sa.String(64)),
-    sa.Column("results", sa.JSON().with_variant(JSONB(), "postgresql")),
-    # The guarantee behind optimistic concurrency: one row per (scenario, version).
-    sa.UniqueConstraint("name", "version", name="uq_scenario_version"),
-    sa.CheckConstraint("version >= 1", name="ck_version_positive"),
-)
-
-edits_table = sa.Table(
-    "scenario_edits",
-    metadata,
-    sa.Column("version_id", sa.Integer, sa.ForeignKey("scenario_versions.id"), nullable=False),
-    sa.Column("edit_index", sa.Integer, nullable=False),
-    sa.Column("op", sa.String(20), nullable=False),
-    sa.Column("facility_id", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(50)),
-    sa.Column("lon", sa.Double),
-    sa.Column("lat", sa.Double),
-    sa.Column("x", sa.Double),
-    sa.Column("y", sa.Double),
-    sa.PrimaryKeyConstraint("version_id", "edit_index"),
-)
-
-store_meta = sa.Table(
-    "lifecircle_meta",
-    metadata,
-    sa.Column("key", sa.String(50), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-
-
 def data_dir() -> Path:
     """Folder for lifecircle's own data: ``$LIFECIRCLE_DATA``, else the per-user data folder.
 
@@ -224,23 +158,6 @@ def _plain(obj: Any, where: str = "results") -> Any:
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     raise StoreError(f"{where}: {type(obj).__name__} cannot be stored as JSON")
-
-
-def _utc(ts: datetime) -> datetime:
-    # SQLite keeps no zone; every timestamp was written in UTC.
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-
-
-def _info(row: Any) -> VersionInfo:
-    return VersionInfo(
-        name=row.name,
-        version=row.version,
-        saved_at=_utc(row.saved_at),
-        author=row.author,
-        message=row.message,
-        deleted=bool(row.deleted),
-        has_results=row.results is not None,
-    )
 
 
 class ScenarioStore:
@@ -619,23 +536,3 @@ class ScenarioStore:
             if not r.deleted and (r.body is None or _sha256(r.body) != r.body_sha256):
                 problems.append(f"scenario '{r.name}' version {r.version}: checksum mismatch")
         return problems
-
-
-def _max_version(conn: Connection, name: str) -> int:
-    """Latest version number of ``name`` (a deletion marker counts), 0 if none."""
-    head = conn.execute(sa.select(sa.func.max(versions.c.version)).where(versions.c.name == name)).scalar()
-    return int(head or 0)
-
-
-def _edit_row(i: int, edit: Any) -> dict[str, Any]:
-    located = isinstance(edit, (AddFacility, MoveFacility))
-    return {
-        "edit_index": i,
-        "op": edit.op,
-        "facility_id": edit.id,
-        "kind": edit.kind if isinstance(edit, AddFacility) else None,
-        "lon": edit.lon if located else None,
-        "lat": edit.lat if located else None,
-        "x": edit.x if located else None,
-        "y": edit.y if located else None,
-    }
