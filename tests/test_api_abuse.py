@@ -459,3 +459,20 @@ def test_collections_are_found_by_id_without_listing_everything(monkeypatch):
     assert client.get(f"/collections/run-{run}-facilities").status_code == 200
     assert client.get("/collections/run-0123-cells/items").status_code == 404
     assert client.get("/collections/cells/items", params={"limit": 1}).json()["numberReturned"] == 1
+
+
+def test_jobs_of_a_killed_server_are_failed_at_restart(tmp_path):
+    """A job whose server was SIGKILLed does not stay 'running' for ever: the next start on the host fails it."""
+    import socket as _socket
+
+    from api.shared import SharedStore
+
+    url = f"sqlite:///{tmp_path / 'scenarios.db'}"
+    shared = SharedStore(url)
+    dead = f"{_socket.gethostname()}:{2**22 + 12345}"  # above Linux's default pid_max: never a live process
+    shared.add_job("a" * 32, "owner", "siting", dead, 10, 10)
+    shared.start_job("a" * 32)
+    shared.close()
+    client = TestClient(make_app(data_dir=str(tmp_path)))
+    job = client.get(f"/jobs/{'a' * 32}").json()
+    assert job["state"] == "failed" and job["error"]["status"] == 503 and "stopped" in job["error"]["detail"]
