@@ -29,7 +29,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.routes_scenarios import NAME_PATTERN, ScenarioService, scenario_service
 from api.security import get_state, require_read
 from api.state import AppState
-from api.tiles import XY, Z, ModeQ, TileService, check_tile, tile_response, tile_service
+from api.tiles import X, Y, Z, ModeQ, TileService, check_tile, tile_response, tile_service
 from geo.crs import to_wgs84
 from layers.kinds import CAPACITY_FIELDS, active_kinds
 from scenarios.evaluate import band_labels
@@ -180,8 +180,8 @@ def scenario_tile(
     name: str = NameP,
     standard: str = Path(max_length=64),
     z: int = Z,
-    x: int = XY,
-    y: int = XY,
+    x: int = X,
+    y: int = Y,
     mode: Literal["covered", "bands"] = ModeQ,
     service: ScenarioService = Depends(scenario_service),
     tiles: TileService = Depends(tile_service),

@@ -34,7 +34,9 @@ router = APIRouter(prefix="/coverage", tags=["Coverage"], responses=ERROR_RESPON
 
 ModeQ = Query("covered", description="covered: covered / not covered; bands: the standard's walk-time bands.")
 Z = Path(ge=0, le=MAX_ZOOM, description="Zoom level.")
-XY = Path(ge=0, le=2**MAX_ZOOM - 1, description="Tile column / row (XYZ, y down).")
+# one Path per parameter: FastAPI names a shared one after the first parameter it serves
+X = Path(ge=0, le=2**MAX_ZOOM - 1, description="Tile column.")
+Y = Path(ge=0, le=2**MAX_ZOOM - 1, description="Tile row (XYZ, y down).")
 
 
 class TileService:
@@ -127,8 +129,8 @@ def run_tile(
     run_id: str = Path(max_length=64, description="Run id as returned by POST /coverage."),
     standard: str = Path(max_length=64, description="A standard of the run."),
     z: int = Z,
-    x: int = XY,
-    y: int = XY,
+    x: int = X,
+    y: int = Y,
     mode: Literal["covered", "bands"] = ModeQ,
     state: AppState = Depends(get_state),
     tiles: TileService = Depends(tile_service),
