@@ -11,10 +11,10 @@ whole catalogue at its own thresholds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any, Literal
@@ -25,6 +25,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
 
 from api.jobs import Progress
 from api.models import OBJECT_ID, Link
@@ -219,7 +220,12 @@ class RatioRun:
 
 
 class RatioService:
-    """Kept ratio reports of one API instance (bounded, dropped after the result TTL)."""
+    """Kept ratio reports of one API instance (bounded, dropped after the result TTL).
+
+    A report's id is a hash of its request, and the request is kept in the
+    shared store: a worker asked for a report another worker made computes
+    the same report again (it is deterministic) under the same id.
+    """
 
     def __init__(self, state: AppState):
         self.state = state
@@ -237,16 +243,31 @@ class RatioService:
                 return kept, True
             _check_request(self.state, req)
             report = run_ratios(self.state.city, req.rules, req.accessibility, request["overrides"])
-            run_id = uuid.uuid4().hex
+            run_id = hashlib.sha256(key.encode()).hexdigest()[:32]
+            self._share(run_id, request)
             run = RatioRun(id=run_id, key=key, report=report, request=request, folder=self.state.data_dir / "ratios" / run_id)
             self.runs.add(run)
             return run, False
+
+    def _share(self, run_id: str, request: dict) -> None:
+        """Keep the request under the report's id in the shared store (once; another worker may have)."""
+        if self.state.shared.get_result(run_id, "ratio-request") is not None:
+            return
+        try:
+            self.state.shared.put_result(run_id, "ratio-reports", "ratio-request", "application/json",
+                                         json.dumps(request).encode(), self.state.config.limits.max_runs)
+        except sa_exc.IntegrityError:  # two workers kept the same request at once: one row is enough
+            pass
 
     def get(self, report_id: str | None) -> RatioRun:
         """A kept report by id; without an id, the whole catalogue at its own thresholds."""
         if report_id is None:
             return self.report(RatioRequest())[0]
         run = self.runs.get(report_id)
+        if run is None:
+            shared = self.state.shared.get_result(report_id, "ratio-request")
+            if shared is not None:  # made by another worker: make it here too
+                run = self.report(RatioRequest(**json.loads(shared[1])))[0]
         if run is None:
             raise ApiProblem(404, f"no ratio report with id '{report_id}' (it may have expired; POST /ratios again)",
                              errors=[{"field": "query.report", "message": "unknown report"}])
@@ -452,7 +473,4 @@ def ratio_map_html(
 @router.get("/ratios/{report_id}", name="get_ratio_report", summary="A kept ratio report", description="A report made by POST /ratios.",
             response_model=RatioReportDoc, dependencies=[Depends(require_read)])
 def get_ratio_report(request: Request, report_id: str = Path(max_length=64), service: RatioService = Depends(ratio_service)) -> RatioReportDoc:
-    run = service.runs.get(report_id)
-    if run is None:
-        raise ApiProblem(404, f"no ratio report with id '{report_id}' (it may have expired; POST /ratios again)")
-    return report_document(request, run)
+    return report_document(request, service.get(report_id))

@@ -179,3 +179,14 @@ def test_ratio_map(client, report):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "lc-map-meta" in r.text
     assert client.get("/ratios/map.html?report=0123456789abcdef0123456789abcdef").status_code == 404
+
+
+def test_a_report_made_by_one_worker_is_served_by_another(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    one = TestClient(make_app(scenario_db_url=url, data_dir=str(tmp_path / "one")))
+    two = TestClient(make_app(scenario_db_url=url, data_dir=str(tmp_path / "two")))
+    made = one.post("/ratios", json=REQUEST, headers=HEADERS)
+    assert made.status_code == 201
+    seen = two.get(f"/ratios/{made.json()['id']}")
+    assert seen.status_code == 200 and seen.json()["rules"] == made.json()["rules"]
+    assert two.post("/ratios", json=REQUEST, headers=HEADERS).json()["id"] == made.json()["id"]
