@@ -5,6 +5,7 @@ Run::
     PYTHONPATH=. python bench/bench_batch.py districts            # 16 districts: loop vs Dask 1 and 2 workers
     PYTHONPATH=. python bench/bench_batch.py tiles --tiles 4 16   # the 1M-node city whole vs in tiles, equality
     PYTHONPATH=. python bench/bench_batch.py province --districts 3 --tiles 16
+    PYTHONPATH=. python bench/bench_batch.py province --districts 4 --tiles 4 --scale 0.25   # 250k-node districts
 
 Parts:
 
@@ -19,8 +20,9 @@ Parts:
    city. Time and each worker's peak resident memory (``ru_maxrss``, which
    includes the ~0.3 GB of imports); the tiled cells are compared with the
    whole-city cells bit for bit.
-3. ``province``: N districts of 1M nodes (copies of that city under other
-   names: generating new ones takes minutes each), each in tiles.
+3. ``province``: N districts of ``--scale`` x 1M nodes (copies of one
+   generated city under other names: generating new ones takes minutes
+   each), each in tiles.
 
 The machine is shared by several agents: the load average is printed beside
 every figure, and ratios are taken within one process run.
@@ -111,19 +113,20 @@ def bench_districts() -> None:
 
 
 # ---------------------------------------------------------------- the 1M city
-def city_1m() -> Path:
-    """The 1M-node generated city as a city folder (copied from bench_city_folder's, else built)."""
-    folder = WORK / "city-1m"
+def city_1m(scale: float = 1.0) -> Path:
+    """The generated city of ``scale`` x 1M nodes as a city folder (the 1M one copied from
+    bench_city_folder's when there, else built)."""
+    folder = WORK / ("city-1m" if scale == 1.0 else f"city-{int(1_000_000 * scale)}n")
     if (folder / "manifest.json").is_file():
         return folder
     source = ROOT / "bench" / "_work" / "city-folder" / "full"
-    if (source / "manifest.json").is_file():
+    if scale == 1.0 and (source / "manifest.json").is_file():
         shutil.copytree(source, folder)
         return folder
     from bench.bench_cover_large import big_city
     from layers.city_folder import save_city_folder
 
-    city, _ = big_city(1.0, 2000)
+    city, _ = big_city(scale, 2000)
     save_city_folder(city, folder)
     return folder
 
@@ -215,23 +218,26 @@ def bench_tiles(tile_counts: list[int], workers: int) -> None:
               f"{max(r['cells_per_tile'])}; columns differing from whole: {diff} ({load()})")
 
 
-def bench_province(n: int, n_tiles: int, workers: int) -> None:
-    folder = city_1m()
+def bench_province(n: int, n_tiles: int, workers: int, scale: float = 1.0) -> None:
+    folder = city_1m(scale)
     names = []
     for i in range(n):
-        d = WORK / "province" / f"district-{i:02d}"
+        d = WORK / f"province-{folder.name}" / f"district-{i:02d}"
         if not d.exists():
             d.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(folder, d)
         names.append(d)
-    print(f"province of {n} districts x 1M nodes, {n_tiles} tiles each, {workers} workers ({load()})")
+    print(f"province of {n} districts x {scale:g}M nodes ({folder.name}), {n_tiles} tiles each, {workers} workers "
+          f"({load()})")
     t = time.perf_counter()
     peaks, cuts = [], 0.0
     for d in names:
         r = run_tiled(d, n_tiles, workers, WORK / "out-province" / d.name)
         peaks.append(r["tile_peak_mb"])
         cuts += r["cut_s"]
-        print(f"  {d.name}: cut {r['cut_s']:.1f} s, tiles {r['tiles_s']:.1f} s, peak per tile worker "
+        print(f"  {d.name}: cut {r['cut_s']:.1f} s (peak {r['cut_peak_mb']:.0f} MB), tiles {r['tiles_s']:.1f} s, "
+              f"per tile mean {r['tile_s_mean']:.1f} s max {r['tile_s_max']:.1f} s, cells per tile "
+              f"{min(r['cells_per_tile'])}-{max(r['cells_per_tile'])}, peak per tile worker "
               f"{r['tile_peak_mb']:.0f} MB ({load()})")
     print(f"  total {time.perf_counter() - t:.1f} s (cuts {cuts:.1f} s), peak per tile worker {max(peaks):.0f} MB")
 
@@ -243,6 +249,7 @@ def main() -> None:
     ap.add_argument("--tiles", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--districts", type=int, default=2)
+    ap.add_argument("--scale", type=float, default=1.0, help="province: district size, x 1M nodes")
     a = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     if a.part == "districts":
@@ -250,7 +257,7 @@ def main() -> None:
     elif a.part == "tiles":
         bench_tiles(a.tiles, a.workers)
     else:
-        bench_province(a.districts, a.tiles[-1], a.workers)
+        bench_province(a.districts, a.tiles[-1], a.workers, a.scale)
 
 
 if __name__ == "__main__":
