@@ -187,12 +187,15 @@ def scenario_tile(
     tiles: TileService = Depends(tile_service),
 ) -> Response:
     check_tile(z, x, y)
-    with service.name_lock(name):
+    with service.name_lock(name):  # the live state is read between edits; the drawing is not held up by them
         scenario, live = _live(service, name)
         if standard not in {s.id for s in live.standards}:
             raise ApiProblem(404, f"scenario '{name}' does not check standard '{standard}'; it checks: "
                              f"{', '.join(s.id for s in live.standards)}", errors=[{"field": "path.standard", "message": "not in this scenario"}])
-        # the key holds the version: a later edit never reuses these colours
-        png = tiles.tile(("scenario", name, scenario.version, standard), service.state.city,
-                         lambda: live.standard_result(standard), mode, z, x, y)
+        key = ("scenario", name, scenario.version, standard)  # the version: a later edit never reuses these colours
+        png = tiles.cached(key, mode, z, x, y)
+        if png is None:
+            colours = tiles.colours(key, mode, lambda: live.standard_result(standard))
+    if png is None:
+        png = tiles.render(key, service.state.city, colours, mode, z, x, y)
     return tile_response(png, "private, max-age=60")

@@ -62,36 +62,41 @@ class TileService:
             self._tilers[id(city)] = (city, tiler)
         return tiler
 
-    def tile(self, key: tuple, city, result: Callable[[], StandardResult], mode: str, z: int, x: int, y: int) -> bytes:
-        """The PNG of tile ``z/x/y``.
+    def cached(self, key: tuple, mode: str, z: int, x: int, y: int) -> bytes | None:
+        """The PNG of a tile rendered before, or ``None``."""
+        with self._lock:
+            png = self._tiles.get((*key, mode, z, x, y))
+            if png is not None:
+                self._tiles.move_to_end((*key, mode, z, x, y))
+            return png
+
+    def colours(self, key: tuple, mode: str, result: Callable[[], StandardResult]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-cell class and class colours of a result (``result`` is called only when not cached).
 
         Parameters
         ----------
         key : tuple
-            Names the result's content (a run and standard, a scenario version and standard): the cache key.
-        city : City
-            The city whose cells the result is about.
-        result : callable
-            Gives the :class:`StandardResult`; called only when the key's colours are not cached.
+            Names the result's content (a run and standard, a scenario version and standard).
         mode : {"covered", "bands"}
+        result : callable
+            Gives the :class:`StandardResult`.
         """
-        full = (*key, mode, z, x, y)
         with self._lock:
-            png = self._tiles.get(full)
-            if png is not None:
-                self._tiles.move_to_end(full)
-                return png
-            colours = self._classes.get((*key, mode))
-        if colours is None:
+            kept = self._classes.get((*key, mode))
+        if kept is None:
             classes, labels = cell_classes(result(), mode)
-            colours = (classes, class_rgba(len(labels), mode == "bands" and len(labels) > 2))
+            kept = (classes, class_rgba(len(labels), mode == "bands" and len(labels) > 2))
             with self._lock:
-                self._classes[(*key, mode)] = colours
+                self._classes[(*key, mode)] = kept
                 while len(self._classes) > CLASSES_KEPT:
                     self._classes.popitem(last=False)
+        return kept
+
+    def render(self, key: tuple, city, colours: tuple[np.ndarray, np.ndarray], mode: str, z: int, x: int, y: int) -> bytes:
+        """Render tile ``z/x/y`` of ``city``'s cells in ``colours`` and keep it under ``key``."""
         png = self.tiler(city).render(z, x, y, *colours)
         with self._lock:
-            self._tiles[full] = png
+            self._tiles[(*key, mode, z, x, y)] = png
             while len(self._tiles) > TILES_KEPT:
                 self._tiles.popitem(last=False)
         return png
@@ -143,6 +148,9 @@ def run_tile(
     if result is None:
         raise ApiProblem(404, f"run '{run_id}' has no standard '{standard}'; it has: {', '.join(run.result.results)}",
                          errors=[{"field": "path.standard", "message": "not in this run"}])
-    png = tiles.tile(("run", run_id, standard), run.result.city, lambda: result, mode, z, x, y)
+    key = ("run", run_id, standard)
+    png = tiles.cached(key, mode, z, x, y)
+    if png is None:
+        png = tiles.render(key, run.result.city, tiles.colours(key, mode, lambda: result), mode, z, x, y)
     return tile_response(png, "public, max-age=86400, immutable")
 

@@ -35,7 +35,7 @@ const CellTiles = L.GridLayer.extend({
     return `/workbench/scenarios/${enc(S.name)}/tiles/${enc($("standard").value)}/${z}/${x}/${y}.png?mode=${$("mode").value}&v=${S.version}`;
   },
 });
-const cells = new CellTiles({ opacity: 0.8, maxZoom: 20 });
+let cells = new CellTiles({ opacity: 0.8, maxZoom: 20 });
 
 function message(text, kind = "error", action = null) {
   const box = $("msg");
@@ -184,13 +184,17 @@ function updateButtons() {
   $("version").textContent = `${t("version")} ${S.version}`;
 }
 
+// A new tile layer over the old one, which goes once the new tiles are in: no blank map while they load.
 function repaint() {
   const t0 = performance.now();
   if (!S.name || !S.version) return Promise.resolve(0); // no scenario open yet: nothing to draw
   return new Promise((resolve) => {
-    cells.once("load", () => resolve(performance.now() - t0));
-    if (map.hasLayer(cells)) cells.redraw();
-    else cells.addTo(map);
+    const next = (cells = new CellTiles({ opacity: 0.8, maxZoom: 20 }));
+    next.once("load", () => {
+      map.eachLayer((l) => { if (l instanceof CellTiles && l !== next) l.remove(); }); // older repaints too
+      resolve(performance.now() - t0);
+    });
+    next.addTo(map);
   });
 }
 
