@@ -20,9 +20,9 @@ be created under the name ``compare``.
 from __future__ import annotations
 
 import hashlib
-import logging
 import io
 import json
+import logging
 import math
 import re
 import threading
@@ -153,7 +153,6 @@ class ScenarioDoc(BaseModel):
     version: int = Field(description="Store version; the `ETag` of this response.")
     description: str
     city: str
-    base_layers: list[str]
     edits: list[Edit]
     standards: list[str] | None
     overrides: dict[str, dict[str, Any]]
@@ -220,7 +219,7 @@ class ComparisonDoc(BaseModel):
 def _content_key(scenario: Scenario) -> str:
     """What a run depends on: city, edits, standards, overrides (not the name or description)."""
     data = scenario.content()
-    return json.dumps({k: data[k] for k in ("city", "base_layers", "edits", "standards", "overrides")}, sort_keys=True)
+    return json.dumps({k: data[k] for k in ("city", "edits", "standards", "overrides")}, sort_keys=True)
 
 
 class ScenarioService:
@@ -478,8 +477,6 @@ def _check_runnable(state: AppState, *scenarios: Scenario) -> None:
     for s in scenarios:
         if s.city != state.city.name:
             raise ApiProblem(422, f"scenario '{s.name}' is for city '{s.city}'; this server runs '{state.city.name}'")
-        if s.base_layers:
-            raise ApiProblem(422, f"scenario '{s.name}': base_layers are not supported; edits apply to the city's own facilities")
 
 
 # ------------------------------------------------------------------ comparison (before /{name})

@@ -192,8 +192,6 @@ class Scenario(BaseModel):
         Free text for people.
     city : str
         Base city name, e.g. ``"demo"``.
-    base_layers : list of str
-        Ids of the base layers the edits apply to (empty: the city's own).
     edits : list of Edit
         Applied in order by :func:`apply_edits`.
     standards : list of str or None
@@ -215,12 +213,23 @@ class Scenario(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^/\\\x00-\x1f\x7f]+$")
     description: str = ""
     city: str = Field(min_length=1)
-    base_layers: list[str] = Field(default_factory=list)
     edits: list[Edit] = Field(default_factory=list)
     standards: list[str] | None = None
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     results: dict[str, Any] | None = None
     version: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_base_layers(cls, data: Any) -> Any:
+        # Edits apply to the city's own facilities. Files and stored versions written when
+        # the model still had an (always empty) ``base_layers`` list keep loading.
+        if isinstance(data, dict) and "base_layers" in data:
+            if data["base_layers"]:
+                raise ValueError("base_layers: not supported; edits apply to the city's own facilities "
+                                 "(remove the field, or build a city folder with the layer you want as its facilities)")
+            data = {k: v for k, v in data.items() if k != "base_layers"}
+        return data
 
     @model_validator(mode="after")
     def _standards_known(self, info: ValidationInfo) -> Scenario:

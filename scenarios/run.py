@@ -119,11 +119,6 @@ def _city_references(city: City) -> set[str]:
 
 
 def _check_city(scenario: Scenario, city: City) -> None:
-    if scenario.base_layers:
-        raise ScenarioRunError(
-            f"scenario '{scenario.name}': base_layers {scenario.base_layers} are not supported yet; "
-            "edits apply to the city's own facilities (leave base_layers empty)"
-        )
     if scenario.city not in _city_references(city):
         raise ScenarioRunError(
             f"scenario '{scenario.name}' is for city '{scenario.city}', but the city given is '{city.name}'"

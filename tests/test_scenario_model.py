@@ -235,7 +235,6 @@ def full_scenario() -> Scenario:
     return scenario_from_dict(
         minimal(
             description="两个新站点 / two new stations",
-            base_layers=["facilities"],
             edits=[
                 {"op": "add", "id": "n1", "name": "东区卫生站", "kind": "health_station", "lon": 123.5, "lat": 31.25,
                  "capacities": {"doctors": 2, "floor_area_m2": 250.5}},
@@ -341,3 +340,10 @@ def test_examples_do_what_their_descriptions_say():
     assert facilities.set_index("id").loc["EC0009", "beds"] == 44.0  # the merged places
     lost = before["covered"] - after["covered"]
     assert 0 < lost < 0.005 * before["total"]
+
+
+def test_base_layers_of_older_files_load_when_empty_and_are_refused_otherwise():
+    assert "base_layers" not in scenario_from_dict(minimal(base_layers=[])).content()
+    with pytest.raises(ScenarioError, match="base_layers: not supported"):
+        scenario_from_dict(minimal(base_layers=["mine"]))
+

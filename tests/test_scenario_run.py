@@ -149,8 +149,6 @@ def test_wrong_city_is_refused(city):
     scenario = Scenario(name="x", city="helsinki")
     with pytest.raises(ScenarioRunError, match="for city 'helsinki'"):
         run_scenario(scenario, city)
-    with pytest.raises(ScenarioRunError, match="base_layers"):
-        run_scenario(Scenario(name="x", city="demo", base_layers=["mine"]), city)
 
 
 # ------------------------------------------------------------------------- CLI
