@@ -85,7 +85,7 @@ def bench_city_tiles(n_cells: int) -> None:
     gx, gy = np.meshgrid(np.arange(side) * 100.0 * scale + x0, np.arange(side) * 100.0 * scale + y0)
     pts = np.column_stack([gx.ravel(), gy.ravel()])
     t0 = time.perf_counter()
-    radius = 100.0 * scale * math.sqrt(0.5) * 1.05
+    radius = 100.0 * scale * 0.5 * 1.03
     tiler = CellTiler(cKDTree(pts), (x0 - radius, y0 - radius, pts[:, 0].max() + radius, pts[:, 1].max() + radius), radius)
     build = time.perf_counter() - t0
     classes = (np.arange(len(pts)) % 7 == 0).astype(np.int64)

@@ -1,8 +1,8 @@
 """Standard XYZ (Web Mercator, 256 px) PNG tiles of cells coloured by a standard's result.
 
 A tile is painted pixel by pixel: each pixel centre takes the colour of the
-cell whose centre is nearest to it, if that centre lies within half a cell
-diagonal (so pixels outside the grid stay transparent). On a regular grid the
+cell whose centre is nearest to it in the max-norm, if that centre lies
+within half a cell side (so pixels outside the grid stay transparent). On a regular grid the
 nearest centre is the cell containing the pixel, so the tile is the grid
 drawn exactly; for ragged edge cells it is the grid drawn to within a pixel.
 One k-d tree query of 65,536 points per tile draws it without any polygon;
@@ -106,7 +106,7 @@ class CellTiler:
             side = 100.0
         lat = np.degrees(np.arctan(np.sinh(np.median(my) / _R))) if len(my) else 0.0
         scale = 1.0 / math.cos(math.radians(lat))  # ground metres -> Web Mercator metres here
-        radius = side * scale * math.sqrt(0.5) * 1.05  # half a diagonal, a little slack for skewed cells
+        radius = side * scale * 0.5 * 1.03  # half a side in the max-norm, a little slack for grids turned off north
         bounds = (float(mx.min() - radius), float(my.min() - radius), float(mx.max() + radius), float(my.max() + radius))
         return cls(cKDTree(pts), bounds, radius)
 
@@ -140,7 +140,8 @@ class CellTiler:
         if not len(cols) or not len(rows):
             return out
         gx, gy = np.meshgrid(cx[cols], cy[rows])
-        dist, idx = self.tree.query(np.column_stack([gx.ravel(), gy.ravel()]), distance_upper_bound=self.radius)
+        # max-norm: the nearest centre is the square holding the pixel, and edges stay straight (not round)
+        dist, idx = self.tree.query(np.column_stack([gx.ravel(), gy.ravel()]), p=np.inf, distance_upper_bound=self.radius)
         idx = np.where(np.isfinite(dist), idx, -1).reshape(len(rows), len(cols))
         out[np.ix_(rows, cols)] = idx
         return out

@@ -137,6 +137,9 @@ def test_second_session_gets_the_conflict_message(base, driver):
     _click_map(driver, 60, -20)  # this page still holds version 1
     text = wait_for(driver, "!document.getElementById('msg').hidden && document.getElementById('msg').textContent")
     assert "Conflict" in text and "version 2" in text
+    driver.find_element("id", "lang").click()  # the message follows the language
+    assert "冲突" in driver.find_element("id", "msg").text
+    driver.find_element("id", "lang").click()
     assert _api(base, "/scenarios/wb-conflict").json()["version"] == 2  # nothing overwritten
     assert driver.execute_script("return window.lcWorkbench.version") == 1
     # reloading takes the other planner's edit, after which editing works again
@@ -178,5 +181,6 @@ def test_zh_toggle_switches_every_label(base, driver):
     options = driver.execute_script("return Array.from(document.getElementById('standard').options).map(o => o.text)")
     assert options == [s["zh"] for s in city["standards"]]
     assert driver.execute_script("return document.title") == labels["zh"]["title"]
+    assert driver.execute_script("return document.getElementById('version').textContent").startswith("版本")
     driver.find_element("id", "lang").click()  # and back
     assert driver.execute_script("return document.getElementById('undo').textContent") == "Undo"

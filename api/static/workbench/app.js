@@ -37,7 +37,14 @@ const CellTiles = L.GridLayer.extend({
 });
 let cells = new CellTiles({ opacity: 0.8, maxZoom: 20 });
 
+// A message from the page's own labels, kept so that the language toggle relabels it too.
+function say(key, vars = {}, kind = "error", action = null) {
+  message(t(key, vars), kind, action);
+  S.said = { key, vars, kind, action };
+}
+
 function message(text, kind = "error", action = null) {
+  S.said = null; // a server's message (or none) from here on
   const box = $("msg");
   box.hidden = !text;
   box.className = kind;
@@ -66,7 +73,8 @@ function fillSelects() {
 
 function applyLang(lang) {
   setLang(lang);
-  if (S.city) { fillSelects(); renderNumbers(); legend(); }
+  if (S.city) { fillSelects(); renderNumbers(); legend(); updateButtons(); }
+  if (S.said) say(S.said.key, S.said.vars, S.said.kind, S.said.action);
   $("keystate").textContent = getKey() ? t("key_set") : t("key_none");
 }
 
@@ -200,7 +208,7 @@ function repaint() {
 
 /** Save `e` to the scenario (If-Match: the version we have); with `inverse`, a new step to undo. */
 async function edit(e, inverse = null) {
-  if (!getKey()) { message(t("need_key")); await reloadScenario(); return false; }
+  if (!getKey()) { say("need_key"); await reloadScenario(); return false; }
   S.busy = true;
   updateButtons();
   const t0 = performance.now();
@@ -219,7 +227,7 @@ async function edit(e, inverse = null) {
   } catch (err) {
     if (err instanceof ApiError && err.status === 412) {
       const now = ((err.problem.errors || [])[0]?.message || "").match(/"(\d+)"/);
-      message(t("conflict", { v: now ? now[1] : "?" }), "error", { label: "reload", run: reloadScenario });
+      say("conflict", { v: now ? now[1] : "?" }, "error", { label: "reload", run: reloadScenario });
       // put the marker back where the server still has it
       const f = S.facilities.get(e.id);
       if (f) drawFacility(f); else { const m = S.markers.get(e.id); if (m) { m.remove(); S.markers.delete(e.id); } }
@@ -298,9 +306,9 @@ async function openScenario(name) {
   // listed, not probed: a 404 would be a console error
   const known = (await call("/scenarios")).body;
   if (!known.some((v) => v.name === name)) {
-    if (!getKey()) { message(t("need_key")); S.version = 0; return; }
+    if (!getKey()) { say("need_key"); S.version = 0; return; }
     await call("/scenarios", { method: "POST", body: { name, description: "made in the workbench" } });
-    message(t("created"), "info");
+    say("created", {}, "info");
     known.push({ name });
   }
   await reloadScenario();
@@ -319,7 +327,7 @@ function listScenarios(known) {
 // ------------------------------------------------------------------ suggest, compare
 
 async function suggest() {
-  if (!getKey()) { message(t("need_key")); return; }
+  if (!getKey()) { say("need_key"); return; }
   const standard = $("standard").value;
   const p = Number($("nsites").value) || 1;
   const bar = $("progress");
