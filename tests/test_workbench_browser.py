@@ -184,3 +184,20 @@ def test_zh_toggle_switches_every_label(base, driver):
     assert driver.execute_script("return document.getElementById('version').textContent").startswith("版本")
     driver.find_element("id", "lang").click()  # and back
     assert driver.execute_script("return document.getElementById('undo').textContent") == "Undo"
+
+
+def test_suggested_site_is_accepted_into_the_scenario(base, driver):
+    open_workbench(driver, base, "wb-suggest", KEY)
+    driver.execute_script("document.getElementById('standard').value = 'clinic-walk'; document.getElementById('nsites').value = 1")
+    driver.find_element("id", "suggestgo").click()
+    wait_for(driver, "document.querySelectorAll('#proposals li.proposal').length == 1", timeout=300)
+    site = driver.execute_script("return window.lcWorkbench.siting.sites.features[0]")
+    text = driver.find_element("css selector", "#proposals li.proposal").text
+    assert f"{round(site['properties']['newly_covered']):,}" in text
+    assert driver.execute_script("return document.getElementById('progress').value") == 100
+    driver.find_element("css selector", "#proposals li.proposal button").click()  # accept
+    wait_for(driver, "window.lcWorkbench.version == 2 && !window.lcWorkbench.busy")
+    edits = _api(base, "/scenarios/wb-suggest").json()["edits"]
+    assert [(e["op"], e["kind"]) for e in edits] == [("add", site["properties"]["kind"])]
+    assert [edits[0]["lon"], edits[0]["lat"]] == pytest.approx(site["geometry"]["coordinates"], abs=1e-6)
+    assert driver.execute_script("return document.querySelectorAll('#proposals li').length") == 0

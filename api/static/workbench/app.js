@@ -345,9 +345,9 @@ async function suggest() {
     }
     if (info.state !== "succeeded") throw new Error(`${t("failed")}: ${info.error || info.state}`);
     bar.value = 100;
-    const doc = (await call(info.result)).body;
+    const doc = (S.siting = (await call(info.result)).body);
     const kind = S.city.standards.find((s) => s.id === standard).kinds[0];
-    for (const site of doc.sites.features) showProposal(site, kind);
+    for (const site of doc.sites.features) showProposal(site, site.properties.kind || kind);
   } catch (err) {
     message(err.message);
   }
@@ -355,14 +355,16 @@ async function suggest() {
 
 function showProposal(site, kind) {
   const [lon, lat] = site.geometry.coordinates;
-  const gain = site.properties.newly_covered ?? site.properties.covered ?? site.properties.population ?? "";
+  const gain = site.properties.newly_covered ?? "";
   const marker = L.marker([lat, lon], { icon: L.divIcon({ className: "", html: '<div class="lc-prop"></div>', iconSize: [18, 18] }) }).addTo(map);
   const li = document.createElement("li");
   li.className = "proposal";
   const acc = document.createElement("button"), rej = document.createElement("button");
   acc.dataset.i18n = "accept"; acc.textContent = t("accept");
   rej.dataset.i18n = "reject"; rej.textContent = t("reject");
-  li.append(`${site.properties.id ?? site.id ?? ""} · ${t("newly")} ${gain === "" ? "?" : Math.round(gain).toLocaleString()} `, acc, " ", rej);
+  li.dataset.lon = lon;
+  li.dataset.lat = lat;
+  li.append(`${site.properties.site_id ?? ""} · ${t("newly")} ${gain === "" ? "?" : Math.round(gain).toLocaleString()} `, acc, " ", rej);
   const drop = () => { marker.remove(); li.remove(); };
   acc.onclick = async () => { if (await addAt(L.latLng(lat, lon), kind)) drop(); };
   rej.onclick = drop;
