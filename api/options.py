@@ -1,7 +1,7 @@
 """Command-line options shared by ``lifecircle`` commands, so each reads the same everywhere.
 
-Only typer here: :mod:`api.cli` and the :mod:`api.commands` modules both
-import this without importing each other.
+Only typer here: every command module of :mod:`api.cli` imports this
+without importing the others.
 """
 
 from __future__ import annotations

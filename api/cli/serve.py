@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from api.cli.console import fail
+
 __all__ = ["register", "serve_command"]
 
 
@@ -24,7 +26,6 @@ def serve_command(
     Jobs, job results, uploaded layers and scenarios live in the data folder's
     store (or the configured PostgreSQL), shared by every worker.
     """
-    from api.cli import fail
     from api.serving import serve
     from geo.errors import LifecircleError
 

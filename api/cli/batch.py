@@ -18,6 +18,8 @@ from typing import Optional
 
 import typer
 
+from api.cli.console import console, err_console, fail, progress_bar, user_errors
+
 __all__ = ["batch_command", "register"]
 
 PARTIAL_EXIT = 1
@@ -38,7 +40,6 @@ def batch_command(
                                             "replaces the plan's catalogue:. Default: the plan's, else seeds."),
 ) -> None:
     """Run a batch plan on Dask: a partitioned GeoParquet dataset of cells, summary.csv and cost-coverage curves."""
-    from api.cli import console, err_console, fail, progress_bar, user_errors
     from scenarios.batch import load_plan, open_client, run_batch
 
     with user_errors():

@@ -15,6 +15,8 @@ from typing import Optional
 
 import typer
 
+from api.cli.console import console, fail, user_errors
+
 __all__ = ["register"]
 
 poi_app = typer.Typer(help="Facilities from points of interest (OpenStreetMap, Amap, Baidu).", no_args_is_help=True)
@@ -33,7 +35,6 @@ def import_command(
     show: int = typer.Option(15, "--show", help="List this many unmapped types (all are in the report)."),
 ) -> None:
     """Import facilities by a mapping table; report mapped and unmapped counts (nothing is dropped silently)."""
-    from api.cli import console, fail, user_errors
     from layers.poi import import_china_pois, import_osm_pois
     from scenarios.catalogue import active_catalogue
 

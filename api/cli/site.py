@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from api.cli.console import console, err_console, fail, progress_bar, user_errors
 from api.options import BUILTIN_CITY, CANDIDATES_COORDS
 
 __all__ = ["register", "site_command"]
@@ -13,7 +14,6 @@ __all__ = ["register", "site_command"]
 
 def _overrides(items: list[str]) -> dict[str, str]:
     """``threshold_min=10`` (or ``clinic-walk.threshold_min=10``) -> ``{"threshold_min": "10"}``."""
-    from api.cli import fail
 
     out: dict[str, str] = {}
     for item in items:
@@ -27,8 +27,6 @@ def _overrides(items: list[str]) -> dict[str, str]:
 
 def _print_sites(siting) -> None:
     from rich.table import Table
-
-    from api.cli import console
 
     unit = "elderly" if siting.standard.weight == "elderly" else "residents"
     # the model's gain is the newly covered weight for covering problems; other units otherwise
@@ -48,8 +46,6 @@ def _print_sites(siting) -> None:
 
 def _print_coverage(siting) -> None:
     from rich.table import Table
-
-    from api.cli import console, err_console
 
     s = siting.summary()
     table = Table(title=f"Coverage of {s['standard']} ({s['threshold_m']:g} m, weighted by {s['weight']})")
@@ -101,7 +97,6 @@ def site_command(
     out: Path = typer.Option(Path("siting"), "--out", help="Output folder."),
 ) -> None:
     """Propose where new facilities should go to serve a standard, and check the gain."""
-    from api.cli import console, progress_bar, user_errors
     from scenarios.siting import SitingOptions, site, write_siting
 
     with user_errors():

@@ -19,6 +19,8 @@ from typing import Any, Optional
 
 import typer
 
+from api.cli.console import console, fail, progress_bar, user_errors
+
 __all__ = ["register", "with_catalogue_option", "folder_catalogue"]
 
 catalogue_app = typer.Typer(help="Check and show catalogues of facility kinds, standards and rules.", no_args_is_help=True)
@@ -32,7 +34,6 @@ CATALOGUE_OPTION = typer.Option(
 
 def check_command(file: str = typer.Argument(..., help="A catalogue file (.toml, .yaml) or a built-in name.")) -> None:
     """Validate a catalogue: every problem is listed with its entry and field (exit 2 when any)."""
-    from api.cli import console, fail
     from scenarios.catalogue import check_catalogue, load_catalogue
 
     problems = check_catalogue(file)
@@ -51,7 +52,6 @@ def show_command(
     """List a catalogue's kinds, standards and circles with their source clauses."""
     from rich.table import Table
 
-    from api.cli import console, user_errors
     from scenarios.catalogue import load_catalogue
 
     with user_errors():
@@ -95,7 +95,6 @@ def circles_command(
                                               "city folder's own): completeness per grid cell too."),
 ) -> None:
     """Completeness of life circles per cell, unit and city (with --catalogue gb50180 or a catalogue with circles)."""
-    from api.cli import console, progress_bar, user_errors
     from layers.cities import load_city
     from scenarios.completeness import completeness, completeness_cells, completeness_summary, evaluate_circles
     from scenarios.service_rules import attach_grid, completeness_grid
@@ -155,7 +154,6 @@ def with_catalogue_option(fn):
         ref = catalogue or folder_catalogue(kwargs)
         if ref is None:
             return fn(*args, **kwargs)
-        from api.cli import user_errors
         from scenarios.catalogue import load_catalogue, use_catalogue
 
         with user_errors():

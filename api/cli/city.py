@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import typer
 
+from api.cli.console import console, fail, progress_bar, user_errors
 from api.options import (
     CANDIDATES,
     CANDIDATES_COORDS,
@@ -42,7 +43,6 @@ def city_from_options(grid: Path, facilities: Path, *, progress=None, **options:
     ``facilities_coords``, ``units``, ``units_coords``, ``candidates``,
     ``candidates_coords``, ``name``).
     """
-    from api.cli import fail
     from layers.build import city_from_files
 
     if sum(options.get(k) is not None for k in ("osm", "network", "place")) != 1:
@@ -70,7 +70,6 @@ def build_command(
                                                    "id) to report results grid cell by grid cell; kept in the folder."),
 ) -> None:
     """Validate your layers and network once and keep them as a city folder for every command."""
-    from api.cli import console, progress_bar, user_errors
     from layers.city_folder import save_city_folder
     from scenarios.catalogue import active_catalogue
 
@@ -90,7 +89,7 @@ def build_command(
             update("writing the city folder", 0.9)
             sources = {"grid": grid, "facilities": facilities, "osm": osm, "network": network, "place": place,
                        "units": units, "candidates": candidates, "management_grid": management_grid}
-            cat = active_catalogue()  # --catalogue FILE (api.commands.catalogue), else seeds
+            cat = active_catalogue()  # --catalogue FILE (api.cli.catalogue), else seeds
             save_city_folder(city, out, sources=sources, catalogue=(cat.id, cat.text))
         print_city_info(city)
     console.print(f"  city  {out}   (use it with --city {out})")
@@ -101,7 +100,6 @@ def info_command(
     far_m: float = typer.Option(200.0, "--far-m", help="Cells farther than this from a street are counted, metres."),
 ) -> None:
     """Counts, extent, CRS, network length and pieces, and the population no street reaches."""
-    from api.cli import progress_bar, user_errors
     from layers.cities import load_city
 
     with user_errors():
@@ -114,7 +112,6 @@ def print_city_info(city, far_m: float = 200.0) -> None:
     """Print what a planner should know about a city before trusting its results."""
     from rich.table import Table
 
-    from api.cli import console
     from geo.crs import to_wgs84
     from scenarios.diagnostics import city_diagnostics
 

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from api.cli.console import console, fail, parse_overrides, progress_bar, user_errors
 from api.options import CITY_HELP, LANG, SET_STANDARD, STANDARDS
 
 __all__ = ["register", "output_file"]
@@ -33,7 +34,6 @@ def output_file(out: Path, default_name: str, suffix: str | None = None) -> Path
 
 def _result(city: str, grid, facilities, osm, network, standards: list[str], set_: list[str], results=None):
     """The run to draw: read from a results folder, or the city loaded (or built) and evaluated."""
-    from api.cli import fail, parse_overrides, progress_bar
     from scenarios.evaluate import evaluate
     from scenarios.standards import resolve_standards
 
@@ -66,7 +66,6 @@ def _ratios(result, wanted: bool):
     """The RatioReport of the result's city when ``--ratios`` is given (else ``None``)."""
     if not wanted:
         return None
-    from api.cli import fail
     from scenarios.ratios import run_ratios
 
     if not result.city.units:
@@ -103,7 +102,6 @@ def map_command(
     out: Path = typer.Option(Path("map.html"), "--out", help="HTML file to write, or a folder to write map.html into."),
 ) -> None:
     """Write an interactive HTML coverage map."""
-    from api.cli import console, user_errors
     from maps.interactive import coverage_map
     from maps.ratios import ratio_layers
 
@@ -139,7 +137,6 @@ def export_command(
                              "map-summary.csv/.xlsx into."),
 ) -> None:
     """Export a print-ready map page (PNG/PDF/SVG) and the summary table (CSV, XLSX)."""
-    from api.cli import console, user_errors
     from maps.static import export_map
     from maps.tables import write_summary_table
 

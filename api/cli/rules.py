@@ -16,6 +16,8 @@ from typing import Optional
 
 import typer
 
+from api.cli.console import console, fail, progress_bar, user_errors
+
 __all__ = ["register", "GRID_LAYER"]
 
 GRID_LAYER = typer.Option(None, "--grid-layer", help="A management grid (polygons with an id) for this run; default: "
@@ -35,7 +37,6 @@ def service_rules_command(
     """Catchment rules (population each facility serves) and grid rules (每格全覆盖) of the catalogue."""
     import pandas as pd
 
-    from api.cli import console, fail, progress_bar, user_errors
     from layers.cities import load_city
     from layers.management_grid import GRID_LEVEL
     from scenarios.catalogue import active_catalogue

@@ -22,6 +22,8 @@ from typing import Any, Iterator, Optional, Tuple
 
 import typer
 
+from api.cli.console import console, fail, parse_overrides, progress_bar, user_errors
+from api.cli.report import print_summary
 from api.options import CITY_HELP, LANG, SET_STANDARD, STANDARDS
 from scenarios.model import EditError, ScenarioError
 
@@ -41,7 +43,6 @@ STALE_EXIT = 3
 @contextmanager
 def _errors() -> Iterator[None]:
     """Project errors to one line on stderr; a stale write gets its own exit code."""
-    from api.cli import fail, user_errors
     from scenarios.store import StaleWriteError, StoreError
 
     with user_errors():
@@ -144,8 +145,6 @@ def _parse_capacity(fid: str, assignment: str) -> dict[str, Any]:
 def _print_comparison(comparison, lang: str = "en") -> None:
     from rich.table import Table
 
-    from api.cli import console
-
     table = Table(title=f"{comparison.name_a} -> {comparison.name_b}"
                   + (" (generated city, not a real place)" if comparison.result_b.city.generated else ""))
     for col in ("standard", "covered before", "covered after", "change", "share", "newly covered", "newly uncovered"):
@@ -211,7 +210,6 @@ def _on_city(scenario, city: Optional[str]):
 
 def _run_pair(scenario, city=None, store=None):
     """The scenario's base and the scenario, run on the same city; returns (base run, run)."""
-    from api.cli import progress_bar
     from scenarios.run import base_of, run_scenario
 
     with progress_bar() as update:
@@ -237,7 +235,6 @@ def run_command(
     city: Optional[str] = _CITY_OVERRIDE,
 ) -> None:
     """Run a scenario file and compare it with its city's current facilities."""
-    from api.cli import console
     from scenarios.compare import compare
     from scenarios.yamlio import load_scenario_yaml
 
@@ -269,7 +266,6 @@ def new_command(
     db: Optional[str] = _DB,
 ) -> None:
     """Create a scenario (version 1) in the store."""
-    from api.cli import console, parse_overrides
     from scenarios.model import scenario_from_dict
     from scenarios.yamlio import load_scenario_yaml
 
@@ -302,7 +298,6 @@ def edit_command(
     db: Optional[str] = _DB,
 ) -> None:
     """Append one edit to a scenario, saving a new version."""
-    from api.cli import console, fail
     from scenarios.model import scenario_from_dict
 
     given = [x for x in (add, move, remove, capacity) if x is not None]
@@ -334,7 +329,6 @@ def run_stored_command(
     city: Optional[str] = _CITY_OVERRIDE,
 ) -> None:
     """Evaluate a stored scenario and keep the results with its version."""
-    from api.cli import console, print_summary, progress_bar
     from scenarios.run import run_scenario
 
     with _errors():
@@ -357,7 +351,6 @@ def compare_command(
     city: Optional[str] = _CITY_OVERRIDE,
 ) -> None:
     """Compare two stored scenarios (or one with its base): coverage gained and lost, load shifts."""
-    from api.cli import console, progress_bar
     from layers.cities import load_city
     from scenarios.compare import compare
     from scenarios.run import run_scenario
@@ -390,8 +383,6 @@ def list_command(
     """List the scenarios in the store (latest versions)."""
     from rich.table import Table
 
-    from api.cli import console
-
     with _errors():
         with _store(db) as store:
             infos = store.list_scenarios(include_deleted=all_)
@@ -412,7 +403,6 @@ def show_command(
     """Print a scenario as YAML, then its version history."""
     from rich.table import Table
 
-    from api.cli import console
     from scenarios.yamlio import scenario_to_yaml
 
     with _errors():
@@ -436,7 +426,6 @@ def export_command(
     db: Optional[str] = _DB,
 ) -> None:
     """Write a stored scenario (with its results, if any) to a YAML file."""
-    from api.cli import console
     from scenarios.yamlio import dump_scenario_yaml
 
     with _errors():

@@ -1,1 +1,0 @@
-"""Sub-command groups of the ``lifecircle`` CLI, each with ``register(app)``."""
