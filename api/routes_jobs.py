@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path as FsPath
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import FileResponse, JSONResponse

@@ -29,7 +29,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.routes_scenarios import NAME_PATTERN, ScenarioService, scenario_service
 from api.security import get_state, require_read
 from api.state import AppState
-from api.tiles import X, Y, Z, ModeQ, TileService, check_tile, tile_response, tile_service
+from api.tiles import ModeQ, TileService, X, Y, Z, check_tile, tile_response, tile_service
 from geo.crs import to_wgs84
 from layers.kinds import CAPACITY_FIELDS, active_kinds
 from scenarios.evaluate import band_labels

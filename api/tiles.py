@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.problems import ERROR_RESPONSES, ApiProblem

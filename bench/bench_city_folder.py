@@ -223,7 +223,7 @@ def time_gpkg_read(grid: Path, repeat: int) -> None:
     print(f"peer read_file   {peer:7.2f} s  best of {repeat}, {n:,} cells (pyogrio, use_arrow; {load_avg()})")
     read, gdf = best_of(lambda: read_layer(grid), repeat)
     print(f"ours read_layer  {read:7.2f} s  best of {repeat} ({read / peer:.2f}x the peer; {load_avg()})")
-    validate, cells = best_of(lambda: validate_grid(gdf, grid.name), repeat)
+    validate, cells = best_of(lambda g=gdf: validate_grid(g, grid.name), repeat)
     assert len(cells) == n
     del gdf, cells
     ours = read + validate

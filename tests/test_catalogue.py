@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from layers.kinds import KINDS, SEED_KINDS
-from scenarios.catalogue import BUILTIN, CatalogueError, builtin_catalogue, check_catalogue, load_catalogue, use_catalogue
+from scenarios.catalogue import (
+    BUILTIN,
+    CatalogueError,
+    builtin_catalogue,
+    check_catalogue,
+    load_catalogue,
+    use_catalogue,
+)
 from scenarios.standards import catalogue, resolve_standards
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 from fastapi.testclient import TestClient
-from shapely.geometry import Point, box
+from shapely.geometry import box
 from typer.testing import CliRunner
 
 from api.app import create_app
