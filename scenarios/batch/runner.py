@@ -198,8 +198,10 @@ def run_batch(
     jobs = plan_jobs(plan, code)
     report = BatchReport(partitions=len(jobs.cuts) + len(jobs.cells) + len(jobs.sweeps))
     todo: dict[Any, tuple[str, str]] = {}  # future -> (key, inputs)
-    # sent once to every worker (a worker process does not share this one's active catalogue)
-    catalogue = client.scatter(plan.catalogue, broadcast=True, hash=False)
+    # Passed with every task (a worker process does not share this one's active catalogue). Not
+    # scattered: scattered data has no task to recompute it from, so a killed worker holding it
+    # cancelled every task that needed it ("already forgotten"); a catalogue is a few kilobytes.
+    catalogue = plan.catalogue
 
     cut_inputs: dict[str, Any] = {}  # cut key -> future, or the tile files of a finished cut
     needs_cut = {cut for job, inputs, cut in jobs.cells if cut and not manifest.done(job.key, inputs)}
