@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import http.server
 import io
-import shutil
-import tempfile
 import threading
 
 import numpy as np
@@ -21,29 +19,16 @@ import pytest
 
 from maps.interactive import coverage_map
 from tests.test_maps_city import make_result
+from tests.workbench_helpers import CHROMEDRIVER, CHROMIUM, chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip("chromium and chromium-driver are not installed (run .ci/chromium.sh)", allow_module_level=True)
 
 webdriver = pytest.importorskip("selenium.webdriver")
 Image = pytest.importorskip("PIL.Image")
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,900",
-]
 
 
 @pytest.fixture(scope="module")
@@ -69,20 +54,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def driver():
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="lc-chromium-")
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
-    drv.set_page_load_timeout(60)
-    yield drv
-    drv.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    # the workbench tests' browser: headless, fresh profile, background services off
+    with chromium() as drv:
+        yield drv
 
 
 def _open(driver, url: str) -> list[dict]:
