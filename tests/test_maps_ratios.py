@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 
 import geopandas as gpd
 import numpy as np
@@ -371,19 +370,11 @@ def test_map_ratios_flag_and_error_without_units(tiny_city, tmp_path, monkeypatc
 def test_accessibility_layers_draw_in_chromium(page_en, tmp_path):
     """Switching an accessibility layer on draws its cells, without a JavaScript error."""
     browser = pytest.importorskip("tests.test_maps_browser")  # skips when Chromium is absent
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
+    from tests.workbench_helpers import chromium
 
     page = tmp_path / "r.html"
     page.write_text(page_en, encoding="utf-8")
-    profile = tmp_path / "profile"
-    opts = Options()
-    opts.binary_location = browser.CHROMIUM
-    for flag in browser.CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = browser.webdriver.Chrome(options=opts, service=Service(browser.CHROMEDRIVER))
-    try:
+    with chromium() as drv:
         log = browser._open(drv, page.as_uri())
         assert browser._errors(log) == []
         drv.execute_script("window.map = Object.values(window).find(v => v instanceof L.Map);")
@@ -397,6 +388,3 @@ def test_accessibility_layers_draw_in_chromium(page_en, tmp_path):
         populated = int((make_city().cells["elderly"] > 0).sum())
         assert drv.execute_script(count) - before == populated
         assert browser._errors(drv.get_log("browser")) == []
-    finally:
-        drv.quit()
-        shutil.rmtree(profile, ignore_errors=True)
