@@ -126,7 +126,7 @@ def main() -> None:
         full = {s.id: full_nearest(scen, s) for s in standards}
         t_full = time.perf_counter() - t
 
-        res = {s.id: live._standard_result(s, quick=True) for s in standards}
+        res = {s.id: live.standard_result(s.id) for s in standards}
         for s in standards:
             d, f = full[s.id]
             if not np.array_equal(d, res[s.id].dist_m):
@@ -143,7 +143,7 @@ def main() -> None:
     # node_distances, which builds the whole augmented CSR for one site.
     clinic = next(s for s in standards if s.id == "clinic-walk")
     limit = clinic.threshold_m * SEARCH_FACTOR
-    finder = live._network_reach
+    finder = live.network_reach
     sites = [finder.locate(x, y) for x, y in zip(*(a[:20] for a in city.facility_xy))]
     t = time.perf_counter()
     for site in sites:
@@ -159,7 +159,7 @@ def main() -> None:
     print(f"edits: {len(ours)}, distances identical to the full recomputation after every edit; "
           f"nearest-facility disagreements (exact ties only): {mismatch_ids}")
     print(f"removal searches needed (cells that lost nearest and second-nearest): "
-          f"{sum(st.searches for st in live._states.values())}")
+          f"{live.removal_searches}")
     print(f"incremental update, all standards: median {np.median(ours) * 1000:.1f} ms, max {ours.max() * 1000:.1f} ms")
     print(f"  + summaries over all cells:      median {np.median(ours + ours_sum) * 1000:.1f} ms, "
           f"max {(ours + ours_sum).max() * 1000:.1f} ms")

@@ -294,6 +294,20 @@ class LiveScenario:
     def _network_reach(self) -> NetworkReach:
         return NetworkReach(self.city.network, self.city.snapped_cells, self.city.max_snap_m)
 
+    @property
+    def network_reach(self) -> NetworkReach:
+        """The walking-distance search every network standard of this scenario shares.
+
+        Built on first use. Not thread-safe: searches made outside an edit
+        must not overlap with edits (benchmarks time it on its own).
+        """
+        return self._network_reach
+
+    @property
+    def removal_searches(self) -> int:
+        """Searches run so far, all standards, because a removal took cells' nearest and second-nearest facility."""
+        return sum(st.searches for st in self._states.values())
+
     # -- edits -----------------------------------------------------------------------
 
     def add(
