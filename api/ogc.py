@@ -27,8 +27,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import Link
 from api.problems import ERROR_RESPONSES, ApiProblem
+from api.schemas.common import Link
 from api.security import get_state, require_read
 from api.state import AppState
 

@@ -13,17 +13,18 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path as FsPath
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.budget import check_budget, coverage_estimate
 from api.jobs import Progress
-from api.models import CoverageRequest, Link, RunInfo
 from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
+from api.schemas.common import Link, Overrides
 from api.security import get_state, owner_of, require_read, require_write
 from api.state import AppState, CoverageRun
 from api.uploads import layer_city_frames
@@ -32,12 +33,58 @@ from scenarios.outputs import write_outputs
 from scenarios.run import city_with_facilities
 from scenarios.standards import Standard, resolve_standards
 
-__all__ = ["router", "run_info"]
+__all__ = ["CoverageRequest", "RunInfo", "router", "run_info"]
 
 router = APIRouter(prefix="/coverage", tags=["Coverage"], responses=ERROR_RESPONSES)
 
 RunId = Path(max_length=64, description="Run id as returned by POST /coverage.")
 MEDIA = {"png": "image/png", "pdf": "application/pdf", "svg": "image/svg+xml"}
+
+
+class CoverageRequest(BaseModel):
+    """A coverage run: standards, overrides and optionally uploaded layers."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"standards": ["clinic-walk", "elderly-circle"], "overrides": {"clinic-walk": {"threshold_min": 15}}},
+            ]
+        },
+    )
+
+    standards: list[str] | None = Field(None, min_length=1, max_length=50, description="Standard ids (all by default).")
+    overrides: dict[str, Overrides] = Field(default_factory=dict)
+    facilities_layer: str | None = Field(None, description="Id of an uploaded facilities layer to use instead of the city's.")
+    grid_layer: str | None = Field(None, description="Id of an uploaded grid layer to use instead of the city's cells.")
+
+
+class RunInfo(BaseModel):
+    """A finished coverage run."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9c1d0e4a9b8d4c7e8f6a5b4c3d2e1f00",
+                    "city": "demo",
+                    "generated": True,
+                    "created": 1767225600.0,
+                    "request": {"standards": ["clinic-walk"], "overrides": {}, "facilities_layer": None, "grid_layer": None},
+                    "summary": [{"standard": "clinic-walk", "covered": 300000.0, "share_covered": 0.94}],
+                    "links": [{"href": "/coverage/9c1d.../cells", "rel": "items", "type": "application/geo+json"}],
+                }
+            ]
+        }
+    )
+
+    id: str
+    city: str
+    generated: bool
+    created: float
+    request: dict[str, Any]
+    summary: list[dict[str, Any]] = Field(description="One entry per standard: covered population, share, gaps, source clause.")
+    links: list[Link]
 
 
 def run_info(request: Request, run: CoverageRun) -> RunInfo:

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.jobs import Progress
-from api.models import JobInfo
 from api.problems import ERROR_RESPONSES, ApiProblem
+from api.schemas.jobs import JobInfo
 from api.security import get_state, job_owner, key_ok, owner_of, require_read, require_write
 from api.shared import QueueFull
 from api.state import AppState

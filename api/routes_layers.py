@@ -4,22 +4,92 @@ from __future__ import annotations
 
 import json
 from pathlib import Path as FsPath
+from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
+from geojson_pydantic import FeatureCollection
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import COORDS_PATTERN, LayerInfo, LayerType, LayerUpload, Link
 from api.ogc import GeoJSONResponse, extent_wgs84, feature_collection, layer_id_column
 from api.problems import ERROR_RESPONSES, ApiProblem
+from api.schemas.common import Link
 from api.security import get_state, owner_of, require_read, require_write
 from api.state import AppState, StoredLayer
 from api.uploads import SUFFIXES, copy_limited, ingest_file, remove_dir, temp_upload_dir
 
-__all__ = ["layer_info", "router"]
+__all__ = ["LayerInfo", "LayerType", "LayerUpload", "layer_info", "router"]
 
 router = APIRouter(prefix="/layers", tags=["Layers"], responses=ERROR_RESPONSES)
 
 LayerId = Path(max_length=64, description="Layer id as returned by the upload.")
+
+LayerType = Literal["facilities", "grid", "units"]
+COORDS_PATTERN = r"^(?i:wgs84|cgcs2000|gcj02|bd09|EPSG:[0-9]{4,6})$"
+
+
+class LayerUpload(BaseModel):
+    """A layer sent as GeoJSON."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "proposed clinics",
+                    "type": "facilities",
+                    "coords": "gcj02",
+                    "data": {
+                        "type": "FeatureCollection",
+                        "features": [
+                            {
+                                "type": "Feature",
+                                "geometry": {"type": "Point", "coordinates": [116.48, 18.99]},
+                                "properties": {"id": "new-1", "name": "New clinic", "kind": "health_station"},
+                            }
+                        ],
+                    },
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    type: LayerType = Field(description="facilities (points with kind), grid (polygons with population) or units (polygons).")
+    coords: str = Field("wgs84", pattern=COORDS_PATTERN, description="Datum of the coordinates: wgs84, cgcs2000, gcj02, bd09 or EPSG:code.")
+    data: FeatureCollection
+
+
+class LayerInfo(BaseModel):
+    """An uploaded layer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3f2c0e4a9b8d4c7e8f6a5b4c3d2e1f00",
+                    "name": "proposed clinics",
+                    "type": "facilities",
+                    "features": 1,
+                    "source": "proposed clinics.geojson",
+                    "bbox": [116.48, 18.99, 116.48, 18.99],
+                    "warnings": [],
+                    "created": 1767225600.0,
+                    "links": [{"href": "/layers/3f2c0e4a9b8d4c7e8f6a5b4c3d2e1f00", "rel": "self"}],
+                }
+            ]
+        }
+    )
+
+    id: str
+    name: str
+    type: LayerType
+    features: int
+    source: str
+    bbox: list[float] = Field(description="minlon, minlat, maxlon, maxlat")
+    warnings: list[str] = Field(description="Problems that were repaired or worked around.")
+    created: float
+    links: list[Link]
 
 
 def layer_info(request: Request, layer: StoredLayer) -> LayerInfo:

@@ -2,22 +2,81 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import psutil
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import Health, StandardInfo
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.security import get_state, require_read
 from api.state import AppState
 from scenarios.standards import Standard, catalogue
 
-__all__ = ["router", "standard_info"]
+__all__ = ["Health", "StandardInfo", "router", "standard_info"]
 
 router = APIRouter(tags=["Service"], responses=ERROR_RESPONSES)
 
 OVERRIDABLE = ["threshold_m", "threshold_min", "speed_mps", "mode", "weight"]
+
+
+class Health(BaseModel):
+    """Service status."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ok", "city": "demo", "generated": True, "cells": 2038, "facilities": 86, "jobs": 0}]}
+    )
+
+    status: Literal["ok"]
+    city: str
+    generated: bool = Field(description="True when the loaded city is synthetic (not a real place).")
+    cells: int
+    facilities: int
+    jobs: int = Field(description="Jobs currently known (queued, running or kept).")
+
+
+class StandardInfo(BaseModel):
+    """One catalogue standard with its parameters and source clause."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "elderly-circle",
+                    "title_en": "10-minute elderly service circle",
+                    "title_zh": "10分钟为老服务圈",
+                    "kinds": ["elderly_care"],
+                    "mode": "network",
+                    "threshold_m": 540.0,
+                    "threshold_min": 10.0,
+                    "speed_mps": 0.9,
+                    "weight": "elderly",
+                    "bands_min": [],
+                    "source": "Guangzhou 2009 social-management reform, item 37 ...",
+                    "speed_source": "TCRP Report 112 ...",
+                    "note": "",
+                    "parameters": ["threshold_m", "threshold_min", "speed_mps", "mode", "weight"],
+                }
+            ]
+        }
+    )
+
+    id: str
+    title_en: str
+    title_zh: str
+    kinds: list[str]
+    mode: Literal["euclidean", "network"]
+    threshold_m: float
+    threshold_min: float | None
+    speed_mps: float
+    weight: Literal["population", "elderly"]
+    bands_min: list[float]
+    source: str
+    speed_source: str
+    note: str
+    parameters: list[str] = Field(description="Parameters that a run may override.")
 
 
 def standard_info(s: Standard) -> StandardInfo:

@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 
 from api.jobs import Progress
-from api.models import OBJECT_ID, Link
 from api.ogc import (
     GEOJSON,
     BboxQ,
@@ -40,6 +39,7 @@ from api.ogc import (
 )
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job
+from api.schemas.common import Link
 from api.security import app_singleton, get_state, require_read, require_write
 from api.state import AppState, Registry, wgs84_frame
 from scenarios.evaluate import evaluate
@@ -59,6 +59,7 @@ router = APIRouter(tags=["Ratio standards"], responses=ERROR_RESPONSES)
 
 RULE_PARAMETERS = ["min_value", "max_value", "per", "level"]
 ACCESS_PARAMETERS = ["min_value", "catchment_min", "speed_mps"]
+OBJECT_ID = r"^[0-9a-f]{32}$"
 
 
 # ------------------------------------------------------------------ models

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import (
-    FacilityRef,
-    KindReach,
-    LonLat,
-    ReachRequest,
-    ReachResponse,
-    StandardReach,
-)
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
+from api.schemas.common import FacilityRef, LonLat, Overrides, PointCoords
 from api.security import get_state, require_read
 from api.state import AppState
 from geo.chinacoords import bd09_to_wgs84, gcj02_to_wgs84
@@ -24,11 +19,102 @@ from geo.crs import to_wgs84, transform_xy
 from layers.kinds import KINDS
 from scenarios.standards import resolve_standards, walking_speeds
 
-__all__ = ["facility_ref", "router", "to_city_xy"]
+__all__ = ["KindReach", "ReachRequest", "ReachResponse", "StandardReach", "facility_ref", "router", "to_city_xy"]
 
 router = APIRouter(tags=["Reach"], dependencies=[Depends(require_read)], responses=ERROR_RESPONSES)
 
 _SOURCE_CRS = {"wgs84": "EPSG:4326", "gcj02": "EPSG:4326", "bd09": "EPSG:4326", "cgcs2000": "EPSG:4490"}
+
+
+class ReachRequest(LonLat):
+    """One address to check."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"lon": 116.475, "lat": 18.99, "coords": "wgs84"}]},
+    )
+
+    coords: PointCoords = Field("wgs84", description="Datum of lon/lat: wgs84 (GPS), gcj02 (Amap, Tencent), bd09 (Baidu), cgcs2000.")
+    standards: list[str] | None = Field(None, min_length=1, max_length=50, description="Standard ids to check (all by default).")
+    overrides: dict[str, Overrides] = Field(default_factory=dict, description="Per-standard parameter overrides.")
+
+
+class KindReach(BaseModel):
+    """The nearest facility of one kind from the address."""
+
+    kind: str
+    label_en: str
+    label_zh: str
+    facility: FacilityRef | None = Field(description="Nearest by walking; null when none can be reached.")
+    walk_m: float | None = Field(description="Walking distance in metres (street network, access legs included).")
+    walk_min: float | None = Field(description="Walking time in minutes at the residents' speed.")
+    walk_min_elderly: float | None = Field(description="Walking time in minutes at the elderly speed.")
+    straight_m: float | None = Field(description="Straight-line distance to the nearest facility of this kind.")
+
+
+class StandardReach(BaseModel):
+    """Whether the address meets one standard."""
+
+    id: str
+    title_en: str
+    title_zh: str
+    mode: Literal["euclidean", "network"]
+    threshold_m: float
+    threshold_min: float | None
+    distance_m: float | None = Field(description="Straight-line or walking distance per the standard's mode.")
+    time_min: float | None = Field(description="Walking time at the standard's speed (walking standards only).")
+    facility: FacilityRef | None
+    met: bool
+
+
+class ReachResponse(BaseModel):
+    """Reach of one address."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "lon": 116.475,
+                    "lat": 18.99,
+                    "snapped": {"lon": 116.4751, "lat": 18.9901},
+                    "access_m": 12.4,
+                    "kinds": [
+                        {
+                            "kind": "health_station",
+                            "label_en": "Community health service station / clinic",
+                            "label_zh": "社区卫生服务站",
+                            "facility": {"id": "HS0003", "name": "Clinic 3", "kind": "health_station", "lon": 116.48, "lat": 18.99},
+                            "walk_m": 812.5,
+                            "walk_min": 11.3,
+                            "walk_min_elderly": 15.0,
+                            "straight_m": 640.2,
+                        }
+                    ],
+                    "standards": [
+                        {
+                            "id": "clinic-walk",
+                            "title_en": "Community health facility within a 15-30 minute walk",
+                            "title_zh": "步行15-30分钟可达社区卫生服务设施",
+                            "mode": "network",
+                            "threshold_m": 2160.0,
+                            "threshold_min": 30.0,
+                            "distance_m": 812.5,
+                            "time_min": 11.3,
+                            "facility": {"id": "HS0003", "name": "Clinic 3", "kind": "health_station", "lon": 116.48, "lat": 18.99},
+                            "met": True,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    lon: float = Field(description="The query point in WGS84 (after any datum shift).")
+    lat: float
+    snapped: LonLat = Field(description="Where the walk starts on the street network.")
+    access_m: float = Field(description="Straight walk from the point to the street.")
+    kinds: list[KindReach]
+    standards: list[StandardReach]
 
 
 def to_city_xy(state: AppState, lon: float, lat: float, coords: str) -> tuple[float, float, float, float]:

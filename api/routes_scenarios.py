@@ -36,9 +36,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.jobs import Progress
-from api.models import Link, Overrides
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
 from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
+from api.schemas.common import Link, Overrides
 from api.security import app_singleton, owner_of, require_read, require_write
 from api.state import AppState, CoverageRun, store_url
 from scenarios.compare import Comparison, compare

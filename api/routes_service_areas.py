@@ -10,22 +10,39 @@ import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.jobs import Progress
-from api.models import ServiceAreaRequest
 from api.ogc import GEOJSON, GeoJSONResponse, feature_collection
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
 from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
 from api.routes_reach import to_city_xy
+from api.schemas.common import LonLat, PointCoords
 from api.security import get_state, owner_of, require_read
 from api.state import AppState, wgs84_frame
 from geo.service_area import service_areas
 from geo.snap import Snapped
 
-__all__ = ["router"]
+__all__ = ["ServiceAreaRequest", "router"]
 
 router = APIRouter(tags=["Service areas"], dependencies=[Depends(require_read)], responses=ERROR_RESPONSES)
+
+
+class ServiceAreaRequest(BaseModel):
+    """Walking service areas around points or facilities."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"facility_ids": ["HC0001"], "minutes": [5, 10, 15]}, {"points": [{"lon": 116.475, "lat": 18.99}], "minutes": [10]}]},
+    )
+
+    points: list[LonLat] = Field(default_factory=list, description="Start points (in `coords`).")
+    facility_ids: list[str] = Field(default_factory=list, description="Ids of facilities of the loaded city.")
+    coords: PointCoords = "wgs84"
+    minutes: list[float] = Field([5.0, 10.0, 15.0], min_length=1, max_length=6, description="Walking times in minutes.")
+    speed_mps: float = Field(1.2, gt=0.1, le=3.0, description="Walking speed in m/s.")
+    buffer_m: float = Field(25.0, gt=0, le=200, description="Half-width of the band drawn around reached streets.")
 
 
 def _sources(state: AppState, req: ServiceAreaRequest) -> tuple[Snapped, list[dict]]:

@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.budget import check_budget, siting_estimate
 from api.jobs import Progress
-from api.models import LonLat, Overrides, PointCoords
 from api.ogc import feature_collection
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.routes_jobs import JOB_ACCEPTED, submit_job
 from api.routes_reach import to_city_xy
+from api.schemas.common import LonLat, Overrides, PointCoords
 from api.security import get_state, job_owner, require_read, require_write
 from api.state import AppState, wgs84_frame
 from scenarios.siting import CitySiting, SitingOptions, site

@@ -35,9 +35,9 @@ import pandas as pd
 
 from api.config import ApiConfig
 from api.jobs import JobManager
-from api.models import FacilityRef
 from api.observability import Metrics
 from api.reach import ReachIndex
+from api.schemas.common import FacilityRef
 from api.shared import RunRow, SharedStore
 from geo.crs import WGS84
 from layers.city import City
