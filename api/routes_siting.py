@@ -32,7 +32,7 @@ from api.routes_reach import to_city_xy
 from api.schemas.common import LonLat, Overrides, PointCoords
 from api.security import get_state, job_owner, require_read, require_write
 from api.state import AppState, wgs84_frame
-from scenarios.siting import CitySiting, SitingOptions, site
+from scenarios.siting import CitySiting, PlannerChoices, site
 from scenarios.standards import get_standard
 
 __all__ = ["SitingRequest", "router", "siting_document"]
@@ -118,7 +118,7 @@ def _run(state: AppState, req: SitingRequest, progress: Progress) -> bytes:
     siting = site(
         state.city, req.standard, req.problem, p=req.p, target_share=req.target_share,
         candidates=_candidates(state, req), spacing_m=req.spacing_m, overrides=overrides,
-        options=SitingOptions(required=req.required, excluded=req.excluded, remove=req.remove,
+        options=PlannerChoices(required=req.required, excluded=req.excluded, remove=req.remove,
                               relocate=req.relocate, min_spacing_m=req.min_spacing_m),
         solver=req.solver, time_limit_s=req.time_limit_s, capacity=req.capacity,
         existing_capacity=req.existing_capacity, progress=progress,

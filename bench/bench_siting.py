@@ -44,7 +44,7 @@ from spopt.locate import LSCP, MCLP, PMedian
 
 from geo.network import WalkNetwork
 from geo.siting import (
-    SiteOptions,
+    ModelOptions,
     SitingInput,
     candidate_matrix,
     candidates_on_network,
@@ -181,7 +181,7 @@ def run(
     solvers: tuple[str, ...] = PEER_SOLVERS,
 ) -> tuple[float, float, dict[str, tuple[float, float, str]]]:
     """Ours (HiGHS limited to ``ours_limit_s``), then spopt on the same instance with each solver."""
-    opts = SiteOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=ours_limit_s)
+    opts = ModelOptions(method="auto", mip_rel_gap=1e-4, time_limit_s=ours_limit_s)
     t = time.perf_counter()
     if kind == "mclp":
         ours = mclp(inp, p, opts)
@@ -266,7 +266,7 @@ def big_city_mclp(n_candidates: int = 20_000, p: int = 50) -> None:
     for label, existing in (("no existing facilities", None), (f"{health.size} existing clinics kept", ex)):
         inp = SitingInput(mat, w, CLINIC_REACH, existing_dist=existing, candidate_xy=cands.xy[pick])
         t = time.perf_counter()
-        r = mclp(inp, p, SiteOptions(method="auto", mip_rel_gap=0.005, time_limit_s=120))
+        r = mclp(inp, p, ModelOptions(method="auto", mip_rel_gap=0.005, time_limit_s=120))
         print(f"big: MCLP p={p} ({label}) newly covered {r.objective:,.0f} bound {r.bound:,.0f} gap {r.gap:.4%} "
               f"{r.solver}/{r.status} in {time.perf_counter() - t:.1f}s ({load()}); {r.notes[0]}", flush=True)
 

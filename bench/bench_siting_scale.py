@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_cover_large, when run as a script
 
-from geo.siting import SiteOptions, SitingInput, candidate_matrix, candidates_on_network, p_median  # noqa: E402
+from geo.siting import ModelOptions, SitingInput, candidate_matrix, candidates_on_network, p_median  # noqa: E402
 
 CLINIC_REACH = 1080.0
 
@@ -57,13 +57,13 @@ def rss_mb() -> float:
 def demo(time_limit_s: float) -> None:
     """The issue's p-median on the demo city, end to end through ``site()``."""
     from layers.cities import load_city
-    from scenarios.siting import SitingOptions, site
+    from scenarios.siting import PlannerChoices, site
 
     city = load_city("demo")
     before = rss_mb()
     steps: list[tuple[str, float]] = []
     t = time.perf_counter()
-    r = site(city, "elderly-circle", "p-median", p=3, options=SitingOptions(remove=["EC0008"], min_spacing_m=500),
+    r = site(city, "elderly-circle", "p-median", p=3, options=PlannerChoices(remove=["EC0008"], min_spacing_m=500),
              time_limit_s=time_limit_s, progress=lambda m, f: steps.append((m, time.perf_counter() - t)))
     total = time.perf_counter() - t
     s = r.summary()
@@ -114,7 +114,7 @@ def big(n_candidates: int, p: int, time_limit_s: float, gap: float) -> None:
             print(f"  {time.perf_counter() - t:7.2f} s  {step} (peak RSS {rss_mb():.0f} MB)", flush=True)
             last[0] = step
 
-    r = p_median(inp, p, SiteOptions(method="auto", mip_rel_gap=gap, time_limit_s=time_limit_s, progress=show))
+    r = p_median(inp, p, ModelOptions(method="auto", mip_rel_gap=gap, time_limit_s=time_limit_s, progress=show))
     t_solve = time.perf_counter() - t
     print(f"big: p-median p={p} ({health.size} existing clinics kept), mip_rel_gap {gap:g}, limit {time_limit_s:g} s: "
           f"objective {r.objective:,.0f} bound {r.bound:,.0f} gap {r.gap:.4%} {r.solver}/{r.status} in "

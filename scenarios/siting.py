@@ -33,7 +33,7 @@ from scipy.spatial import cKDTree
 
 from geo.crs import to_wgs84
 from geo.siting import (
-    SiteOptions,
+    ModelOptions,
     SitingCancelled,
     SitingError,
     SitingInput,
@@ -64,10 +64,10 @@ __all__ = [
     "PROBLEMS",
     "SOLVERS",
     "CitySiting",
+    "PlannerChoices",
     "SitingCancelled",
     "SitingError",
     "SitingEstimate",
-    "SitingOptions",
     "SitingTimeLimit",
     "estimate_siting",
     "site",
@@ -106,8 +106,11 @@ _CHECK_MARGIN_S = 0.25
 
 
 @dataclass(frozen=True)
-class SitingOptions:
-    """Planner's choices for :func:`site`, by id (the solver works on indices).
+class PlannerChoices:
+    """Planner's choices for :func:`site`, by id.
+
+    The model-level counterpart, :class:`geo.siting.ModelOptions`, takes the
+    same choices by candidate and facility index, plus the solver's settings.
 
     Parameters
     ----------
@@ -539,7 +542,7 @@ def site(
     spacing_m: float = 200.0,
     weight: str | None = None,
     overrides: Mapping[str, Any] | None = None,
-    options: SitingOptions | None = None,
+    options: PlannerChoices | None = None,
     solver: str = "auto",
     time_limit_s: float = 60.0,
     capacity: float | None = None,
@@ -577,10 +580,10 @@ def site(
         Demand weight; default the standard's.
     overrides : mapping, optional
         Standard parameter overrides (``threshold_min``, ``speed_mps``, ...).
-    options : SitingOptions, optional
+    options : PlannerChoices, optional
         Required / excluded candidates, closures, relocations, spacing.
     solver : {"auto", "milp", "greedy"}
-        See :class:`geo.siting.SiteOptions`.
+        See :class:`geo.siting.ModelOptions`.
     time_limit_s : float, default 60
         Limit of the whole run: distances, solve and the check. The solver
         gets what the distances leave, less a reserve for the check (sized
@@ -631,7 +634,7 @@ def site(
         raise SitingError(f"unknown solver '{solver}'; choose one of {', '.join(SOLVERS)}")
     if target_share is not None and problem != "lscp":
         raise SitingError(f"target_share applies to problem 'lscp' only, not '{problem}'")
-    options = options or SitingOptions()
+    options = options or PlannerChoices()
     kind = options.kind or standard.kinds[0]
     if kind not in KINDS:
         raise SitingError(f"kind: unknown facility kind '{kind}'; valid kinds are {', '.join(KINDS)}")
@@ -668,7 +671,7 @@ def site(
     current = evaluate_standard(city, standard)
     t_eval = time.perf_counter() - t_eval
     check_cancel(cancel, "evaluating the city as it is")
-    opts = SiteOptions(
+    opts = ModelOptions(
         required=required, excluded=excluded, remove_existing=removed, relocate={r: None for r in relocated},
         min_spacing_m=options.min_spacing_m, method=solver, time_limit_s=time_limit_s,
         progress=_report(progress, "solve"), cancel=cancel,

@@ -114,7 +114,7 @@ def estimate_siting(
         As for :func:`scenarios.siting.site` (``problem`` and ``p`` do not
         change the size; they are accepted so a caller can pass one request).
     min_spacing_m : float
-        ``SitingOptions.min_spacing_m`` of the run (0: no spacing rule).
+        ``PlannerChoices.min_spacing_m`` of the run (0: no spacing rule).
     sample : int
         Candidates sampled for the pair and conflict counts (seeded).
 

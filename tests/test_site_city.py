@@ -23,7 +23,7 @@ from geo.siting import SitingError, decay_value
 from layers.cities import load_city
 from scenarios.evaluate import evaluate_standard
 from scenarios.run import city_with_facilities
-from scenarios.siting import SitingOptions, site, write_siting
+from scenarios.siting import PlannerChoices, site, write_siting
 from scenarios.standards import StandardError, get_standard
 
 pytestmark = pytest.mark.slow
@@ -118,7 +118,7 @@ def test_required_and_excluded_candidates(city):
     first = free.sites["candidate_id"].iloc[0]
     other = next(i for i in layer["id"] if i not in set(free.sites["candidate_id"]))
     res = site(city, "clinic-walk", "mclp", p=2, overrides=TEN_MIN, candidates=layer,
-               options=SitingOptions(required=[other], excluded=[first]))
+               options=PlannerChoices(required=[other], excluded=[first]))
     chosen = list(res.sites["candidate_id"])
     assert chosen[0] == other and bool(res.sites["required"].iloc[0])
     assert first not in chosen
@@ -143,7 +143,7 @@ def test_removing_a_facility_lowers_before_coverage(city, clinic10, mclp3):
     r = evaluate_standard(city, clinic10)
     busiest = city.facilities["id"].iloc[int(np.argmax(r.load))]
     res = site(city, "clinic-walk", "mclp", p=1, overrides=TEN_MIN, candidates=candidate_layer(city, 5),
-               options=SitingOptions(remove=[busiest]))
+               options=PlannerChoices(remove=[busiest]))
     s = res.summary()
     assert s["removed"] == [busiest]
     assert s["covered_current"] == pytest.approx(mclp3.summary()["covered_current"])
@@ -197,12 +197,12 @@ def test_bad_inputs_give_clear_errors(city):
     with pytest.raises(SitingError, match=r"p=5 .* larger than the 3 candidates"):
         site(city, "clinic-walk", p=5, overrides=TEN_MIN, candidates=layer)
     with pytest.raises(SitingError, match="remove: unknown facility id 'NOPE'"):
-        site(city, "clinic-walk", p=1, candidates=layer, options=SitingOptions(remove=["NOPE"]))
+        site(city, "clinic-walk", p=1, candidates=layer, options=PlannerChoices(remove=["NOPE"]))
     care = city.facilities.loc[city.facilities["kind"] == "elderly_care", "id"].iloc[0]
     with pytest.raises(SitingError, match=f"facility '{care}' is a elderly_care, which does not serve"):
-        site(city, "clinic-walk", p=1, candidates=layer, options=SitingOptions(relocate=[care]))
+        site(city, "clinic-walk", p=1, candidates=layer, options=PlannerChoices(relocate=[care]))
     with pytest.raises(SitingError, match="excluded: unknown candidate id 'plot-99'"):
-        site(city, "clinic-walk", p=1, candidates=layer, options=SitingOptions(excluded=["plot-99"]))
+        site(city, "clinic-walk", p=1, candidates=layer, options=PlannerChoices(excluded=["plot-99"]))
     with pytest.raises(SitingError, match="unknown problem 'mlcp'"):
         site(city, "clinic-walk", "mlcp", p=1)
     with pytest.raises(SitingError, match="unknown solver 'cplex'"):
@@ -253,7 +253,7 @@ def test_relocating_a_facility_adds_one_site(city, clinic10):
     r = evaluate_standard(city, clinic10)
     busiest = city.facilities["id"].iloc[int(np.argmax(r.load))]
     res = site(city, "clinic-walk", "mclp", p=1, overrides=TEN_MIN, candidates=candidate_layer(city, 6, seed=7),
-               options=SitingOptions(relocate=[busiest]))
+               options=PlannerChoices(relocate=[busiest]))
     s = res.summary()
     assert len(res.sites) == 2 and s["removed"] == [busiest]  # p + one per relocation
     ops = [(e.op, e.id) for e in res.edits]

@@ -10,7 +10,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 
 from geo.siting import (
-    SiteOptions,
+    ModelOptions,
     SitingError,
     SitingInput,
     capacitated_coverage,
@@ -86,7 +86,7 @@ def mclp_value(dc, de, w, removed=()):
 def test_mclp_matches_enumeration(seed, method):
     inp, dc, de, w, _ = instance(seed)
     for p in (1, 3):
-        r = mclp(inp, p, SiteOptions(method=method))
+        r = mclp(inp, p, ModelOptions(method=method))
         opt = brute(8, p, mclp_value(dc, de, w))
         got = mclp_value(dc, de, w)(r.sites)
         assert got == pytest.approx(r.objective)
@@ -102,27 +102,27 @@ def test_mclp_matches_enumeration(seed, method):
 
 def test_gap_is_bound_minus_objective_over_bound():
     inp, *_ = instance(5, k=10, m=30)
-    r = mclp(inp, 2, SiteOptions(method="greedy", swap=False))
+    r = mclp(inp, 2, ModelOptions(method="greedy", swap=False))
     assert r.gap == pytest.approx((r.bound - r.objective) / r.bound)
-    r = p_median(inp, 2, SiteOptions(method="greedy", swap=False))
+    r = p_median(inp, 2, ModelOptions(method="greedy", swap=False))
     assert r.gap == pytest.approx((r.objective - r.bound) / r.bound)
 
 
 def test_mclp_spacing_required_excluded_and_removal():
     inp, dc, de, w, cxy = instance(7, k=9, m=25)
     spacing = 350.0
-    r = mclp(inp, 3, SiteOptions(method="milp", min_spacing_m=spacing, required=[4], excluded=[0, 1]))
+    r = mclp(inp, 3, ModelOptions(method="milp", min_spacing_m=spacing, required=[4], excluded=[0, 1]))
     assert _feasible(r.sites, cxy, spacing) and r.sites[0] == 4 and not {0, 1} & set(r.sites)
     opt = brute(9, 3, mclp_value(dc, de, w), cxy=cxy, spacing=spacing, required=[4], excluded=[0, 1])
     assert r.objective == pytest.approx(opt)
-    g = mclp(inp, 3, SiteOptions(method="greedy", min_spacing_m=spacing, required=[4], excluded=[0, 1]))
+    g = mclp(inp, 3, ModelOptions(method="greedy", min_spacing_m=spacing, required=[4], excluded=[0, 1]))
     assert _feasible(g.sites, cxy, spacing) and g.objective <= opt + 1e-9
     # removing existing facility 0: it no longer covers anyone
-    r = mclp(inp, 2, SiteOptions(method="milp", remove_existing=[0]))
+    r = mclp(inp, 2, ModelOptions(method="milp", remove_existing=[0]))
     assert r.objective == pytest.approx(brute(9, 2, mclp_value(dc, de, w, removed=(0,))))
     assert r.removed_existing.tolist() == [0]
     # relocation with a chosen target: removed, target required, one more site
-    r = mclp(inp, 1, SiteOptions(method="milp", relocate={1: 6}))
+    r = mclp(inp, 1, ModelOptions(method="milp", relocate={1: 6}))
     assert r.sites.size == 2 and 6 in r.sites
     assert r.objective == pytest.approx(brute(9, 2, mclp_value(dc, de, w, removed=(1,)), required=[6]))
 
@@ -138,11 +138,11 @@ def test_greedy_hand_checked():
     cover[2, [3, 4]] = 1
     cover[3, 5] = 1
     inp = SitingInput(sparse.csr_matrix(cover * 100.0), [10, 20, 30, 40, 5, 1], REACH)
-    g = mclp(inp, 3, SiteOptions(method="greedy", swap=False))
+    g = mclp(inp, 3, ModelOptions(method="greedy", swap=False))
     assert g.sites.tolist() == [1, 0, 2] and g.gains.tolist() == [70, 30, 5]
-    g2 = mclp(inp, 2, SiteOptions(method="greedy", swap=False))
+    g2 = mclp(inp, 2, ModelOptions(method="greedy", swap=False))
     assert g2.objective == 100
-    s2 = mclp(inp, 2, SiteOptions(method="greedy"))
+    s2 = mclp(inp, 2, ModelOptions(method="greedy"))
     assert sorted(s2.sites.tolist()) == [0, 2] and s2.objective == 105
 
 
@@ -156,7 +156,7 @@ def test_p_median_matches_enumeration(seed, method):
     def cost(s):
         return float((w * np.minimum(_nearest(dc, de, s), penalty)).sum())
 
-    r = p_median(inp, 3, SiteOptions(method=method), penalty_m=penalty)
+    r = p_median(inp, 3, ModelOptions(method=method), penalty_m=penalty)
     opt = brute(8, 3, cost, maximize=False)
     assert cost(r.sites) == pytest.approx(r.objective)
     if method == "milp":
@@ -179,7 +179,7 @@ def test_attendance_matches_enumeration(decay, method):
     def use(s):
         return float((w * f(_nearest(dc, de, s))).sum())
 
-    r = max_attendance(inp, 2, SiteOptions(method=method), decay=decay, half_distance_m=150.0)
+    r = max_attendance(inp, 2, ModelOptions(method=method), decay=decay, half_distance_m=150.0)
     opt = brute(8, 2, use)
     assert use(r.sites) == pytest.approx(r.objective)
     if method == "milp":
@@ -207,7 +207,7 @@ def test_lscp_matches_enumeration(seed, coverage, method):
         if any(w[_nearest(dc, de, s) <= REACH].sum() >= target - 1e-9 for s in itertools.combinations(range(8), p)):
             best = p
             break
-    r = lscp(inp, coverage, SiteOptions(method=method))
+    r = lscp(inp, coverage, ModelOptions(method=method))
     assert w[_nearest(dc, de, r.sites) <= REACH].sum() >= target - 1e-6
     assert r.covered_after >= target - 1e-6
     if method == "milp":
@@ -243,7 +243,7 @@ def test_capacitated_matches_enumeration(seed, method):
     cap_c = rng.integers(50, 250, 7).astype(float)
     cap_e = np.array([80.0, 120.0])
     inp = SitingInput(inp.matrix, w, REACH, existing=inp.existing, candidate_capacity=cap_c, existing_capacity=cap_e)
-    r = capacitated_coverage(inp, 2, SiteOptions(method=method))
+    r = capacitated_coverage(inp, 2, ModelOptions(method=method))
     opt = brute(7, 2, lambda s: _served(dc, de, w, s, cap_c, cap_e))
     assert _served(dc, de, w, r.sites, cap_c, cap_e) == pytest.approx(r.objective)
     if method == "milp":
@@ -261,13 +261,13 @@ def test_capacitated_bound_never_exceeds_the_reachable_demand(seed):
     cap_e = np.array([1e6, 1e6])
     inp = SitingInput(inp.matrix, w, REACH, existing=inp.existing, candidate_capacity=cap_c, existing_capacity=cap_e)
     reachable = w[np.isfinite(np.vstack([dc, de])).any(axis=0)].sum()
-    r = capacitated_coverage(inp, 2, SiteOptions(method="auto"))
+    r = capacitated_coverage(inp, 2, ModelOptions(method="auto"))
     assert r.objective == pytest.approx(brute(7, 2, lambda s: _served(dc, de, w, s, cap_c, cap_e)))
     assert r.objective < reachable and r.bound <= reachable + 1e-6
     # stopped before its root LP, HiGHS's own bound is the sum over all facility-cell pairs
-    rushed = capacitated_coverage(inp, 2, SiteOptions(method="milp", time_limit_s=1e-9))
+    rushed = capacitated_coverage(inp, 2, ModelOptions(method="milp", time_limit_s=1e-9))
     assert rushed.bound <= reachable + 1e-6
-    every = capacitated_coverage(inp, 7, SiteOptions(method="auto"))  # all open: all reachable served
+    every = capacitated_coverage(inp, 7, ModelOptions(method="auto"))  # all open: all reachable served
     assert every.objective == pytest.approx(reachable)
     assert every.gap == pytest.approx(0.0) and every.status == "heuristic"
 
@@ -278,7 +278,7 @@ def test_bad_inputs_raise_siting_error():
     with pytest.raises(SitingError, match="larger than"):
         mclp(inp, 9)
     with pytest.raises(SitingError, match="both required and excluded"):
-        mclp(inp, 2, SiteOptions(required=[1], excluded=[1]))
+        mclp(inp, 2, ModelOptions(required=[1], excluded=[1]))
     with pytest.raises(SitingError, match="capacity"):
         SitingInput(inp.matrix, inp.weights, REACH, candidate_capacity=-5.0)
     with pytest.raises(SitingError, match="weight"):
@@ -286,15 +286,15 @@ def test_bad_inputs_raise_siting_error():
     with pytest.raises(SitingError, match="no allowed candidate"):
         mclp(SitingInput(sparse.csr_matrix((3, 24)), inp.weights, REACH), 1)
     with pytest.raises(SitingError, match="candidate_xy"):
-        mclp(SitingInput(inp.matrix, inp.weights, REACH), 2, SiteOptions(min_spacing_m=100))
+        mclp(SitingInput(inp.matrix, inp.weights, REACH), 2, ModelOptions(min_spacing_m=100))
     with pytest.raises(SitingError, match="out of range"):
-        mclp(inp, 2, SiteOptions(required=[99]))
+        mclp(inp, 2, ModelOptions(required=[99]))
     with pytest.raises(SitingError, match="columns"):
         SitingInput(inp.matrix, inp.weights[:5], REACH)
     with pytest.raises(SitingError, match="candidate_capacity"):
         capacitated_coverage(inp, 2)
     with pytest.raises(SitingError, match="closer than"):
-        mclp(inp, 2, SiteOptions(required=[0, 1], min_spacing_m=5000))
+        mclp(inp, 2, ModelOptions(required=[0, 1], min_spacing_m=5000))
     with pytest.raises(SitingError, match="decay"):
         max_attendance(inp, 2, decay="cubic")
 
@@ -302,8 +302,8 @@ def test_bad_inputs_raise_siting_error():
 def test_deterministic_and_progress():
     inp, *_ = instance(3, k=10, m=30)
     seen = []
-    a = mclp(inp, 3, SiteOptions(method="milp", progress=lambda msg, f: seen.append((msg, f))))
-    b = mclp(inp, 3, SiteOptions(method="milp"))
+    a = mclp(inp, 3, ModelOptions(method="milp", progress=lambda msg, f: seen.append((msg, f))))
+    b = mclp(inp, 3, ModelOptions(method="milp"))
     assert a.sites.tolist() == b.sites.tolist() and a.objective == b.objective
     assert seen and all(0.0 <= f <= 1.0 for _, f in seen)
 
@@ -330,9 +330,9 @@ def test_highs_banner_stays_off_the_terminal():
 
     code = (
         "import numpy as np; from scipy import sparse\n"
-        "from geo.siting import SiteOptions, SitingInput, mclp\n"
+        "from geo.siting import ModelOptions, SitingInput, mclp\n"
         "m = sparse.csr_matrix(np.array([[100.0, 0, 300], [0, 200.0, 300], [100.0, 200, 0]]))\n"
-        "r = mclp(SitingInput(m, np.array([5.0, 7.0, 9.0]), 400.0), 1, SiteOptions(method='milp'))\n"
+        "r = mclp(SitingInput(m, np.array([5.0, 7.0, 9.0]), 400.0), 1, ModelOptions(method='milp'))\n"
         "print('objective', r.objective)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -359,7 +359,7 @@ def test_capacitated_warm_start_is_feasible_and_worth_the_heuristic(seed, monkey
     rng = np.random.default_rng(seed)
     inp = SitingInput(inp.matrix, inp.weights, REACH, existing=inp.existing,
                       candidate_capacity=rng.integers(50, 250, 7).astype(float), existing_capacity=np.array([80.0, 120.0]))
-    capacitated_coverage(inp, 2, SiteOptions(method="milp"))
+    capacitated_coverage(inp, 2, ModelOptions(method="milp"))
     model, v = seen["model"], seen["model"].warm_columns
     ax = model.a @ v
     assert np.all(ax <= model.row_upper + 1e-7) and np.all(ax >= model.row_lower - 1e-7)

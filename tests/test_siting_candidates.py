@@ -10,7 +10,7 @@ import shapely
 
 from geo.network import WalkNetwork
 from geo.siting import (
-    SiteOptions,
+    ModelOptions,
     SitingError,
     SitingInput,
     candidate_matrix,
@@ -91,5 +91,5 @@ def test_candidate_matrix_matches_networkx():
                 assert mat[s_i, t_i] == 0.0
     # and a siting run on it works end to end
     r = mclp(SitingInput(candidate_matrix(net, cand.snapped, dem, reach), np.ones(30), reach, candidate_xy=cand.xy), 2,
-             SiteOptions(method="milp", min_spacing_m=150))
+             ModelOptions(method="milp", min_spacing_m=150))
     assert r.status == "Optimal" and r.objective > 0

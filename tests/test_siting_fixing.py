@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from geo.siting import SiteOptions, SitingInput, mclp, p_median
+from geo.siting import ModelOptions, SitingInput, mclp, p_median
 from geo.siting.bound import lagrangian_fixing
 from geo.siting.milp import run_highs, savings_model
 from geo.siting.savings import PRIMAL_SIMPLEX
@@ -37,7 +37,7 @@ def _sets(k: int, p: int, required=()):
 
 def _lp_duals(s: sparse.csr_matrix, p: int, required: np.ndarray) -> np.ndarray:
     model = savings_model(s, p, required, NO_CONFLICTS)
-    lp = run_highs(model, SiteOptions(), integer=False, settings=PRIMAL_SIMPLEX)
+    lp = run_highs(model, ModelOptions(), integer=False, settings=PRIMAL_SIMPLEX)
     assert lp.status == "Optimal" and lp.row_dual is not None
     return model.cell_duals(lp.row_dual)
 
@@ -72,7 +72,7 @@ def test_fixing_claims_hold_for_every_site_set(seed, multipliers, required):
             for i in np.flatnonzero(fix.one):
                 assert max((v for c, v in values.items() if i not in c), default=-np.inf) < known
         if multipliers == "lp":
-            lp_value = run_highs(savings_model(s, p, req, NO_CONFLICTS), SiteOptions(), integer=False).objective
+            lp_value = run_highs(savings_model(s, p, req, NO_CONFLICTS), ModelOptions(), integer=False).objective
             assert fix.bound == pytest.approx(lp_value, rel=1e-9)
 
 
@@ -105,7 +105,7 @@ def test_mclp_with_lp_fixing_matches_enumeration(seed):
     k = d.shape[0]
     for p in (2, 3, 4):
         opt = max(float(w[np.isfinite(d[list(c)]).any(axis=0)].sum()) for c in itertools.combinations(range(k), p))
-        r = mclp(inp, p, SiteOptions(method="milp", mip_rel_gap=0.0))
+        r = mclp(inp, p, ModelOptions(method="milp", mip_rel_gap=0.0))
         assert r.objective == pytest.approx(opt)
         assert float(w[np.isfinite(d[r.sites]).any(axis=0)].sum()) == pytest.approx(opt)
         assert r.bound >= opt - 1e-6 and r.status == "Optimal"
@@ -115,14 +115,14 @@ def test_mclp_with_lp_fixing_matches_enumeration(seed):
               and all(np.hypot(*(cxy[a] - cxy[b])) >= spacing for a, b in itertools.combinations(c, 2))]
         if ok:
             opt_s = max(float(w[np.isfinite(d[list(c)]).any(axis=0)].sum()) for c in ok)
-            r = mclp(inp, p, SiteOptions(method="milp", mip_rel_gap=0.0, min_spacing_m=spacing, required=[0]))
+            r = mclp(inp, p, ModelOptions(method="milp", mip_rel_gap=0.0, min_spacing_m=spacing, required=[0]))
             assert r.objective == pytest.approx(opt_s) and r.bound >= opt_s - 1e-6
 
 
 def test_lp_fixing_runs_on_these_instances():
     inp, *_ = _instance(4)
     for p in (2, 3, 4):
-        r = mclp(inp, p, SiteOptions(method="milp", mip_rel_gap=0.0))
+        r = mclp(inp, p, ModelOptions(method="milp", mip_rel_gap=0.0))
         assert any("reduced costs fixed" in n for n in r.notes)
 
 
@@ -135,5 +135,5 @@ def test_p_median_with_lp_fixing_matches_enumeration(seed):
             return float((w * np.minimum(d[list(c)].min(axis=0), 350.0)).sum())
 
         opt = min(cost(c) for c in itertools.combinations(range(k), p))
-        r = p_median(inp, p, SiteOptions(method="milp", mip_rel_gap=0.0))
+        r = p_median(inp, p, ModelOptions(method="milp", mip_rel_gap=0.0))
         assert r.objective == pytest.approx(opt) and r.bound <= opt + 1e-6

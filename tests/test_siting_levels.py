@@ -10,7 +10,7 @@ from scipy import sparse
 
 from geo.network import WalkNetwork
 from geo.siting import (
-    SiteOptions,
+    ModelOptions,
     SitingInput,
     candidates_on_network,
     lscp,
@@ -82,7 +82,7 @@ def test_p_median_both_formulations_match_enumeration(seed, levels, monkeypatch)
 
     for p in (2, 4):
         opt = min(cost(c) for c in itertools.combinations(range(9), p))
-        r = p_median(inp, p, SiteOptions(method="milp"), penalty_m=penalty)
+        r = p_median(inp, p, ModelOptions(method="milp"), penalty_m=penalty)
         assert r.objective == pytest.approx(opt) and cost(r.sites) == pytest.approx(opt)
         assert r.bound <= opt + 1e-6
         assert any("cell levels" in n for n in r.notes) == levels
@@ -141,7 +141,7 @@ def test_lscp_full_cover_matches_enumeration(seed, method):
     b = _cover_instance(seed, k=11, m=35)
     w = np.random.default_rng(seed).integers(1, 9, 35).astype(float)
     inp = SitingInput(sparse.csr_matrix(b * 100.0), w, 400.0)
-    r = lscp(inp, 1.0, SiteOptions(method=method, required=[2]))
+    r = lscp(inp, 1.0, ModelOptions(method=method, required=[2]))
     opt = _fewest(b, required=(2,))
     assert b[r.sites].max(axis=0).min() > 0 and 2 in r.sites.tolist()
     assert r.bound <= opt <= r.objective

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from geo.siting import SiteOptions, SitingInput, lscp
+from geo.siting import ModelOptions, SitingInput, lscp
 from geo.siting.setcover import greedy_repair, weighted_local_search
 
 
@@ -71,7 +71,7 @@ def test_lscp_with_local_search_matches_enumeration(seed):
     inp = SitingInput(sparse.csr_matrix(b * 100.0), w, 400.0)
     opt = _fewest(b)
     for method in ("milp", "greedy"):
-        r = lscp(inp, 1.0, SiteOptions(method=method))
+        r = lscp(inp, 1.0, ModelOptions(method=method))
         assert _covers(b, r.sites) and r.bound <= opt <= r.objective
         if method == "milp":
             assert r.objective == opt
@@ -87,6 +87,6 @@ def test_lscp_core_the_local_search_improves(n, offsets):
     inp = SitingInput(sparse.csr_matrix(b * 100.0), np.ones(n), 400.0)
     opt = _fewest(b)
     for method in ("greedy", "milp"):
-        r = lscp(inp, 1.0, SiteOptions(method=method))
+        r = lscp(inp, 1.0, ModelOptions(method=method))
         assert any("weighted local search" in note for note in r.notes)
         assert _covers(b, r.sites) and r.objective == opt and r.bound <= opt

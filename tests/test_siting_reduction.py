@@ -18,7 +18,7 @@ from scipy import sparse
 
 import geo.siting.milp as milp
 from geo.siting import (
-    SiteOptions,
+    ModelOptions,
     SitingCancelled,
     SitingInput,
     SitingTimeLimit,
@@ -103,14 +103,14 @@ def test_reduced_and_unreduced_models_have_the_same_optimum(seed, levels, monkey
         monkeypatch.setattr(savings, "MAX_LEVEL_ENTRIES", 0)
     inp, *_ = _instance(seed, k=11, m=34)
     for opts in (
-        SiteOptions(method="milp", mip_rel_gap=0.0),
-        SiteOptions(method="milp", mip_rel_gap=0.0, min_spacing_m=350.0, remove_existing=[1]),
-        SiteOptions(method="milp", mip_rel_gap=0.0, required=[2], min_spacing_m=250.0),
+        ModelOptions(method="milp", mip_rel_gap=0.0),
+        ModelOptions(method="milp", mip_rel_gap=0.0, min_spacing_m=350.0, remove_existing=[1]),
+        ModelOptions(method="milp", mip_rel_gap=0.0, required=[2], min_spacing_m=250.0),
     ):
         for p in (2, 3):
             for model in (p_median, max_attendance, mclp):
                 reduced = model(inp, p, opts)
-                full = model(inp, p, SiteOptions(**{**opts.__dict__, "shrink": False}))
+                full = model(inp, p, ModelOptions(**{**opts.__dict__, "shrink": False}))
                 assert reduced.objective == pytest.approx(full.objective, rel=1e-9), (model.__name__, p, opts)
 
 
@@ -131,7 +131,7 @@ def test_p_median_with_spacing_and_closures_matches_enumeration(seed, levels, mo
         ok = [c for c in itertools.combinations(range(k), p) if _spaced(cxy, c, spacing)]
         opt = min(cost(c) for c in ok)
         for method in ("auto", "milp"):
-            r = p_median(inp, p, SiteOptions(method=method, mip_rel_gap=0.0, min_spacing_m=spacing,
+            r = p_median(inp, p, ModelOptions(method=method, mip_rel_gap=0.0, min_spacing_m=spacing,
                                               remove_existing=[1]))
             assert r.objective == pytest.approx(opt) and cost(r.sites) == pytest.approx(opt)
             assert _spaced(cxy, r.sites, spacing)
@@ -141,7 +141,7 @@ def test_p_median_with_spacing_and_closures_matches_enumeration(seed, levels, mo
 def test_fixing_keeps_the_incumbent_and_reports_what_it_ruled_out(monkeypatch):
     monkeypatch.setattr(savings, "MAX_LEVEL_ENTRIES", 0)
     inp, *_ = _instance(3, k=14, m=40)
-    r = p_median(inp, 3, SiteOptions(method="milp", mip_rel_gap=0.0))
+    r = p_median(inp, 3, ModelOptions(method="milp", mip_rel_gap=0.0))
     assert any("ruled out" in n for n in r.notes)
     assert r.status == "Optimal" and r.gap <= 1e-9
 
@@ -162,11 +162,11 @@ def _large(seed: int = 0, k: int = 600, m: int = 4000) -> SitingInput:
 @pytest.mark.parametrize("model", [p_median, mclp, max_attendance])
 def test_a_passed_deadline_stops_after_the_heuristic_and_says_so(model):
     inp = _large()
-    r = model(inp, 8, SiteOptions(method="milp", deadline=time.perf_counter() - 1.0))
+    r = model(inp, 8, ModelOptions(method="milp", deadline=time.perf_counter() - 1.0))
     assert r.status == TIME_LIMIT_STATUS
     assert r.sites.size == 8 and np.isfinite(r.bound) and r.gap > 0
     # the bound still holds: the full solve never beats it
-    best = model(inp, 8, SiteOptions(method="milp", mip_rel_gap=0.0, time_limit_s=120))
+    best = model(inp, 8, ModelOptions(method="milp", mip_rel_gap=0.0, time_limit_s=120))
     if model is p_median:
         assert r.bound <= best.objective + 1e-6 * best.objective <= r.objective + 1e-6 * r.objective
     else:
@@ -182,7 +182,7 @@ def test_cancel_stops_the_solve():
         return len(calls) > 1
 
     with pytest.raises(SitingCancelled, match="cancelled"):
-        p_median(inp, 8, SiteOptions(method="milp", cancel=cancel))
+        p_median(inp, 8, ModelOptions(method="milp", cancel=cancel))
 
 
 def test_cancel_interrupts_highs(monkeypatch):
@@ -196,7 +196,7 @@ def test_cancel_interrupts_highs(monkeypatch):
 
     monkeypatch.setattr("geo.siting.solve.run_highs", spy)
     with pytest.raises(SitingCancelled):
-        p_median(inp, 8, SiteOptions(method="milp"))
+        p_median(inp, 8, ModelOptions(method="milp"))
     assert seen["called"]
 
 
@@ -218,7 +218,7 @@ def test_exact_model_entries_follow_the_reach_pairs(model, levels, monkeypatch):
 
     monkeypatch.setattr("geo.siting.solve.run_highs", spy)
     monkeypatch.setattr("geo.siting.savings.run_highs", spy)
-    model(inp, 6, SiteOptions(method="milp", min_spacing_m=spacing))
+    model(inp, 6, ModelOptions(method="milp", min_spacing_m=spacing))
     assert built
     k, m, pairs = inp.n_candidates, inp.n_cells, inp.matrix.nnz
     for mod in built:

@@ -97,7 +97,7 @@ def site_command(
     out: Path = typer.Option(Path("siting"), "--out", help="Output folder."),
 ) -> None:
     """Propose where new facilities should go to serve a standard, and check the gain."""
-    from scenarios.siting import SitingOptions, site, write_siting
+    from scenarios.siting import PlannerChoices, site, write_siting
 
     with user_errors():
         from layers.cities import load_city
@@ -115,7 +115,7 @@ def site_command(
                 ex_cap = float(existing_capacity)
             except ValueError:
                 ex_cap = existing_capacity  # a facility column name
-        options = SitingOptions(
+        options = PlannerChoices(
             required=list(require), excluded=list(exclude), remove=list(remove), relocate=list(relocate),
             min_spacing_m=min_spacing,
         )

@@ -19,13 +19,13 @@ from geo.siting.capacitated import capacitated_coverage
 from geo.siting.cover import lscp
 from geo.siting.errors import SitingError
 from geo.siting.models import DECAYS, decay_value, max_attendance, mclp, p_median
-from geo.siting.problem import SiteOptions, SitingInput
+from geo.siting.problem import ModelOptions, SitingInput
 from geo.siting.result import SitingResult
 
 __all__ = [
     "DECAYS",
     "Candidates",
-    "SiteOptions",
+    "ModelOptions",
     "SitingCancelled",
     "SitingError",
     "SitingInput",

@@ -12,7 +12,7 @@ from geo.grouping import concat_ranges
 from geo.siting.baseline import base_dist, check_reach, kept_rows, unreachable_weight_of
 from geo.siting.errors import SitingError
 from geo.siting.milp import capacitated_model, run_highs
-from geo.siting.problem import Prepared, SiteOptions, SitingInput, prepare
+from geo.siting.problem import ModelOptions, Prepared, SitingInput, prepare
 from geo.siting.result import SitingResult, relative_gap
 from geo.siting.solve import fill_sites, lp_and_milp
 
@@ -61,7 +61,7 @@ def _capacity_greedy(
     return np.asarray(sites, dtype=np.int64)
 
 
-def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> SitingResult:
+def capacitated_coverage(inp: SitingInput, p: int, options: ModelOptions = ModelOptions()) -> SitingResult:
     """Capacitated coverage: ``p`` new sites maximising demand served within capacity.
 
     Demand within reach of a facility may be assigned to it (split between
@@ -76,7 +76,7 @@ def capacitated_coverage(inp: SitingInput, p: int, options: SiteOptions = SiteOp
         Needs ``candidate_capacity`` (and ``existing_capacity`` when there are
         existing facilities).
     p : int
-    options : SiteOptions
+    options : ModelOptions
         ``shrink`` and ``swap`` do not apply (capacities break both).
 
     Returns

@@ -16,7 +16,7 @@ from geo.siting.baseline import base_dist, binary, check_reach, make_result, nea
 from geo.siting.errors import SitingError
 from geo.siting.greedy import greedy_cover, marginal_order, value_of
 from geo.siting.milp import cover_model, run_highs
-from geo.siting.problem import Prepared, SiteOptions, SitingInput, prepare
+from geo.siting.problem import ModelOptions, Prepared, SitingInput, prepare
 from geo.siting.result import SitingResult, relative_gap
 from geo.siting.setcover import drop_redundant, lagrangian_cover, reduce_cover, weighted_local_search
 from geo.siting.shrink import Reduced, reduce
@@ -27,7 +27,7 @@ __all__ = ["lscp"]
 TOL = 1e-9  # relative tolerance for "target reached" with float sums
 
 
-def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOptions()) -> SitingResult:
+def lscp(inp: SitingInput, coverage: float = 1.0, options: ModelOptions = ModelOptions()) -> SitingResult:
     """Location set covering: fewest new sites so the standard is met.
 
     Parameters
@@ -36,7 +36,7 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
     coverage : float, default 1.0
         Share of the *reachable* weight (weight that a kept facility or an
         allowed candidate can reach) that must be within reach afterwards.
-    options : SiteOptions
+    options : ModelOptions
 
     Returns
     -------
@@ -105,7 +105,7 @@ def lscp(inp: SitingInput, coverage: float = 1.0, options: SiteOptions = SiteOpt
     )
 
 
-def _full_cover(red: Reduced, options: SiteOptions, prep: Prepared):
+def _full_cover(red: Reduced, options: ModelOptions, prep: Prepared):
     """Fewest sites covering every cell of ``red``: see :mod:`geo.siting.setcover`.
 
     Returns ``(sites, bound, (solver_bound, solver_gap), status, solver, notes)``

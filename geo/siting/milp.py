@@ -57,7 +57,7 @@ import numpy as np
 from scipy import sparse
 
 from geo.siting.budget import check_cancel
-from geo.siting.problem import Progress, SiteOptions
+from geo.siting.problem import ModelOptions, Progress
 
 __all__ = ["HighsOutcome", "Model", "capacitated_model", "cover_model", "run_highs", "savings_model"]
 
@@ -175,7 +175,7 @@ def _interrupt_on(h: highspy.Highs, cancel) -> None:
 
 def run_highs(
     model: Model,
-    options: SiteOptions,
+    options: ModelOptions,
     integer: bool,
     warm: np.ndarray | None = None,
     progress: Progress | None = None,
@@ -187,7 +187,7 @@ def run_highs(
     Parameters
     ----------
     model : Model
-    options : SiteOptions
+    options : ModelOptions
         ``mip_rel_gap``, ``threads``, ``cancel`` and the time left before
         ``deadline`` (``time_limit_s`` without one) are used.
     integer : bool

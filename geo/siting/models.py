@@ -33,7 +33,7 @@ from scipy import sparse
 
 from geo.siting.baseline import base_dist, binary, check_reach, make_result, nearest_new, unreachable_weight_of
 from geo.siting.errors import SitingError
-from geo.siting.problem import SiteOptions, SitingInput, prepare
+from geo.siting.problem import ModelOptions, SitingInput, prepare
 from geo.siting.result import SitingResult, relative_gap
 from geo.siting.savings import solve_savings
 
@@ -41,7 +41,7 @@ __all__ = ["DECAYS", "decay_value", "max_attendance", "mclp", "p_median"]
 
 DECAYS = ("exponential", "linear")
 
-def mclp(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> SitingResult:
+def mclp(inp: SitingInput, p: int, options: ModelOptions = ModelOptions()) -> SitingResult:
     """Maximal covering: ``p`` new sites covering the most not-yet-covered weight.
 
     Parameters
@@ -49,7 +49,7 @@ def mclp(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> Siti
     inp : SitingInput
     p : int
         New sites to open (required ones included; relocations add one each).
-    options : SiteOptions
+    options : ModelOptions
 
     Returns
     -------
@@ -82,7 +82,7 @@ def mclp(inp: SitingInput, p: int, options: SiteOptions = SiteOptions()) -> Siti
 def p_median(
     inp: SitingInput,
     p: int,
-    options: SiteOptions = SiteOptions(),
+    options: ModelOptions = ModelOptions(),
     penalty_m: float | None = None,
 ) -> SitingResult:
     """p-median: ``p`` new sites minimising total weight x walking distance.
@@ -95,7 +95,7 @@ def p_median(
     ----------
     inp : SitingInput
     p : int
-    options : SiteOptions
+    options : ModelOptions
     penalty_m : float, optional
         Distance charged to a cell no open facility reaches within the matrix;
         must be ``>= reach_m``. Default ``reach_m`` (see the module notes).
@@ -160,7 +160,7 @@ def decay_value(d: np.ndarray, reach_m: float, decay: str, half_distance_m: floa
 def max_attendance(
     inp: SitingInput,
     p: int,
-    options: SiteOptions = SiteOptions(),
+    options: ModelOptions = ModelOptions(),
     decay: str = "exponential",
     half_distance_m: float | None = None,
 ) -> SitingResult:
@@ -173,7 +173,7 @@ def max_attendance(
     ----------
     inp : SitingInput
     p : int
-    options : SiteOptions
+    options : ModelOptions
     decay : {"exponential", "linear"}
     half_distance_m : float, optional
         For ``"exponential"``; default ``reach_m / 2``.

@@ -2,7 +2,7 @@
 
 Every model in :mod:`geo.siting.models` starts from a :class:`SitingInput`
 (candidate-to-demand distances, demand weights, existing facilities) and a
-:class:`SiteOptions` (required / excluded sites, removed or relocated existing
+:class:`ModelOptions` (required / excluded sites, removed or relocated existing
 facilities, spacing, solver settings). :func:`prepare` checks both against each
 other and resolves the options into index arrays the solvers use.
 """
@@ -19,7 +19,7 @@ from scipy.spatial import cKDTree
 from geo.siting.budget import deadline_after, time_left
 from geo.siting.errors import SitingError
 
-__all__ = ["Prepared", "Progress", "SiteOptions", "SitingInput", "prepare"]
+__all__ = ["ModelOptions", "Prepared", "Progress", "SitingInput", "prepare"]
 
 Progress = Callable[[str, float], None]
 """``progress(message, fraction)`` with ``fraction`` in ``[0, 1]``."""
@@ -67,7 +67,7 @@ class SitingInput:
         *covered* when an open facility is within this distance.
     existing : scipy.sparse matrix, optional
         ``e x m`` distances from the existing facilities, same convention.
-        These can be removed or relocated through :class:`SiteOptions`.
+        These can be removed or relocated through :class:`ModelOptions`.
     existing_dist : array_like, optional
         Per-cell walking distance to facilities outside the model that always
         stay (``inf`` for none). A per-cell "already covered" flag converts as
@@ -141,8 +141,8 @@ class SitingInput:
 
 
 @dataclass(frozen=True)
-class SiteOptions:
-    """Options shared by every siting model.
+class ModelOptions:
+    """Options shared by every siting model: constraints by candidate and facility index, and solver settings.
 
     Parameters
     ----------
@@ -210,7 +210,7 @@ class SiteOptions:
     deadline: float | None = None
     cancel: Callable[[], bool] | None = None
 
-    def started(self) -> SiteOptions:
+    def started(self) -> ModelOptions:
         """These options with ``deadline`` set: ``time_limit_s`` from now, or the given one if earlier."""
         own = deadline_after(self.time_limit_s)
         return replace(self, deadline=own if self.deadline is None else min(self.deadline, own))
@@ -244,7 +244,7 @@ class Prepared:
     removed: np.ndarray
     conflicts: np.ndarray
 
-    def report(self, message: str, fraction: float, options: SiteOptions) -> None:
+    def report(self, message: str, fraction: float, options: ModelOptions) -> None:
         """Forward to the progress callback if there is one."""
         if options.progress is not None:
             options.progress(message, float(min(max(fraction, 0.0), 1.0)))
@@ -281,13 +281,13 @@ def conflict_pairs(xy: np.ndarray, spacing_m: float) -> np.ndarray:
     return out
 
 
-def prepare(inp: SitingInput, options: SiteOptions, p: int | None) -> Prepared:
+def prepare(inp: SitingInput, options: ModelOptions, p: int | None) -> Prepared:
     """Check options against the input and resolve them.
 
     Parameters
     ----------
     inp : SitingInput
-    options : SiteOptions
+    options : ModelOptions
     p : int or None
         Number of new sites requested (``None`` for covering models that
         choose the count).

@@ -22,7 +22,7 @@ from geo.siting.budget import TIME_LIMIT_STATUS, check_cancel
 from geo.siting.greedy import lazy_greedy, marginal_order, swap_search, value_of
 from geo.siting.levels import expand_levels, level_entries
 from geo.siting.milp import SavingsModel, run_highs, savings_model
-from geo.siting.problem import Prepared, SiteOptions
+from geo.siting.problem import ModelOptions, Prepared
 from geo.siting.result import relative_gap
 from geo.siting.shrink import Reduced, merge_cells, reduce
 from geo.siting.solve import fill_sites, lp_and_milp
@@ -32,10 +32,10 @@ __all__ = ["MAX_LEVEL_ENTRIES", "PRIMAL_SIMPLEX", "solve_savings"]
 MAX_LEVEL_ENTRIES = 10_000_000  # larger level expansions keep the assignment formulation (memory)
 
 
-def solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: SiteOptions, label: str):
+def solve_savings(s: sparse.csr_matrix, p_total: int, prep: Prepared, options: ModelOptions, label: str):
     """Pick ``p_total`` sites maximising ``sum_j max_i S_ij``; see the module notes.
 
-    ``options`` must carry its deadline (:meth:`SiteOptions.started`). A run
+    ``options`` must carry its deadline (:meth:`ModelOptions.started`). A run
     the deadline cuts short keeps the best sites and bound found so far and
     reports status ``"Time limit reached"``.
 
@@ -111,7 +111,7 @@ def _trivial_bound(s: sparse.csr_matrix) -> float:
     return float(s.max(axis=0).sum())
 
 
-def _small_levels(s: sparse.csr_matrix, options: SiteOptions, notes: list[str]) -> sparse.csr_matrix | None:
+def _small_levels(s: sparse.csr_matrix, options: ModelOptions, notes: list[str]) -> sparse.csr_matrix | None:
     """The level (coverage) form of the savings when it is about as small as the savings themselves.
 
     Then p-median and attendance go the coverage way (Lagrangian over the
@@ -256,7 +256,7 @@ def _without_spacing(form, p, sub, one, warm, heur, options, prep, notes) -> _Ou
     return _Outcome(sites, out.objective, out.bound, out.bound, out.solver_gap, "relaxed", "highs-milp")
 
 
-def _exact_form(s: sparse.csr_matrix, options: SiteOptions, notes: list[str]) -> sparse.csr_matrix:
+def _exact_form(s: sparse.csr_matrix, options: ModelOptions, notes: list[str]) -> sparse.csr_matrix:
     """The smaller of the level (coverage) form and the savings themselves, for :func:`savings_model`.
 
     Coverage rows over the levels take one entry per level member, assignment
@@ -286,7 +286,7 @@ def _lp_fixing(
     required: np.ndarray,
     sites: np.ndarray,
     value: float,
-    options: SiteOptions,
+    options: ModelOptions,
     prep: Prepared,
     notes: list[str],
 ) -> tuple[float | None, SavingsModel]:

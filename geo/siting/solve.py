@@ -14,7 +14,7 @@ import numpy as np
 from geo.siting.budget import TIME_LIMIT_STATUS
 from geo.siting.errors import SitingError
 from geo.siting.milp import run_highs
-from geo.siting.problem import Prepared, SiteOptions
+from geo.siting.problem import ModelOptions, Prepared
 from geo.siting.result import relative_gap
 
 __all__ = ["fill_sites", "force_milp", "lp_and_milp"]
@@ -50,7 +50,7 @@ def lp_and_milp(
     model,
     warm_x: np.ndarray,
     heur_obj: float,
-    options: SiteOptions,
+    options: ModelOptions,
     prep: Prepared,
     maximize: bool,
     round_bound: bool = False,
@@ -96,5 +96,5 @@ def lp_and_milp(
     return x, obj, better_bound(bound, out.bound), out.bound, out.solver_gap, out.status
 
 
-def force_milp(options: SiteOptions) -> SiteOptions:
+def force_milp(options: ModelOptions) -> ModelOptions:
     return replace(options, method="milp")
