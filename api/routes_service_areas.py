@@ -21,7 +21,7 @@ from api.routes_reach import to_city_xy
 from api.schemas.common import LonLat, PointCoords
 from api.security import get_state, owner_of, require_read
 from api.state import AppState, wgs84_frame
-from geo.service_area import service_areas
+from geo.service_area_geometry import service_areas
 from geo.snap import Snapped
 
 __all__ = ["ServiceAreaRequest", "router"]

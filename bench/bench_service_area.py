@@ -13,7 +13,7 @@ Run::
     PYTHONPATH=. python bench/bench_service_area.py --side 1000 --facilities 2000   # 1,000,000-node dense street grid
 
 ``--method vector`` (exact union of buffers, the default of
-:func:`geo.service_area.service_areas`), ``raster`` (traced outlines) or
+:func:`geo.service_area_geometry.service_areas`), ``raster`` (traced outlines) or
 ``both``; with ``both`` the raster areas are compared with the vector ones.
 The load average is printed beside the timings: the machine is shared.
 """
@@ -29,7 +29,7 @@ import numpy as np
 import shapely
 
 from geo.network import WalkNetwork
-from geo.service_area import service_areas
+from geo.service_area_geometry import service_areas
 from geo.snap import snap
 
 

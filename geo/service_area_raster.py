@@ -1,6 +1,6 @@
 """Fast approximate service-area outlines: reached streets drawn on a fine raster.
 
-The exact outline (:func:`geo.service_area._buffer_groups`) is a GEOS union of
+The exact outline (:func:`geo.service_area_geometry._buffer_groups`) is a GEOS union of
 one buffer per reached street line; on dense street grids, where the buffers
 of neighbouring streets overlap almost everywhere, that union costs ~85 ms of
 CPU per 15-minute area. Here each area is drawn instead:

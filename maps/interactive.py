@@ -169,7 +169,7 @@ def _unit_layers(m, city, lang) -> None:
 
 
 def _service_area_layers(m, result, results, lang) -> None:
-    from scenarios.service_areas import standard_service_areas
+    from scenarios.service_area_layer import standard_service_areas
 
     areas = standard_service_areas(result.city, [sr.standard for sr in results])
     for sr in results:

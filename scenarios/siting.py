@@ -55,7 +55,7 @@ from scenarios.evaluate import StandardResult, evaluate_standard
 from scenarios.model import AddFacility, RemoveFacility, apply_edits
 from scenarios.outputs import jsonable, write_siting  # write_siting: re-exported for its importers
 from scenarios.run import city_with_facilities
-from scenarios.service_areas import standard_service_areas
+from scenarios.service_area_layer import standard_service_areas
 from scenarios.siting_estimate import SitingEstimate, estimate_siting  # sizing a run before it starts
 from scenarios.standards import Standard, get_standard
 

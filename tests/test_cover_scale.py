@@ -15,9 +15,9 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-import scenarios.service_areas as sa_module
+import scenarios.service_area_layer as sa_module
 from api.cli import app
-from geo.service_area import service_areas
+from geo.service_area_geometry import service_areas
 from geo.snap import snap, snap_in_threads
 from layers.cities import load_city
 from layers.network_io import save_network

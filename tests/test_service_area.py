@@ -13,7 +13,7 @@ import shapely
 
 from geo.network import WalkNetwork
 from geo.paths import nearest_source
-from geo.service_area import reached_segments, service_areas
+from geo.service_area_geometry import reached_segments, service_areas
 from geo.snap import Snapped, snap
 
 from .conftest import random_network

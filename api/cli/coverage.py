@@ -47,7 +47,7 @@ def run_and_write(
 ) -> None:
     """Evaluate standards on a city, print the table and write the output folder.
 
-    ``service_areas=None`` draws them when :func:`scenarios.service_areas.service_areas_affordable`
+    ``service_areas=None`` draws them when :func:`scenarios.service_area_layer.service_areas_affordable`
     says they are cheap (small cities), and otherwise says how to ask for them. ``city_ref``
     (a city folder or built-in name) is recorded so that ``map``/``export --results`` can reload
     the run; without one the city itself is saved into the output folder. ``fmt`` is
@@ -56,7 +56,7 @@ def run_and_write(
     from scenarios.evaluate import evaluate
     from scenarios.outputs import write_diagnostics, write_outputs
     from scenarios.run_folder import save_run
-    from scenarios.service_areas import AUTO_WALKING_AREAS_MAX, service_areas_affordable
+    from scenarios.service_area_layer import AUTO_WALKING_AREAS_MAX, service_areas_affordable
     from scenarios.standards import resolve_standards
 
     standards = resolve_standards(standard_ids or None, overrides)

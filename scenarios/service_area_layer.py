@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.service_area import service_areas
+from geo.service_area_geometry import service_areas
 from layers.city import City
 from scenarios.standards import Standard
 
