@@ -20,10 +20,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.budget import check_budget, coverage_estimate
+from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.jobs import Progress
 from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.schemas.common import Link, Overrides
 from api.security import get_state, owner_of, require_read, require_write
 from api.state import AppState, CoverageRun

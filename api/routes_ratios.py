@@ -27,6 +27,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 
+from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job
 from api.jobs import Progress
 from api.ogc import (
     GEOJSON,
@@ -38,7 +39,6 @@ from api.ogc import (
     items_page,
 )
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job
 from api.schemas.common import Link
 from api.security import app_singleton, get_state, require_read, require_write
 from api.state import AppState, Registry, wgs84_frame

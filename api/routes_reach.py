@@ -9,21 +9,20 @@ import numpy as np
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.coords import to_city_xy
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
 from api.schemas.common import FacilityRef, LonLat, Overrides, PointCoords
 from api.security import get_state, require_read
 from api.state import AppState
-from geo.chinacoords import bd09_to_wgs84, gcj02_to_wgs84
-from geo.crs import to_wgs84, transform_xy
+from geo.crs import to_wgs84
 from layers.kinds import KINDS
 from scenarios.standards import resolve_standards, walking_speeds
 
-__all__ = ["KindReach", "ReachRequest", "ReachResponse", "StandardReach", "facility_ref", "router", "to_city_xy"]
+__all__ = ["KindReach", "ReachRequest", "ReachResponse", "StandardReach", "facility_ref", "router"]
 
 router = APIRouter(tags=["Reach"], dependencies=[Depends(require_read)], responses=ERROR_RESPONSES)
 
-_SOURCE_CRS = {"wgs84": "EPSG:4326", "gcj02": "EPSG:4326", "bd09": "EPSG:4326", "cgcs2000": "EPSG:4490"}
 
 
 class ReachRequest(LonLat):
@@ -115,16 +114,6 @@ class ReachResponse(BaseModel):
     access_m: float = Field(description="Straight walk from the point to the street.")
     kinds: list[KindReach]
     standards: list[StandardReach]
-
-
-def to_city_xy(state: AppState, lon: float, lat: float, coords: str) -> tuple[float, float, float, float]:
-    """A point in a declared datum as ``(x, y)`` in the city's CRS and ``(lon, lat)`` in WGS84."""
-    if coords == "gcj02":
-        lon, lat = (float(v[0]) for v in gcj02_to_wgs84([lon], [lat]))
-    elif coords == "bd09":
-        lon, lat = (float(v[0]) for v in bd09_to_wgs84([lon], [lat]))
-    x, y = transform_xy([lon], [lat], _SOURCE_CRS[coords], state.city.crs)
-    return float(x[0]), float(y[0]), lon, lat
 
 
 def facility_ref(state: AppState, row: int) -> FacilityRef | None:

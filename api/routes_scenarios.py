@@ -25,8 +25,6 @@ import json
 import logging
 import math
 import re
-import threading
-from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -35,12 +33,13 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.jobs import Progress
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
-from api.routes_jobs import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
+from api.scenario_service import NAME_PATTERN, ScenarioService, content_key, scenario_service
 from api.schemas.common import Link, Overrides
-from api.security import app_singleton, owner_of, require_read, require_write
-from api.state import AppState, CoverageRun, store_url
+from api.security import owner_of, require_read, require_write
+from api.state import AppState, CoverageRun
 from scenarios.compare import Comparison, compare
 from scenarios.model import (
     AddFacility,
@@ -52,25 +51,20 @@ from scenarios.model import (
     apply_edits,
     scenario_from_dict,
 )
-from scenarios.run import LiveScenario, ScenarioRun, base_of, run_scenario
+from scenarios.run import base_of
 from scenarios.store import (
     ScenarioNotFoundError,
-    ScenarioStore,
     StaleWriteError,
     StoreError,
     VersionInfo,
 )
 
-__all__ = ["ScenarioService", "parse_if_match", "router", "scenario_service"]
+__all__ = ["parse_if_match", "router"]
 
 log = logging.getLogger("lifecircle.api")
 
 RESERVED_NAMES = ("compare",)
 """Names that are paths of this API, not scenarios."""
-
-NAME_PATTERN = r"^[^/\\\x00-\x1f\x7f]+$"
-LIVE_KEPT = 16  # live scenarios kept in memory (least recently edited dropped first)
-RUNS_KEPT = 16  # full runs kept for comparisons and maps
 
 
 async def _store_failures():
@@ -211,95 +205,6 @@ class ComparisonDoc(BaseModel):
     standards: list[dict[str, Any]] = Field(description="Per standard: coverage before/after, newly (un)covered cells, load changes.")
     table: list[dict[str, Any]] = Field(description="The comparison table, one row per standard.")
     links: list[Link]
-
-
-# ------------------------------------------------------------------ service
-
-
-def _content_key(scenario: Scenario) -> str:
-    """What a run depends on: city, edits, standards, overrides (not the name or description)."""
-    data = scenario.content()
-    return json.dumps({k: data[k] for k in ("city", "edits", "standards", "overrides")}, sort_keys=True)
-
-
-class ScenarioService:
-    """What the scenario routes keep for one API instance: the store, live scenarios, full runs.
-
-    Parameters
-    ----------
-    state : AppState
-        The scenario store lives at ``config.scenario_db_url`` or in
-        ``state.data_dir/scenarios.db``.
-    """
-
-    def __init__(self, state: AppState):
-        self.state = state
-        self._store: ScenarioStore | None = None
-        self._lock = threading.Lock()
-        self._name_locks: dict[str, threading.Lock] = {}
-        self._live: OrderedDict[str, tuple[int, LiveScenario]] = OrderedDict()
-        self._runs: OrderedDict[str, ScenarioRun] = OrderedDict()
-
-    @property
-    def store(self) -> ScenarioStore:
-        """The store, opened on first use (503 problem when it cannot be reached)."""
-        with self._lock:
-            if self._store is None:
-                try:
-                    self._store = ScenarioStore(store_url(self.state.config, self.state.data_dir))
-                except StoreError as exc:
-                    log.error("scenario store: %s", exc)  # the database's address is for operators only
-                    raise ApiProblem(503, "the scenario store is not available; the incident was logged") from None
-            return self._store
-
-    def name_lock(self, name: str) -> threading.Lock:
-        """A lock serialising live edits of one scenario in this process."""
-        with self._lock:
-            return self._name_locks.setdefault(name, threading.Lock())
-
-    def live(self, scenario: Scenario) -> LiveScenario:
-        """The live state of the scenario's stored version (rebuilt if the store moved on)."""
-        with self._lock:
-            kept = self._live.get(scenario.name)
-            if kept is not None and kept[0] == scenario.version:
-                self._live.move_to_end(scenario.name)
-                return kept[1]
-        live = LiveScenario.from_scenario(scenario, self.state.city)
-        self.keep_live(scenario.name, scenario.version, live)
-        return live
-
-    def keep_live(self, name: str, version: int | None, live: LiveScenario | None) -> None:
-        """Remember ``live`` as the state of ``name`` at ``version`` (``None``: forget it)."""
-        with self._lock:
-            self._live.pop(name, None)
-            if live is not None and version is not None:
-                self._live[name] = (version, live)
-                while len(self._live) > LIVE_KEPT:
-                    self._live.popitem(last=False)
-
-    def has_run(self, scenario: Scenario) -> bool:
-        """Whether a full run of the plan is kept (so answering with it is cheap)."""
-        with self._lock:
-            return _content_key(scenario) in self._runs
-
-    def full_run(self, scenario: Scenario, progress: Progress | None = None) -> ScenarioRun:
-        """A full :func:`run_scenario` of the plan (kept: identical plans share it)."""
-        key = _content_key(scenario)
-        with self._lock:
-            run = self._runs.get(key)
-            if run is not None:
-                self._runs.move_to_end(key)
-                return run
-        run = run_scenario(scenario, self.state.city, progress=progress)
-        with self._lock:
-            self._runs[key] = run
-            while len(self._runs) > RUNS_KEPT:
-                self._runs.popitem(last=False)
-        return run
-
-
-scenario_service = app_singleton("lifecircle_scenarios", ScenarioService)
-"""Dependency: the :class:`ScenarioService` of the app serving the request."""
 
 
 # ------------------------------------------------------------------ helpers
@@ -536,7 +441,7 @@ def compare_scenarios(
 
 def _change_map(request: Request, service: ScenarioService, a: Scenario, b: Scenario | None, lang: str, basemap: str | None, prefer: str | None):
     _check_runnable(service.state, a, *([b] if b else []))
-    key = json.dumps([_content_key(a), None if b is None else _content_key(b), a.name, a.version,
+    key = json.dumps([content_key(a), None if b is None else content_key(b), a.name, a.version,
                       None if b is None else [b.name, b.version], lang, basemap])
     folder = service.state.data_dir / "scenario-maps"
     folder.mkdir(parents=True, exist_ok=True)
@@ -766,7 +671,7 @@ def run_scenario_job(request: Request, name: str = NameP, version: int | None = 
         run = service.full_run(scenario, progress)
         service.store.save_results(scenario.name, scenario.version, run.scenario.results)
         run_id, folder = state.new_run_folder()
-        kept = CoverageRun(id=run_id, key=f"scenario {_content_key(scenario)}", result=run.result,
+        kept = CoverageRun(id=run_id, key=f"scenario {content_key(scenario)}", result=run.result,
                            request={"scenario": scenario.name, "version": scenario.version}, folder=folder)
         state.runs.add(kept, owner_of(request.headers.get("x-api-key", "")))
         return str(request.url_for("get_run", run_id=run_id))

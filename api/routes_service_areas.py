@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.coords import to_city_xy
+from api.job_responses import JOB_ACCEPTED, PreferH, start_or_run
 from api.jobs import Progress
 from api.ogc import GEOJSON, GeoJSONResponse, feature_collection
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
-from api.routes_jobs import JOB_ACCEPTED, PreferH, start_or_run
-from api.routes_reach import to_city_xy
 from api.schemas.common import LonLat, PointCoords
 from api.security import get_state, owner_of, require_read
 from api.state import AppState, wgs84_frame

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.routes_scenarios import NAME_PATTERN, ScenarioService, scenario_service
+from api.scenario_service import NAME_PATTERN, ScenarioService, scenario_service
 from api.security import get_state, require_read
 from api.state import AppState
 from api.tiles import ModeQ, TileService, X, Y, Z, check_tile, tile_response, tile_service
