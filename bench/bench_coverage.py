@@ -11,7 +11,13 @@ nearest node was reached. Radius standards: geopandas
 the facility points. This is the headline peer.
 
 Secondary rows, printed separately and never folded into the headline:
-the per-facility variant of the peer (one
+the same pipeline written directly on scipy (``scipy.spatial.cKDTree`` for
+the nearest node of every point, one ``scipy.sparse.csgraph.dijkstra(csr,
+indices=facility nodes, limit=threshold, min_only=True)`` per walking
+standard on the same CSR matrix, a ``cKDTree`` query with
+``distance_upper_bound`` per radius standard: the "scipy-direct" row, with
+its covered cells asserted equal to the networkx peer's), the per-facility
+variant of the networkx peer (one
 ``single_source_dijkstra_path_length(cutoff=threshold)`` per facility node,
 union of the reached nodes: the recipe the first versions of this benchmark
 used), and building the graph from the node and edge arrays on both sides
@@ -55,12 +61,14 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import osmnx as ox
+from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geo.euclid import nearest_euclidean
 from geo.network import WalkNetwork
 from geo.paths import nearest_source
 from geo.snap import Snapped, snap, snap_in_threads
+from geo.threads import CORES
 from layers.city import City
 from scenarios.evaluate import evaluate
 from scenarios.standards import resolve_standards
@@ -190,6 +198,36 @@ def peer_radius(cells: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, radius: float) -
     return covered
 
 
+def scipy_place(net: WalkNetwork, nodes: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """scipy-direct: the nearest node (among ``nodes``, those with an edge) of every point, by a k-d tree."""
+    tree = cKDTree(np.column_stack([net.x[nodes], net.y[nodes]]))
+    return nodes[tree.query(np.column_stack([x, y]), workers=CORES)[1]]
+
+
+def scipy_reached(csr, fac_node: np.ndarray, cell_node: np.ndarray, threshold: float) -> np.ndarray:
+    """scipy-direct: cells whose nearest node some facility node reaches within ``threshold``.
+
+    One bounded multi-source Dijkstra on the network's CSR matrix. The
+    matrix is symmetric, so ``directed=True`` gives the undirected distances
+    without scipy adding the transpose (what a careful engineer writes).
+    """
+    if fac_node.size == 0:
+        return np.zeros(cell_node.size, dtype=bool)
+    d = csgraph.dijkstra(csr, directed=True, indices=np.unique(fac_node), limit=threshold, min_only=True)
+    return d[cell_node] <= threshold
+
+
+def scipy_radius(fx: np.ndarray, fy: np.ndarray, cx: np.ndarray, cy: np.ndarray, radius: float) -> np.ndarray:
+    """scipy-direct: cells within ``radius`` (inclusive) of a facility, by a k-d tree of the facilities."""
+    if fx.size == 0:
+        return np.zeros(cx.size, dtype=bool)
+    # the bound is exclusive in cKDTree; the next float up includes points exactly at ``radius``,
+    # as geopandas' dwithin and our nearest_euclidean do
+    d, _ = cKDTree(np.column_stack([fx, fy])).query(
+        np.column_stack([cx, cy]), distance_upper_bound=np.nextafter(radius, np.inf), workers=CORES)
+    return d <= radius
+
+
 def fresh(city: City) -> City:
     """The same city with nothing derived cached: no snapping, no segment grid, CSR built."""
     net = dataclasses.replace(city.network)
@@ -229,6 +267,8 @@ def run_city(name: str, repeat: int) -> None:
     )
     near, t_nn = best_of(repeat, lambda: ox.distance.nearest_nodes(g, np.concatenate([cx, fx]), np.concatenate([cy, fy])))
     cell_node, fac_node = near[: cx.size], near[cx.size :]
+    near_sp, t_sp_place = best_of(repeat, lambda: scipy_place(net, nodes, np.concatenate([cx, fx]), np.concatenate([cy, fy])))
+    assert np.array_equal(near_sp, near), "the scipy-direct nearest nodes differ from osmnx.nearest_nodes"
     kinds = city.facilities["kind"].to_numpy()
     (cell_pts, fac_pts), t_gdf = best_of(repeat, lambda: (
         gpd.GeoDataFrame(geometry=gpd.points_from_xy(cx, cy), crs=crs),
@@ -236,10 +276,12 @@ def run_city(name: str, repeat: int) -> None:
     ))
     assert np.array_equal(cell_node, our_cell_node), "our node snapping differs from osmnx.nearest_nodes"
     print(f"   place points: ours edge snap {t_snap}, ours node snap {t_nsnap}, "
-          f"peer nearest_nodes {t_nn}, peer point frames {t_gdf}")  # fmt: skip
+          f"peer nearest_nodes {t_nn}, peer point frames {t_gdf}, scipy-direct k-d tree {t_sp_place}")  # fmt: skip
 
     tot = {"ours": t_snap.wall, "ours_cpu": t_snap.cpu, "node": t_nsnap.wall, "peer": t_nn.wall + t_gdf.wall,
-           "peer_cpu": t_nn.cpu + t_gdf.cpu, "each": t_nn.wall + t_gdf.wall}  # fmt: skip
+           "peer_cpu": t_nn.cpu + t_gdf.cpu, "each": t_nn.wall + t_gdf.wall,
+           "sp": t_sp_place.wall, "sp_cpu": t_sp_place.cpu, "sp_search": 0.0, "sp_search_cpu": 0.0,
+           "search": 0.0, "search_cpu": 0.0}  # fmt: skip
     pop_total = {}
     for s in resolve_standards():
         pos = city.facilities_of(s.kinds)
@@ -252,11 +294,20 @@ def run_city(name: str, repeat: int) -> None:
             peer, t_peer = best_of(repeat, lambda: peer_reached(g, fac_node[pos], cell_node, lim))
             each, t_each = best_of(repeat, lambda: peer_reached_each(g, fac_node[pos], cell_node, lim))
             assert np.array_equal(each, peer), "multi-source and per-facility peers disagree"
+            sp, t_sp = best_of(repeat, lambda: scipy_reached(net.csr, fac_node[pos], cell_node, lim))
         else:
             ours, t_ours = best_of(repeat, lambda: nearest_euclidean(fx[pos], fy[pos], cx, cy, limit=lim)[0] <= lim)
             t_node, ours_n = t_ours, ours
             peer, t_peer = best_of(repeat, lambda: peer_radius(cell_pts, fac_pts.iloc[pos], lim))
             t_each = t_peer
+            sp, t_sp = best_of(repeat, lambda: scipy_radius(fx[pos], fy[pos], cx, cy, lim))
+        assert np.array_equal(sp, peer), f"scipy-direct and the networkx peer disagree on {s.id}"
+        tot["sp"] += t_sp.wall
+        tot["sp_cpu"] += t_sp.cpu
+        tot["sp_search"] += t_sp.wall
+        tot["sp_search_cpu"] += t_sp.cpu
+        tot["search"] += t_node.wall
+        tot["search_cpu"] += t_node.cpu
         tot["ours"] += t_ours.wall
         tot["each"] += t_each.wall
         tot["best"] = tot.get("best", t_nn.wall + t_gdf.wall) + min(t_peer.wall, t_each.wall)
@@ -267,7 +318,8 @@ def run_city(name: str, repeat: int) -> None:
         differ = int(np.count_nonzero(peer != ours_n))
         share = lambda m: w[m].sum() / w.sum()
         print(f"   {s.id:15s} {s.mode:9s} {len(pos):5d} fac {s.threshold_m:6.0f} m | ours edge {t_ours} | "
-              f"ours node {t_node} | peer {t_peer} | peer/ours-edge {t_peer.wall / t_ours.wall:6.1f}x")
+              f"ours node {t_node} | peer {t_peer} | peer/ours-edge {t_peer.wall / t_ours.wall:6.1f}x | "
+              f"scipy-direct {t_sp} | scipy/ours-node {t_sp.wall / t_node.wall:5.2f}x")
         if s.mode == "network":
             print(f"   {'':15s} (secondary) peer one search per facility {t_each} | "
                   f"per-facility/ours-edge {t_each.wall / t_ours.wall:6.1f}x | "
@@ -280,6 +332,14 @@ def run_city(name: str, repeat: int) -> None:
           f"peer/ours {tot['peer'] / tot['ours']:.1f}x wall, {tot['peer_cpu'] / tot['ours_cpu']:.1f}x CPU; "
           f"ours node snap {tot['node']:.3f} s, peer/ours-node {tot['peer'] / tot['node']:.1f}x "
           f"(load {os.getloadavg()[0]:.1f})")
+    print(f"   HEADLINE all four vs scipy-direct (k-d tree nearest node + csgraph.dijkstra min_only + k-d tree "
+          f"radius): ours edge snap {tot['ours']:.3f} s [{tot['ours_cpu']:.3f} CPU], scipy-direct "
+          f"{tot['sp']:.3f} s [{tot['sp_cpu']:.3f} CPU]; scipy/ours {tot['sp'] / tot['ours']:.2f}x wall, "
+          f"{tot['sp_cpu'] / tot['ours_cpu']:.2f}x CPU (load {os.getloadavg()[0]:.1f})")
+    print(f"   (secondary) searches alone, points already on the same nearest nodes: ours "
+          f"{tot['search']:.3f} s [{tot['search_cpu']:.3f} CPU], scipy-direct {tot['sp_search']:.3f} s "
+          f"[{tot['sp_search_cpu']:.3f} CPU]; scipy/ours {tot['sp_search'] / tot['search']:.2f}x wall, "
+          f"{tot['sp_search_cpu'] / tot['search_cpu']:.2f}x CPU")
     print(f"   (secondary) all four with the per-facility peer: {tot['each']:.3f} s, "
           f"peer/ours {tot['each'] / tot['ours']:.1f}x")
     print(f"   (secondary) all four with the faster peer variant per standard: {tot['best']:.3f} s, "
