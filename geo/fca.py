@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from geo.ratios import capacity_values, demand_values
+from geo.unit_ratios import capacity_values, demand_values
 
 __all__ = [
     "LUO_QI_WEIGHTS",
@@ -224,9 +224,9 @@ def two_step_fca(
 
     Raises
     ------
-    geo.ratios.CapacityError
+    geo.unit_ratios.CapacityError
         When a supply value is missing, negative or not a number.
-    geo.ratios.DemandError
+    geo.unit_ratios.DemandError
         When a demand value is missing, negative or not a number.
     ValueError
         When the shapes of ``dist``, ``supply`` and ``demand`` disagree, or a

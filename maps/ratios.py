@@ -132,7 +132,7 @@ def rule_target(rule, lang: str = "en") -> str:
 def rule_message(rule, status: str, shortfall: float, n_facilities: int, lang: str = "en") -> str:
     """A unit's result under a rule in words ("needs 84 more beds (no elderly_care facility)").
 
-    The English wording is :mod:`geo.ratios`'s own, so the map says what the
+    The English wording is :mod:`geo.unit_ratios`'s own, so the map says what the
     report says.
     """
     if status == "no demand":

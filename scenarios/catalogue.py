@@ -11,7 +11,7 @@ A catalogue is one TOML or YAML file::
     [[kind]]      id, en, zh, symbol, colour, capacity, geometry, edge_spacing_m, source
     [[standard]]  id, title_en, title_zh, kinds, mode, threshold_m | threshold_min, speed, weight,
                   bands_min, range_m, source, note
-    [[rule]]      a geo.ratios.RatioRule table (see ratio_rules.toml)
+    [[rule]]      a geo.unit_ratios.RatioRule table (see ratio_rules.toml)
     [[accessibility]]  an E2SFCA standard (see ratio_rules.toml)
     [[circle]]    id, title_en, title_zh, walk_m, range_m, population, standards, source, note
     [[catchment]] id, title_en, title_zh, standard, kinds, min_population, max_population, source
@@ -45,7 +45,7 @@ from typing import Any
 import yaml
 
 from geo.errors import LifecircleError
-from geo.ratios import RatioRule, RuleError
+from geo.unit_ratios import RatioRule, RuleError
 from layers.kinds import CAPACITY_FIELDS, SEED_KINDS, Kind, set_active_kinds, use_kinds
 
 __all__ = [

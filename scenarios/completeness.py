@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.ratios import assign_to_units
+from geo.unit_ratios import assign_to_units
 from layers.city import City
 from scenarios.catalogue import Circle, active_catalogue
 from scenarios.evaluate import CoverageResult, evaluate

@@ -4,7 +4,7 @@ Two kinds of rule from ``ratio_rules.toml``:
 
 * **ratio rules** per administrative unit (beds per 1,000 elderly in each
   subdistrict, one station per community, ...), evaluated by
-  :func:`geo.ratios.evaluate_ratio_rules`;
+  :func:`geo.unit_ratios.evaluate_ratio_rules`;
 * **accessibility standards** per cell (beds per 1,000 elderly reachable
   within a 15-minute walk, ...), by E2SFCA (:func:`geo.fca.two_step_fca`) on
   walking distances from bounded network searches.
@@ -21,7 +21,7 @@ import pandas as pd
 
 from geo.fca import FCAResult, ServiceClasses, StepDecay, classify_service, two_step_fca
 from geo.paths import pair_distances
-from geo.ratios import RatioResult, RatioRule, RuleError, capacity_values, evaluate_ratio_rules
+from geo.unit_ratios import RatioResult, RatioRule, RuleError, capacity_values, evaluate_ratio_rules
 from layers.city import City
 from scenarios.standards import StandardError
 
@@ -193,7 +193,7 @@ def evaluate_access(city: City, standard: AccessStandard) -> AccessResult:
 
     Raises
     ------
-    geo.ratios.CapacityError
+    geo.unit_ratios.CapacityError
         If a supplying facility's capacity is missing, not a number or
         negative (the message names the facility id and field).
     """

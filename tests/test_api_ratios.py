@@ -2,7 +2,7 @@
 
 The numbers are checked twice: against ``run_ratios`` on the demo city, and
 per unit against a brute-force count (facilities inside each unit polygon,
-elderly summed over the unit's cells) that shares no code with geo.ratios.
+elderly summed over the unit's cells) that shares no code with geo.unit_ratios.
 """
 
 from __future__ import annotations

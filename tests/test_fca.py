@@ -19,8 +19,8 @@ from geo.fca import (
 )
 from geo.network import WalkNetwork
 from geo.paths import Pairs, pair_distances
-from geo.ratios import CapacityError, DemandError
 from geo.snap import snap
+from geo.unit_ratios import CapacityError, DemandError
 
 # --------------------------------------------------------------------- a tiny line city
 # Street along y = 0: nodes at x = 0, 300, 600, 900, 1200, 1800, 2400, plus an

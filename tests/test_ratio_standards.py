@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from geo.ratios import CapacityError
+from geo.unit_ratios import CapacityError
 from layers.cities import load_city
 from scenarios.ratios import (
     access_standards,

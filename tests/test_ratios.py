@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, box
 
-from geo.ratios import (
+from geo.unit_ratios import (
     CapacityError,
     DemandError,
     RatioRule,
