@@ -1,13 +1,15 @@
 """The FastAPI application of the city portal.
 
-Routes live in ``api/routes_*.py`` and ``api/ogc.py``, one :class:`fastapi.APIRouter`
-each, listed in :data:`ROUTERS`. To add endpoints (scenarios, siting, ...):
-write ``api/routes_scenarios.py`` with ``router = APIRouter(prefix="/scenarios",
-tags=["Scenarios"], responses=ERROR_RESPONSES)``, take the shared state with
-``state: AppState = Depends(get_state)``, protect writes with
+Routes live in ``api/routes/`` (one module per resource), ``api/ogc.py``,
+``api/tiles.py`` and ``api/routes_workbench.py``, one :class:`fastapi.APIRouter`
+each, listed in :data:`ROUTERS`. To add a resource: write
+``api/routes/<resource>.py`` with ``router = APIRouter(prefix="/<resource>",
+tags=[...], responses=ERROR_RESPONSES)`` and its request/response schemas
+beside the routes (shared ones in :mod:`api.schemas`), take the shared state
+with ``state: AppState = Depends(get_state)``, protect writes with
 ``dependencies=[Depends(require_write)]`` (reads with ``require_read``), raise
 :class:`api.problems.ApiProblem` for errors, and append the router to
-:data:`ROUTERS`.
+:data:`ROUTERS`. A route module imports no other route module.
 """
 
 from __future__ import annotations
@@ -19,21 +21,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import (
-    ogc,
-    routes_catalogue,
-    routes_coverage,
-    routes_jobs,
-    routes_layers,
-    routes_meta,
-    routes_ratios,
-    routes_reach,
-    routes_scenarios,
-    routes_service_areas,
-    routes_siting,
-    routes_workbench,
-    tiles,
-)
+from api import ogc, routes, routes_workbench, tiles
 from api.config import ApiConfig, load_config
 from api.docs import install_docs
 from api.gate import GateMiddleware
@@ -47,17 +35,17 @@ __all__ = ["ROUTERS", "BodyLimitMiddleware", "create_app"]
 log = logging.getLogger("lifecircle.api")
 
 ROUTERS: list[APIRouter] = [
-    routes_meta.router,
+    routes.meta.router,
     ogc.router,
-    routes_reach.router,
-    routes_layers.router,
-    routes_coverage.router,
-    routes_service_areas.router,
-    routes_siting.router,
-    routes_scenarios.router,
-    routes_ratios.router,
-    routes_jobs.router,
-    routes_catalogue.router,
+    routes.reach.router,
+    routes.layers.router,
+    routes.coverage.router,
+    routes.service_areas.router,
+    routes.siting.router,
+    routes.scenarios.router,
+    routes.ratios.router,
+    routes.jobs.router,
+    routes.catalogue.router,
     tiles.router,
     routes_workbench.router,
 ]
