@@ -1,6 +1,6 @@
 """Ratio standards and supply-aware accessibility on maps and in summary tables.
 
-From a :class:`scenarios.ratios.RatioReport`:
+From a :class:`scenarios.ratio_standards.RatioReport`:
 
 * one map layer per ratio rule: its units coloured pass / fail / no demand,
   the shortfall in the tooltip ("needs 84 more beds");
@@ -39,7 +39,7 @@ from maps.interactive import VECTOR_MAX_CELLS, coverage_map
 from maps.labels import check_lang, kind_text, text, unit_text
 from maps.raster import rasterize_cells
 from scenarios.evaluate import CoverageResult
-from scenarios.ratios import AccessResult, AccessStandard, RatioReport
+from scenarios.ratio_standards import AccessResult, AccessStandard, RatioReport
 
 __all__ = [
     "RATIO_COLUMNS",
@@ -381,7 +381,7 @@ def ratio_layers(
     Parameters
     ----------
     report : RatioReport
-        From :func:`scenarios.ratios.run_ratios`.
+        From :func:`scenarios.ratio_standards.run_ratios`.
     lang : {"en", "zh"}
     rules : sequence of str, optional
         Rule ids to draw (all of the report's by default).

@@ -32,7 +32,7 @@ from maps.ratios import draw_ratio_table
 from maps.style import CLUSTER_COLOUR, UNIT_COLOUR, kind_style, rgba_bytes
 from maps.tables import summary_table
 from scenarios.evaluate import CoverageResult, StandardResult
-from scenarios.ratios import RatioReport
+from scenarios.ratio_standards import RatioReport
 
 __all__ = ["export_map", "PAPERS", "FORMATS"]
 

@@ -14,7 +14,7 @@ from maps.errors import MapError
 from maps.labels import check_lang, standard_short, text, threshold_text
 from maps.ratios import RATIO_COLUMNS, summary_rows
 from scenarios.evaluate import CoverageResult
-from scenarios.ratios import RatioReport
+from scenarios.ratio_standards import RatioReport
 
 __all__ = ["summary_table", "write_summary_table", "TABLE_COLUMNS"]
 

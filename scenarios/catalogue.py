@@ -136,7 +136,7 @@ class Catalogue:
     kinds: dict[str, Kind]
     standards: dict[str, Any]  # id -> scenarios.standards.Standard
     rules: dict[str, RatioRule]
-    access: dict[str, Any]  # id -> scenarios.ratios.AccessStandard
+    access: dict[str, Any]  # id -> scenarios.ratio_standards.AccessStandard
     circles: dict[str, Circle] = field(default_factory=dict)
     catchments: dict[str, CatchmentRule] = field(default_factory=dict)
     grid_rules: dict[str, GridRule] = field(default_factory=dict)
@@ -460,7 +460,7 @@ def _check_rules(data, probs, kinds) -> dict[str, RatioRule]:
 
 
 def _check_access(data, probs, kinds, speeds):
-    from scenarios.ratios import AccessStandard
+    from scenarios.ratio_standards import AccessStandard
 
     out = {}
     req = {"id", "title_en", "title_zh", "supply", "kinds", "demand", "per", "min_value", "catchment_min", "source"}

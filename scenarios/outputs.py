@@ -18,7 +18,7 @@ from geo.crs import WGS84
 from geo.errors import LifecircleError
 from layers.atomic import atomic_path, write_atomic
 from scenarios.evaluate import CoverageResult, Progress
-from scenarios.ratios import RatioReport
+from scenarios.ratio_standards import RatioReport
 from scenarios.service_area_layer import standard_service_areas
 
 if TYPE_CHECKING:  # scenarios.siting imports this module: the type is for annotations only

@@ -14,7 +14,7 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from scenarios.ratios import access_standards, ratio_rules, run_ratios
+from scenarios.ratio_standards import access_standards, ratio_rules, run_ratios
 from tests.test_api_helpers import HEADERS, demo_city, make_app
 
 REQUEST = {

@@ -77,7 +77,7 @@ def test_folder_loads_the_city_it_was_built_from(built):
 
 def test_units_from_the_boundary_file_drive_the_ratio_rules(built):
     """Beds per 1,000 elderly per subdistrict, by the rule engine and by hand from the test's own data."""
-    from scenarios.ratios import run_ratios
+    from scenarios.ratio_standards import run_ratios
 
     _, folder, _ = built
     report = run_ratios(load_city(folder), ["elderly-beds-zhuhai"], [])

@@ -19,13 +19,13 @@ def test_user_error_exits_2_with_its_message(tmp_path, monkeypatch):
 
 
 def test_unexpected_error_exits_70_and_logs_the_traceback(tmp_path, monkeypatch):
-    import scenarios.ratios
+    import scenarios.ratio_standards
 
     def broken(*args, **kwargs):
         raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
 
     monkeypatch.setenv("LIFECIRCLE_DATA", str(tmp_path))
-    monkeypatch.setattr(scenarios.ratios, "run_ratios", broken)
+    monkeypatch.setattr(scenarios.ratio_standards, "run_ratios", broken)
     result = runner.invoke(app, ["ratios", "--city", "demo"])
     assert result.exit_code == INTERNAL_EXIT == 70
     log = tmp_path / "logs" / "lifecircle.log"

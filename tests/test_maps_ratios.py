@@ -24,7 +24,7 @@ from maps.errors import MapError
 from maps.ratios import access_classes, ratio_layers, ratio_map, summary_rows
 from maps.static import export_map
 from maps.tables import summary_table, write_summary_table
-from scenarios.ratios import run_ratios
+from scenarios.ratio_standards import run_ratios
 from tests.test_maps_city import CELL, CRS, NX, NY, X0, Y0, make_city, make_result
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from geo.unit_ratios import CapacityError
 from layers.cities import load_city
-from scenarios.ratios import (
+from scenarios.ratio_standards import (
     access_standards,
     evaluate_access,
     get_access_standard,

@@ -73,7 +73,7 @@ def run_and_write(
     checks, detours = print_diagnostics(result)
     report = None
     if ratios and city.units:
-        from scenarios.ratios import run_ratios
+        from scenarios.ratio_standards import run_ratios
 
         report = run_ratios(city)
         print_ratios(report)

@@ -66,7 +66,7 @@ def _ratios(result, wanted: bool):
     """The RatioReport of the result's city when ``--ratios`` is given (else ``None``)."""
     if not wanted:
         return None
-    from scenarios.ratios import run_ratios
+    from scenarios.ratio_standards import run_ratios
 
     if not result.city.units:
         fail(f"--ratios: city '{result.city.name}' has no administrative units to check ratio rules in")

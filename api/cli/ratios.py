@@ -24,7 +24,7 @@ def ratios(
     list_: bool = typer.Option(False, "--list", help="List the ratio rules and accessibility standards."),
 ) -> None:
     """Ratio standards per unit (beds per 1,000 elderly, ...) and supply-aware accessibility per cell."""
-    from scenarios.ratios import access_standards, ratio_rules, run_ratios
+    from scenarios.ratio_standards import access_standards, ratio_rules, run_ratios
 
     if list_:
         table = Table(title="Ratio rules and accessibility standards", show_lines=True)

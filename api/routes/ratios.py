@@ -43,7 +43,7 @@ from api.schemas.common import Link
 from api.security import app_singleton, get_state, require_read, require_write
 from api.state import AppState, Registry, wgs84_frame
 from scenarios.evaluate import evaluate
-from scenarios.ratios import (
+from scenarios.ratio_standards import (
     RatioReport,
     access_standards,
     get_access_standard,
