@@ -1,6 +1,6 @@
 """Pieces shared by the interactive maps: cells drawn once as GeoJSON or as images.
 
-:mod:`maps.interactive`, :mod:`maps.ratios` and :mod:`maps.compare` all put
+:mod:`maps.interactive`, :mod:`maps.ratio_layers` and :mod:`maps.compare` all put
 per-cell layers and GeoJSON overlays on a folium map; the helpers they share
 live here rather than as private names of one of them.
 """
@@ -123,7 +123,7 @@ class CellLayers(MacroElement):
         self.groups = groups
         self.specs = specs
         self.opacity = opacity
-        # another set of cell layers (e.g. maps.ratios) may carry its own document
+        # another set of cell layers (e.g. maps.ratio_layers) may carry its own document
         self.doc_id = doc_id
         self.doc = doc
 

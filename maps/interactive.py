@@ -354,7 +354,7 @@ def coverage_map(
     extra_layers : mapping of name to GeoDataFrame, or sequence of folium layers, optional
         More layers to show (any CRS; GeoDataFrames without CRS are taken
         to be in the city's CRS). A folium element with an ``lc_legend``
-        attribute (a legend section, as :func:`maps.ratios.ratio_layers`
+        attribute (a legend section, as :func:`maps.ratio_layers.ratio_layers`
         makes) adds that section to the legend.
     service_areas : bool, default True
         Add service-area layers (circles for radius standards, walking

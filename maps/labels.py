@@ -72,7 +72,7 @@ TEXT: dict[str, dict[str, str]] = {
     "caption": {"en": "Standard: {title}. Source: {source}", "zh": "标准：{title}。依据：{source}"},
     "unit_subdistrict": {"en": "Subdistricts", "zh": "街道"},
     "unit_community": {"en": "Communities", "zh": "社区"},
-    # ratio standards and supply-aware accessibility (maps.ratios, the export tables)
+    # ratio standards and supply-aware accessibility (maps.ratio_layers, the export tables)
     "rule_layer": {"en": "Ratio rule ({level}): {title}", "zh": "配置标准（{level}）：{title}"},
     "access_layer": {"en": "{title}", "zh": "{title}"},
     "service_layer": {"en": "{title}: served, under-served, out of reach", "zh": "{title}：达标、不足、不可达"},

@@ -28,7 +28,7 @@ from maps.fonts import find_cjk_font, resolve_font
 from maps.interactive import VECTOR_MAX_CELLS
 from maps.labels import check_lang, kind_text, map_title, text
 from maps.raster import class_rgba, rasterize_cells
-from maps.ratios import draw_ratio_table
+from maps.ratio_layers import draw_ratio_table
 from maps.style import CLUSTER_COLOUR, UNIT_COLOUR, kind_style, rgba_bytes
 from maps.tables import summary_table
 from scenarios.evaluate import CoverageResult, StandardResult
@@ -248,7 +248,7 @@ def export_map(
     ratios : RatioReport, optional
         Adds the table of ratio rules (units failing, shortfall) and
         accessibility standards (served / under-served / out of reach) to the
-        page (:func:`maps.ratios.draw_ratio_table`).
+        page (:func:`maps.ratio_layers.draw_ratio_table`).
 
     Returns
     -------

@@ -12,7 +12,7 @@ from layers.atomic import atomic_path
 from maps.content import select_standards
 from maps.errors import MapError
 from maps.labels import check_lang, standard_short, text, threshold_text
-from maps.ratios import RATIO_COLUMNS, summary_rows
+from maps.ratio_layers import RATIO_COLUMNS, summary_rows
 from scenarios.evaluate import CoverageResult
 from scenarios.ratio_standards import RatioReport
 
@@ -52,8 +52,8 @@ def summary_table(
         How many of the largest uncovered clusters to list (their populations).
     ratios : RatioReport, optional
         Adds a row per ratio rule and per accessibility standard, and the
-        columns :data:`maps.ratios.RATIO_COLUMNS` (units failing, shortfall,
-        under-served, city-wide level); see :func:`maps.ratios.summary_rows`
+        columns :data:`maps.ratio_layers.RATIO_COLUMNS` (units failing, shortfall,
+        under-served, city-wide level); see :func:`maps.ratio_layers.summary_rows`
         for what the shared columns mean in those rows.
 
     Returns

@@ -21,7 +21,7 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 from maps.errors import MapError
-from maps.ratios import access_classes, ratio_layers, ratio_map, summary_rows
+from maps.ratio_layers import access_classes, ratio_layers, ratio_map, summary_rows
 from maps.static import export_map
 from maps.tables import summary_table, write_summary_table
 from scenarios.ratio_standards import run_ratios

@@ -88,7 +88,7 @@ def run_and_write(
             update("writing map.html", 0.7)
             from maps.diagnostics import diagnostics_layer
             from maps.interactive import coverage_map
-            from maps.ratios import ratio_layers
+            from maps.ratio_layers import ratio_layers
             from scenarios.diagnostics import diagnostic_cells
 
             extra = ratio_layers(report, lang) if report is not None else []

@@ -103,7 +103,7 @@ def map_command(
 ) -> None:
     """Write an interactive HTML coverage map."""
     from maps.interactive import coverage_map
-    from maps.ratios import ratio_layers
+    from maps.ratio_layers import ratio_layers
 
     out = output_file(out, "map.html")
     with user_errors():

@@ -461,7 +461,7 @@ def ratio_map_html(
     standards = resolve_standards()  # the map shows the ratio layers over every standard's coverage
 
     def make(progress: Progress) -> None:
-        from maps.ratios import ratio_map
+        from maps.ratio_layers import ratio_map
 
         run.folder.mkdir(parents=True, exist_ok=True)
         # without walking service areas: they are the coverage map's slowest layer and say nothing about ratios
