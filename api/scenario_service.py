@@ -18,8 +18,9 @@ from api.jobs import Progress
 from api.problems import ApiProblem
 from api.security import app_singleton
 from api.state import AppState, store_url
+from scenarios.compare import Comparison, compare
 from scenarios.model import Scenario
-from scenarios.run import LiveScenario, ScenarioRun, run_scenario
+from scenarios.run import LiveScenario, ScenarioRun, base_of, run_scenario
 from scenarios.store import ScenarioStore, StoreError
 
 __all__ = ["NAME_PATTERN", "ScenarioService", "content_key", "scenario_service"]
@@ -112,6 +113,14 @@ class ScenarioService:
             while len(self._runs) > RUNS_KEPT:
                 self._runs.popitem(last=False)
         return run
+
+    def comparison(self, a: Scenario, b: Scenario | None, progress: Progress | None = None) -> Comparison:
+        """``a`` against its base facilities, or ``a`` ("before") against ``b`` ("after"), from kept full runs."""
+        label_a = f"{a.name}@{a.version}"
+        if b is None:
+            base = self.full_run(base_of(a), progress)
+            return compare(base, self.full_run(a, progress), name_a="current facilities", name_b=label_a)
+        return compare(self.full_run(a, progress), self.full_run(b, progress), name_a=label_a, name_b=f"{b.name}@{b.version}")
 
 
 scenario_service = app_singleton("lifecircle_scenarios", ScenarioService)

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.problems import ApiProblem
-from api.routes.scenarios import parse_if_match
+from api.scenario_checks import parse_if_match
 from scenarios.compare import compare
 from scenarios.model import Scenario
 from scenarios.run import base_of, run_scenario

@@ -23,8 +23,6 @@ import hashlib
 import io
 import json
 import logging
-import math
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -36,20 +34,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.jobs import Progress
 from api.problems import ERROR_RESPONSES, ApiProblem, Problem
+from api.scenario_checks import (
+    check_runnable,
+    checked_scenario,
+    is_large,
+    outside_city,
+    parse_if_match,
+    scenario_ref,
+    stale_version,
+)
 from api.scenario_service import NAME_PATTERN, ScenarioService, content_key, scenario_service
 from api.schemas.common import Link, Overrides
 from api.security import owner_of, require_read, require_write
 from api.state import AppState, CoverageRun
-from scenarios.compare import Comparison, compare
 from scenarios.model import (
-    AddFacility,
     Edit,
     EditError,
-    MoveFacility,
     Scenario,
-    ScenarioError,
-    apply_edits,
-    scenario_from_dict,
 )
 from scenarios.run import base_of
 from scenarios.store import (
@@ -59,7 +60,7 @@ from scenarios.store import (
     VersionInfo,
 )
 
-__all__ = ["parse_if_match", "router"]
+__all__ = ["router"]
 
 log = logging.getLogger("lifecircle.api")
 
@@ -254,134 +255,11 @@ def _get(service: ScenarioService, name: str, version: int | None = None) -> Sce
         raise _not_found(exc) from None
 
 
-def _stale(name: str, current: int, sent: str) -> ApiProblem:
-    return ApiProblem(
-        412,
-        f"scenario '{name}' is at version {current}, you sent {sent}; reload it (GET /scenarios/{name}) and reapply your change",
-        errors=[{"field": "header.If-Match", "message": f"the current version is \"{current}\""}],
-    )
-
-
-# A strong ETag only: RFC 9110 (13.1.1) says a weak one never matches If-Match.
-_ETAG = re.compile(r'^\s*"?\s*(\d{1,9})\s*"?\s*$')
-
-
-def parse_if_match(if_match: str | None, name: str, current: int, method: str) -> int:
-    """The version an ``If-Match`` header names, checked against the ``current`` one.
-
-    Returns
-    -------
-    int
-        ``current`` when the header matches it (or is ``*``).
-
-    Raises
-    ------
-    ApiProblem
-        428 when the header is missing, 412 when it names no current version.
-    """
-    if if_match is None or not if_match.strip():
-        raise ApiProblem(
-            428,
-            f"{method} on scenario '{name}' needs an If-Match header with the version you changed, "
-            f"as GET /scenarios/{name} gave it in its ETag (If-Match: \"{current}\")",
-            errors=[{"field": "header.If-Match", "message": "missing"}],
-        )
-    if if_match.strip() == "*":
-        return current
-    sent = []
-    for part in if_match.split(","):
-        if part.strip().startswith("W/"):
-            raise _stale(name, current, f"the weak ETag {part.strip()!r}, which never matches If-Match (send the strong \"{current}\")")
-        m = _ETAG.match(part)
-        if m is None:
-            raise _stale(name, current, f"If-Match {if_match.strip()!r}, which is not a version ETag such as \"3\"")
-        sent.append(int(m.group(1)))
-    if current not in sent:
-        raise _stale(name, current, " or ".join(map(str, sent)))
-    return current
-
-
-def _check_city_name(state: AppState, city: str | None) -> str:
-    if city is not None and city != state.city.name:
-        raise ApiProblem(422, f"city '{city}': this server runs scenarios on its loaded city '{state.city.name}' only",
-                         errors=[{"field": "body.city", "message": f"must be '{state.city.name}'"}])
-    return state.city.name
-
-
-def _outside(state: AppState, edit: Any) -> str | None:
-    """Why an added or moved facility's location is refused (outside the loaded city), or ``None``."""
-    import shapely
-
-    if not isinstance(edit, (AddFacility, MoveFacility)):
-        return None
-    p = edit.point(state.city.crs)
-    if math.isfinite(p.x) and math.isfinite(p.y) and shapely.contains_xy(state.reach.area, p.x, p.y):
-        return None
-    where = f"lon {edit.lon:g}, lat {edit.lat:g}" if edit.lon is not None else f"x {edit.x:g}, y {edit.y:g}"
-    return f"the location ({where}) lies outside the loaded city '{state.city.name}' (more than {state.reach.margin_m:g} m beyond its boundary)"
-
-
-_EDIT_AT = re.compile(r"^edit (\d+)")
-
-
 def _scenario(state: AppState, name: str, body: ScenarioFields) -> Scenario:
     """Validate a request body into a Scenario of the loaded city (422 problems naming the field)."""
-    city = _check_city_name(state, body.city)
     data = body.model_dump(mode="json", exclude={"overrides", "city", "name"})
-    data.update(name=name, city=city, overrides={k: v.model_dump(exclude_none=True) for k, v in body.overrides.items()})
-    try:
-        scenario = scenario_from_dict(data)
-    except ScenarioError as exc:
-        lines = str(exc).splitlines()
-        raise ApiProblem(422, "; ".join(lines), errors=[{"field": "body." + ln.split(":")[0] if ":" in ln else "body", "message": ln} for ln in lines]) from None
-    for i, edit in enumerate(scenario.edits):
-        why = _outside(state, edit)
-        if why:
-            raise ApiProblem(422, f"edits[{i}] ({edit.op} '{edit.id}'): {why}", errors=[{"field": f"body.edits.{i}", "message": why}])
-    try:
-        apply_edits(state.city.facilities, scenario.edits, state.city.crs)
-    except EditError as exc:
-        m = _EDIT_AT.match(str(exc))
-        field = f"body.edits.{m.group(1)}" if m else "body.edits"
-        raise ApiProblem(422, str(exc), errors=[{"field": field, "message": str(exc)}]) from None
-    return scenario
-
-
-def _large(state: AppState, scenarios: list[Scenario]) -> bool:
-    n = len(state.city.cells) * sum(len(s.resolved_standards()) for s in scenarios)
-    return n > state.config.limits.sync_max_cell_standards
-
-
-_REF = re.compile(r"^(?P<name>.+?)(?:@(?P<version>\d{1,9}))?$")
-
-
-def _ref(service: ScenarioService, ref: str, field: str) -> Scenario:
-    """``NAME`` or ``NAME@VERSION`` from a query parameter, read from the store."""
-    m = _REF.match(ref)
-    if m is None:
-        raise ApiProblem(422, f"{field}: give a scenario as NAME or NAME@VERSION", errors=[{"field": f"query.{field}", "message": "NAME or NAME@VERSION"}])
-    version = int(m["version"]) if m["version"] else None
-    if version == 0:
-        raise ApiProblem(422, f"{field}: versions start at 1", errors=[{"field": f"query.{field}", "message": "versions start at 1"}])
-    try:
-        return service.store.get(m["name"], version)
-    except ScenarioNotFoundError as exc:
-        raise ApiProblem(404, f"{field}: {exc}", errors=[{"field": f"query.{field}", "message": str(exc)}]) from None
-
-
-def _comparison(service: ScenarioService, a: Scenario, b: Scenario | None, progress: Progress | None = None) -> Comparison:
-    """``a`` against its base facilities, or ``a`` ("before") against ``b`` ("after")."""
-    label_a = f"{a.name}@{a.version}"
-    if b is None:
-        base = service.full_run(base_of(a), progress)
-        return compare(base, service.full_run(a, progress), name_a="current facilities", name_b=label_a)
-    return compare(service.full_run(a, progress), service.full_run(b, progress), name_a=label_a, name_b=f"{b.name}@{b.version}")
-
-
-def _check_runnable(state: AppState, *scenarios: Scenario) -> None:
-    for s in scenarios:
-        if s.city != state.city.name:
-            raise ApiProblem(422, f"scenario '{s.name}' is for city '{s.city}'; this server runs '{state.city.name}'")
+    data["overrides"] = {k: v.model_dump(exclude_none=True) for k, v in body.overrides.items()}
+    return checked_scenario(state, name, body.city, data)
 
 
 # ------------------------------------------------------------------ comparison (before /{name})
@@ -409,22 +287,22 @@ def compare_scenarios(
     prefer: str | None = PreferH,
     service: ScenarioService = Depends(scenario_service),
 ):
-    sa = _ref(service, a, "a")
-    sb = _ref(service, b, "b") if b is not None else None
-    _check_runnable(service.state, sa, *([sb] if sb else []))
+    sa = scenario_ref(service, a, "a")
+    sb = scenario_ref(service, b, "b") if b is not None else None
+    check_runnable(service.state, sa, *([sb] if sb else []))
     pinned = request.url.include_query_params(a=f"{sa.name}@{sa.version}", **({"b": f"{sb.name}@{sb.version}"} if sb else {}))
 
     def work(progress: Progress) -> str:
-        _comparison(service, sa, sb, progress)  # the runs are kept: the pinned URL then answers at once
+        service.comparison(sa, sb, progress)  # the runs are kept: the pinned URL then answers at once
         return str(pinned)
 
     needed = [sa, sb] if sb else [base_of(sa), sa]
-    large = _large(service.state, needed) and not all(service.has_run(s) for s in needed)  # kept runs answer at once
+    large = is_large(service.state, needed) and not all(service.has_run(s) for s in needed)  # kept runs answer at once
     queued = start_or_run(request, service.state, "scenario-compare", large, prefer, work)
     if queued is not None:
         return queued
     with service.state.compute_slots:
-        comparison = _comparison(service, sa, sb)
+        comparison = service.comparison(sa, sb)
     table = json.loads(comparison.table().to_json(orient="records"))
     if format == "csv":
         buf = io.StringIO()
@@ -440,7 +318,7 @@ def compare_scenarios(
 
 
 def _change_map(request: Request, service: ScenarioService, a: Scenario, b: Scenario | None, lang: str, basemap: str | None, prefer: str | None):
-    _check_runnable(service.state, a, *([b] if b else []))
+    check_runnable(service.state, a, *([b] if b else []))
     key = json.dumps([content_key(a), None if b is None else content_key(b), a.name, a.version,
                       None if b is None else [b.name, b.version], lang, basemap])
     folder = service.state.data_dir / "scenario-maps"
@@ -450,9 +328,9 @@ def _change_map(request: Request, service: ScenarioService, a: Scenario, b: Scen
     def make(progress: Progress) -> None:
         from maps.compare import change_map
 
-        change_map(_comparison(service, a, b, progress), path, lang=lang, basemap=basemap)
+        change_map(service.comparison(a, b, progress), path, lang=lang, basemap=basemap)
 
-    return file_or_job(request, service.state, path, make, "text/html", _large(service.state, [a] + ([b] if b else [])), prefer)
+    return file_or_job(request, service.state, path, make, "text/html", is_large(service.state, [a] + ([b] if b else [])), prefer)
 
 
 _MAP_RESPONSES = {200: {"content": {"text/html": {}}, "description": "The change map"}, **JOB_ACCEPTED}
@@ -477,8 +355,8 @@ def compare_map(
     prefer: str | None = PreferH,
     service: ScenarioService = Depends(scenario_service),
 ):
-    sa = _ref(service, a, "a")
-    sb = _ref(service, b, "b") if b is not None else None
+    sa = scenario_ref(service, a, "a")
+    sb = scenario_ref(service, b, "b") if b is not None else None
     return _change_map(request, service, sa, sb, lang, basemap, prefer)
 
 
@@ -568,7 +446,7 @@ def replace_scenario(body: ScenarioReplace, request: Request, response: Response
         try:
             version = service.store.save(scenario, expected_version=expected, message="replaced")
         except StaleWriteError as exc:
-            raise _stale(name, exc.current, str(expected)) from None
+            raise stale_version(name, exc.current, str(expected)) from None
         service.keep_live(name, None, None)
     response.headers["ETag"] = _etag(version)
     return _doc(request, _get(service, name, version))
@@ -589,7 +467,7 @@ def delete_scenario(name: str = NameP, if_match: str | None = IfMatchH, service:
         try:
             service.store.delete(name, expected, message="deleted")
         except StaleWriteError as exc:
-            raise _stale(name, exc.current, str(expected)) from None
+            raise stale_version(name, exc.current, str(expected)) from None
         except ScenarioNotFoundError as exc:
             raise _not_found(exc) from None
         service.keep_live(name, None, None)
@@ -624,8 +502,8 @@ def scenario_edits(
     with service.name_lock(name):
         current = _get(service, name)
         expected = parse_if_match(if_match, name, current.version, "POST edits")
-        _check_runnable(state, current)
-        why = _outside(state, edit)
+        check_runnable(state, current)
+        why = outside_city(state, edit)
         if why:
             raise ApiProblem(422, f"edit ({edit.op} '{edit.id}'): {why}", errors=[{"field": "body", "message": why}])
         live = service.live(current)
@@ -638,7 +516,7 @@ def scenario_edits(
             version = service.store.save(updated, expected_version=expected, message=f"{edit.op} {edit.id}")
         except StaleWriteError as exc:
             service.keep_live(name, None, None)  # the live state holds an edit the store refused
-            raise _stale(name, exc.current, str(expected)) from None
+            raise stale_version(name, exc.current, str(expected)) from None
         except Exception:
             service.keep_live(name, None, None)
             raise
@@ -664,7 +542,7 @@ def scenario_edits(
 def run_scenario_job(request: Request, name: str = NameP, version: int | None = Query(None, ge=1, le=10**9),
                      service: ScenarioService = Depends(scenario_service)):
     scenario = _get(service, name, version)
-    _check_runnable(service.state, scenario)
+    check_runnable(service.state, scenario)
     state = service.state
 
     def work(progress: Progress) -> str:
