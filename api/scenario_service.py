@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import OrderedDict
 
 from api.jobs import Progress
 from api.problems import ApiProblem
+from api.registry import LruRegistry
 from api.security import app_singleton
 from api.state import AppState, store_url
 from scenarios.compare import Comparison, compare
@@ -54,8 +54,8 @@ class ScenarioService:
         self._store: ScenarioStore | None = None
         self._lock = threading.Lock()
         self._name_locks: dict[str, threading.Lock] = {}
-        self._live: OrderedDict[str, tuple[int, LiveScenario]] = OrderedDict()
-        self._runs: OrderedDict[str, ScenarioRun] = OrderedDict()
+        self._live: LruRegistry[str, tuple[int, LiveScenario]] = LruRegistry(LIVE_KEPT)  # by name: (version, live)
+        self._runs: LruRegistry[str, ScenarioRun] = LruRegistry(RUNS_KEPT)  # by content_key
 
     @property
     def store(self) -> ScenarioStore:
@@ -76,42 +76,32 @@ class ScenarioService:
 
     def live(self, scenario: Scenario) -> LiveScenario:
         """The live state of the scenario's stored version (rebuilt if the store moved on)."""
-        with self._lock:
-            kept = self._live.get(scenario.name)
-            if kept is not None and kept[0] == scenario.version:
-                self._live.move_to_end(scenario.name)
-                return kept[1]
+        kept = self._live.get(scenario.name)
+        if kept is not None and kept[0] == scenario.version:
+            return kept[1]
         live = LiveScenario.from_scenario(scenario, self.state.city)
         self.keep_live(scenario.name, scenario.version, live)
         return live
 
     def keep_live(self, name: str, version: int | None, live: LiveScenario | None) -> None:
         """Remember ``live`` as the state of ``name`` at ``version`` (``None``: forget it)."""
-        with self._lock:
-            self._live.pop(name, None)
-            if live is not None and version is not None:
-                self._live[name] = (version, live)
-                while len(self._live) > LIVE_KEPT:
-                    self._live.popitem(last=False)
+        if live is not None and version is not None:
+            self._live.put(name, (version, live))
+        else:
+            self._live.pop(name)
 
     def has_run(self, scenario: Scenario) -> bool:
         """Whether a full run of the plan is kept (so answering with it is cheap)."""
-        with self._lock:
-            return content_key(scenario) in self._runs
+        return content_key(scenario) in self._runs
 
     def full_run(self, scenario: Scenario, progress: Progress | None = None) -> ScenarioRun:
         """A full :func:`run_scenario` of the plan (kept: identical plans share it)."""
         key = content_key(scenario)
-        with self._lock:
-            run = self._runs.get(key)
-            if run is not None:
-                self._runs.move_to_end(key)
-                return run
+        run = self._runs.get(key)
+        if run is not None:
+            return run
         run = run_scenario(scenario, self.state.city, progress=progress)
-        with self._lock:
-            self._runs[key] = run
-            while len(self._runs) > RUNS_KEPT:
-                self._runs.popitem(last=False)
+        self._runs.put(key, run)
         return run
 
     def comparison(self, a: Scenario, b: Scenario | None, progress: Progress | None = None) -> Comparison:

@@ -24,10 +24,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -37,6 +35,7 @@ from api.config import ApiConfig
 from api.jobs import JobManager
 from api.observability import Metrics
 from api.reach import ReachIndex
+from api.registry import LruRegistry
 from api.schemas.common import FacilityRef
 from api.shared import RunRow, SharedStore
 from geo.crs import WGS84
@@ -44,7 +43,7 @@ from layers.city import City
 from scenarios.evaluate import CoverageResult
 from scenarios.store import data_dir as user_data_dir
 
-__all__ = ["AppState", "CoverageRun", "LayerStore", "Registry", "RunStore", "StoredLayer", "load_configured_city", "store_url", "wgs84_frame"]
+__all__ = ["AppState", "CoverageRun", "LayerStore", "RunStore", "StoredLayer", "load_configured_city", "store_url", "wgs84_frame"]
 
 log = logging.getLogger("lifecircle.api")
 
@@ -80,7 +79,6 @@ class StoredLayer:
     source: str
     warnings: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.time)
     _wgs84: gpd.GeoDataFrame | None = None
 
     @property
@@ -100,7 +98,6 @@ class CoverageRun:
     request: dict
     folder: Path
     created: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _cells: gpd.GeoDataFrame | None = None
     _facilities: gpd.GeoDataFrame | None = None
@@ -131,79 +128,6 @@ class CoverageRun:
             return self._facilities
 
 
-T = TypeVar("T")  # items with .id and .last_used
-
-
-class Registry(Generic[T]):
-    """Thread-safe store of layers or runs, bounded in count and kept for a TTL.
-
-    Parameters
-    ----------
-    capacity : int
-        Most items kept; adding more drops the least recently used.
-    ttl_s : float
-        Items unused this long are dropped.
-    on_drop : callable, optional
-        Called with each dropped item (to delete its files).
-    """
-
-    def __init__(self, capacity: int, ttl_s: float, on_drop=None):
-        self._items: OrderedDict[str, T] = OrderedDict()
-        self._lock = threading.Lock()
-        self.capacity = capacity
-        self.ttl_s = ttl_s
-        self._on_drop = on_drop
-
-    def add(self, item: T) -> None:
-        dropped = []
-        with self._lock:
-            self._items[item.id] = item
-            while len(self._items) > self.capacity:
-                dropped.append(self._items.popitem(last=False)[1])
-        self._dropped(dropped)
-
-    def get(self, item_id: str) -> T | None:
-        self.purge()
-        with self._lock:
-            item = self._items.get(item_id)
-            if item is not None:
-                item.last_used = time.time()
-                self._items.move_to_end(item_id)
-            return item
-
-    def find(self, predicate) -> T | None:
-        with self._lock:
-            for item in self._items.values():
-                if predicate(item):
-                    item.last_used = time.time()
-                    return item
-        return None
-
-    def remove(self, item_id: str) -> T | None:
-        with self._lock:
-            item = self._items.pop(item_id, None)
-        if item is not None:
-            self._dropped([item])
-        return item
-
-    def values(self) -> list[T]:
-        self.purge()
-        with self._lock:
-            return list(self._items.values())
-
-    def purge(self, now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        with self._lock:
-            old = [k for k, v in self._items.items() if now - v.last_used > self.ttl_s]
-            dropped = [self._items.pop(k) for k in old]
-        self._dropped(dropped)
-
-    def _dropped(self, items: list[T]) -> None:
-        if self._on_drop:
-            for item in items:
-                self._on_drop(item)
-
-
 class LayerStore:
     """Uploaded layers in the shared store, decoded once per worker (a small LRU cache).
 
@@ -224,8 +148,7 @@ class LayerStore:
         self.shared = shared
         self.capacity = capacity
         self.ttl_s = ttl_s
-        self._cache: OrderedDict[str, StoredLayer] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LruRegistry[str, StoredLayer] = LruRegistry(self._CACHED)
 
     def add(self, layer: StoredLayer, owner: str) -> bool:
         """Keep ``layer``; ``False`` when the store is full."""
@@ -234,34 +157,25 @@ class LayerStore:
         meta = {"name": layer.name, "type": layer.type, "source": layer.source, "warnings": layer.warnings, "created": layer.created}
         if not self.shared.put_layer(layer.id, owner, meta, buf.getvalue(), self.capacity):
             return False
-        self._remember(layer)
+        self._cache.put(layer.id, layer)
         return True
-
-    def _remember(self, layer: StoredLayer) -> None:
-        with self._lock:
-            self._cache[layer.id] = layer
-            while len(self._cache) > self._CACHED:
-                self._cache.popitem(last=False)
 
     def get(self, layer_id: str) -> StoredLayer | None:
         """The layer, or ``None`` when unknown (to any worker) or expired."""
         self.purge()
         found = self.shared.get_layer(layer_id)
         if found is None:  # deleted or expired through another worker: forget the cached copy too
-            with self._lock:
-                self._cache.pop(layer_id, None)
+            self._cache.pop(layer_id)
             return None
-        with self._lock:
-            cached = self._cache.get(layer_id)
-            if cached is not None:
-                self._cache.move_to_end(layer_id)
-                return cached
+        cached = self._cache.get(layer_id)
+        if cached is not None:
+            return cached
         meta, body = found
         frame = gpd.read_parquet(io.BytesIO(body))
         layer = StoredLayer(id=layer_id, name=meta["name"], type=meta["type"], frame=frame, source=meta["source"],
                             warnings=list(meta["warnings"]), created=meta["created"])
         _ = layer.wgs84  # built before other threads read it
-        self._remember(layer)
+        self._cache.put(layer_id, layer)
         return layer
 
     def purge(self) -> None:
@@ -276,8 +190,7 @@ class LayerStore:
         return [lay for lay in (self.get(i) for i in self.ids()) if lay is not None]
 
     def remove(self, layer_id: str) -> bool:
-        with self._lock:
-            self._cache.pop(layer_id, None)
+        self._cache.pop(layer_id)
         return self.shared.delete_layer(layer_id)
 
 
@@ -304,8 +217,7 @@ class RunStore:
     def __init__(self, shared: SharedStore, per_owner: int, ttl_s: float, city: City, data_dir: Path):
         self.shared, self.per_owner, self.ttl_s = shared, per_owner, ttl_s
         self.city, self.data_dir = city, data_dir
-        self._cache: OrderedDict[str, CoverageRun] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LruRegistry[str, CoverageRun] = LruRegistry(self._CACHED)
 
     def add(self, run: CoverageRun, owner: str = "local") -> None:
         """Keep ``run``, dropping the owner's oldest beyond the limit."""
@@ -314,17 +226,10 @@ class RunStore:
         row = RunRow(id=run.id, owner=owner, key=run.key, request=run.request, created=run.created, body=body)
         for dropped in self.shared.put_run(row, self.per_owner):
             self._forget(dropped)
-        self._remember(run)
-
-    def _remember(self, run: CoverageRun) -> None:
-        with self._lock:
-            self._cache[run.id] = run
-            while len(self._cache) > self._CACHED:
-                self._cache.popitem(last=False)
+        self._cache.put(run.id, run)
 
     def _forget(self, run_id: str) -> None:
-        with self._lock:
-            self._cache.pop(run_id, None)
+        self._cache.pop(run_id)
         shutil.rmtree(self.data_dir / "runs" / run_id, ignore_errors=True)
 
     def purge(self) -> None:
@@ -335,13 +240,9 @@ class RunStore:
     def get(self, run_id: str) -> CoverageRun | None:
         """The run, or ``None`` when unknown (to every worker) or expired."""
         self.purge()
-        with self._lock:
-            cached = self._cache.get(run_id)
+        cached = self._cache.get(run_id)
         if cached is not None:
             if self.shared.run_exists(run_id):  # another worker may have deleted it
-                with self._lock:
-                    if run_id in self._cache:
-                        self._cache.move_to_end(run_id)
                 return cached
             self._forget(run_id)
             return None
@@ -353,7 +254,7 @@ class RunStore:
         folder.mkdir(parents=True, exist_ok=True)
         run = CoverageRun(id=run_id, key=row.key, result=CoverageResult(city=city or self.city, results=results),
                           request=row.request, folder=folder, created=row.created)
-        self._remember(run)
+        self._cache.put(run_id, run)
         return run
 
     def find_key(self, key: str) -> CoverageRun | None:

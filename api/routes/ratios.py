@@ -39,9 +39,10 @@ from api.ogc import (
     items_page,
 )
 from api.problems import ERROR_RESPONSES, ApiProblem
+from api.registry import LruRegistry
 from api.schemas.common import Link
 from api.security import app_singleton, get_state, require_read, require_write
-from api.state import AppState, Registry, wgs84_frame
+from api.state import AppState, wgs84_frame
 from scenarios.evaluate import evaluate
 from scenarios.ratio_standards import (
     RatioReport,
@@ -199,7 +200,6 @@ class RatioRun:
     request: dict
     folder: FsPath
     created: float = field(default_factory=time.time)
-    last_used: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _cells: gpd.GeoDataFrame | None = None
     _units: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
@@ -230,7 +230,7 @@ class RatioService:
 
     def __init__(self, state: AppState):
         self.state = state
-        self.runs: Registry[RatioRun] = Registry(state.config.limits.max_runs, state.config.result_ttl_s)
+        self.runs: LruRegistry[str, RatioRun] = LruRegistry(state.config.limits.max_runs, state.config.result_ttl_s)
         self._lock = threading.Lock()
 
     def report(self, req: RatioRequest) -> tuple[RatioRun, bool]:
@@ -247,7 +247,7 @@ class RatioService:
             run_id = hashlib.sha256(key.encode()).hexdigest()[:32]
             self._share(run_id, request)
             run = RatioRun(id=run_id, key=key, report=report, request=request, folder=self.state.data_dir / "ratios" / run_id)
-            self.runs.add(run)
+            self.runs.put(run.id, run)
             return run, False
 
     def _share(self, run_id: str, request: dict) -> None:
