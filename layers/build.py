@@ -266,13 +266,14 @@ def _network(
     if network is not None:
         in_memory = isinstance(network, WalkNetwork)
         source = "in-memory network" if in_memory else Path(network).name
-        net = network if in_memory else load_network(network)
-        attribution = "" if in_memory else network_attribution(network)
-        if net.crs is None:
-            raise LayerError(source, "the network has no CRS; save it from a WalkNetwork built with crs=", field="crs")
         # The network's own CRS does not decide: a network saved in UTM would carry UTM's 0.04-0.1 % scale
         # error into every straight-line distance. A city folder's network is already in the data-centred CRS.
         target = target or metric_crs(population)
+        # a saved network is projected as it loads (its arrays before its lines are built: same result)
+        net = network if in_memory else load_network(network, crs=target)
+        attribution = "" if in_memory else network_attribution(network)
+        if net.crs is None:
+            raise LayerError(source, "the network has no CRS; save it from a WalkNetwork built with crs=", field="crs")
         return project_network(net, target), source, target, attribution
 
     # Imported here: OSM support is a heavy optional path (pyrosm / osmnx).
