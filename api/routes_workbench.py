@@ -10,33 +10,39 @@ adds what the page reads:
 - ``GET /workbench/base.geojson``: the walking network and unit boundaries, the page's base layer;
 - ``GET /workbench/scenarios/{name}/coverage``: every standard's coverage at the scenario's current version;
 - ``GET /workbench/scenarios/{name}/facilities``: the scenario's facilities (GeoJSON);
-- ``GET /workbench/scenarios/{name}/tiles/{standard}/{z}/{x}/{y}.png``: its cells as XYZ tiles.
+- ``GET /workbench/scenarios/{name}/tiles/{standard}/{z}/{x}/{y}.png``: its cells as XYZ tiles (covered, walk-time
+  bands or E2SFCA accessibility; of the scenario or of the city's own facilities);
+- ``GET /workbench/scenarios/{name}/tiles/{standard}/changed``: the tiles an edit recoloured (the page redraws only those).
+
+Ratio rules per unit, gaps and deltas per unit are in :mod:`api.workbench_layers`; suggestions and exports on a
+scenario's facilities in :mod:`api.workbench_actions`; both are served under this router.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, FastAPI, Path, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 from fastapi.staticfiles import StaticFiles
 
+from api import workbench_actions, workbench_layers
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.scenario_service import NAME_PATTERN, ScenarioService, scenario_service
+from api.scenario_service import ScenarioService, scenario_service
 from api.security import get_state, require_read
 from api.state import AppState
 from api.tiles import ModeQ, TileService, X, Y, Z, check_tile, tile_response, tile_service
+from api.workbench_common import NameP, ViewCache, etag_headers, live_scenario, view_cache
 from geo.crs import to_wgs84
 from layers.kinds import CAPACITY_FIELDS, active_kinds
 from scenarios.evaluate import band_labels
-from scenarios.model import Scenario
-from scenarios.run import LiveScenario
+from scenarios.ratio_standards import access_standards, evaluate_access, get_access_standard
 from scenarios.standards import resolve_standards
-from scenarios.store import ScenarioNotFoundError, StoreError
 
 __all__ = ["BASE_MAX_SEGMENTS", "mount_pages", "router"]
 
@@ -45,8 +51,9 @@ BASE_MAX_SEGMENTS = 150_000
 """Street segments sent as the base layer at most (the longest kept): a few MB of GeoJSON."""
 
 router = APIRouter(prefix="/workbench", tags=["Workbench"], responses=ERROR_RESPONSES)
+# the layers' and actions' routes are this router's own (the API's gate reads the routes of one level)
+router.routes.extend([*workbench_layers.router.routes, *workbench_actions.router.routes])
 
-NameP = Path(min_length=1, max_length=200, pattern=NAME_PATTERN, description="Scenario name.")
 _base_lock = threading.Lock()
 
 
@@ -124,32 +131,15 @@ def base_geojson(state: AppState = Depends(get_state)) -> Response:
 # ------------------------------------------------------------------ a scenario's live state
 
 
-def _live(service: ScenarioService, name: str) -> tuple[Scenario, LiveScenario]:
-    """The scenario's latest version and its live state (404/422 problems)."""
-    try:
-        scenario = service.store.get(name)
-    except ScenarioNotFoundError as exc:
-        raise ApiProblem(404, str(exc)) from None
-    except StoreError:
-        raise ApiProblem(503, "the scenario store failed; the incident was logged") from None
-    if scenario.city != service.state.city.name:
-        raise ApiProblem(422, f"scenario '{name}' is for city '{scenario.city}'; this server runs '{service.state.city.name}'")
-    return scenario, service.live(scenario)
-
-
-def _etag(version: int) -> dict[str, str]:
-    return {"ETag": f'"{version}"', "Cache-Control": "no-store"}
-
-
 @router.get("/scenarios/{name}/coverage", name="scenario_coverage", summary="A scenario's coverage now",
             description="Per standard, the coverage summary at the scenario's latest version (the numbers an edit answers "
             "with), computed on the live state. `ETag` is the version.",
             dependencies=[Depends(require_read)])
 def scenario_coverage(response: Response, name: str = NameP, service: ScenarioService = Depends(scenario_service)) -> dict[str, Any]:
     with service.name_lock(name):  # not between an edit's live change and its save
-        scenario, live = _live(service, name)
+        scenario, live = live_scenario(service, name)
         summaries = live.summaries()
-    response.headers.update(_etag(scenario.version))
+    response.headers.update(etag_headers(scenario.version))
     return {"name": name, "version": scenario.version, "edits": len(scenario.edits), "standards": summaries}
 
 
@@ -159,7 +149,7 @@ def scenario_coverage(response: Response, name: str = NameP, service: ScenarioSe
             dependencies=[Depends(require_read)])
 def scenario_facilities(name: str = NameP, service: ScenarioService = Depends(scenario_service)) -> Response:
     with service.name_lock(name):
-        scenario, live = _live(service, name)
+        scenario, live = live_scenario(service, name)
         frame = live.facilities()
     lon, lat = to_wgs84(frame.geometry.x.to_numpy(), frame.geometry.y.to_numpy(), frame.crs)
     features = []
@@ -168,12 +158,51 @@ def scenario_facilities(name: str = NameP, service: ScenarioService = Depends(sc
         features.append({"type": "Feature", "id": str(rec["id"]), "properties": props,
                          "geometry": {"type": "Point", "coordinates": [round(float(lon[i]), 7), round(float(lat[i]), 7)]}})
     body = {"type": "FeatureCollection", "name": name, "version": scenario.version, "features": features}
-    return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json", headers=_etag(scenario.version))
+    return Response(json.dumps(body, ensure_ascii=False), media_type="application/geo+json", headers=etag_headers(scenario.version))
+
+
+AccessQ = Query(None, max_length=64, description="mode=access: the E2SFCA accessibility standard (e.g. beds-access).")
+OfQ = Query("scenario", description="scenario: its facilities now; base: the city's own facilities under its standards.")
+
+
+def _check_standard(name: str, standard: str, known: list[str], what: str) -> None:
+    if standard not in known:
+        raise ApiProblem(404, f"scenario '{name}' has no {what} '{standard}'; it has: {', '.join(known)}",
+                         errors=[{"field": "path.standard", "message": f"not a {what} of this scenario"}])
+
+
+def _colouring(service: ScenarioService, views: ViewCache, tiles: TileService, name: str, standard: str,
+               mode: str, of: str) -> tuple[tuple, Callable[[], tuple]]:
+    """The colouring's cache key and a function giving its colours (call it outside the scenario's lock).
+
+    Under ``service.name_lock(name)``: only the live state is read here; an
+    E2SFCA evaluation (seconds on a large city) runs in the returned function.
+    """
+    scenario, live = live_scenario(service, name)
+    if mode == "access":
+        _check_standard(name, standard, list(access_standards()), "accessibility standard")
+        city = service.state.city if of == "base" else views.city(scenario, live)
+        key = ("access", "base") if of == "base" else ("access", name, scenario.version)
+        key = (*key, standard)
+
+        def access():
+            return views.get(key, lambda: evaluate_access(city, get_access_standard(standard)))
+
+        return key, lambda: tiles.colours(key, mode, access)
+    if of == "base":
+        live = views.base(scenario)
+    _check_standard(name, standard, [s.id for s in live.standards], "standard")
+    key = ("base", scenario.name, standard) if of == "base" else ("scenario", name, scenario.version, standard)
+    colours = tiles.colours(key, mode, lambda: live.standard_result(standard))  # the version: a later edit never reuses them
+    return key, lambda: colours
 
 
 @router.get("/scenarios/{name}/tiles/{standard}/{z}/{x}/{y}.png", name="scenario_tile", summary="A scenario's cells as map tiles",
             description="XYZ PNG tile (256 px, Web Mercator) of the cells at the scenario's latest version, coloured like "
-            "`/coverage/{run}/tiles/...`. Add `?v=<version>` to the URL so that caches keep one copy per version.",
+            "`/coverage/{run}/tiles/...` (`mode=covered` or `bands`), or by E2SFCA accessibility with `mode=access` "
+            "(`standard` then names an accessibility standard; grey out of reach, orange under-served, green served). "
+            "`of=base` draws the city's own facilities instead (the other side of a comparison). Add `?v=<version>` "
+            "to the URL so that caches keep one copy per version.",
             response_class=Response, responses={200: {"content": {"image/png": {}}}},
             dependencies=[Depends(require_read)])
 def scenario_tile(
@@ -182,20 +211,41 @@ def scenario_tile(
     z: int = Z,
     x: int = X,
     y: int = Y,
-    mode: Literal["covered", "bands"] = ModeQ,
+    mode: Literal["covered", "bands", "access"] = ModeQ,
+    of: Literal["scenario", "base"] = OfQ,
     service: ScenarioService = Depends(scenario_service),
+    views: ViewCache = Depends(view_cache),
     tiles: TileService = Depends(tile_service),
 ) -> Response:
     check_tile(z, x, y)
     with service.name_lock(name):  # the live state is read between edits; the drawing is not held up by them
-        scenario, live = _live(service, name)
-        if standard not in {s.id for s in live.standards}:
-            raise ApiProblem(404, f"scenario '{name}' does not check standard '{standard}'; it checks: "
-                             f"{', '.join(s.id for s in live.standards)}", errors=[{"field": "path.standard", "message": "not in this scenario"}])
-        key = ("scenario", name, scenario.version, standard)  # the version: a later edit never reuses these colours
+        key, colours = _colouring(service, views, tiles, name, standard, mode, of)
         png = tiles.cached(key, mode, z, x, y)
-        if png is None:
-            colours = tiles.colours(key, mode, lambda: live.standard_result(standard))
     if png is None:
-        png = tiles.render(key, service.state.city, colours, mode, z, x, y)
+        png = tiles.render(key, service.state.city, colours(), mode, z, x, y)
     return tile_response(png, "private, max-age=60")
+
+
+@router.get("/scenarios/{name}/tiles/{standard}/changed", name="scenario_changed_tiles", summary="Tiles an edit recoloured",
+            description="The zoom-`z` tiles whose colours differ between version `since` and the latest version, so that "
+            "a page redraws only those after an edit. `tiles` is null when the colouring of `since` is no longer kept "
+            "(redraw every tile).",
+            dependencies=[Depends(require_read)])
+def changed_tiles(
+    name: str = NameP,
+    standard: str = Path(max_length=64),
+    since: int = Query(ge=1, le=10**9, description="The version the page's tiles show."),
+    z: int = Query(ge=0, le=22, description="Zoom level of the tiles to list."),
+    mode: Literal["covered", "bands", "access"] = ModeQ,
+    service: ScenarioService = Depends(scenario_service),
+    views: ViewCache = Depends(view_cache),
+    tiles: TileService = Depends(tile_service),
+) -> dict[str, Any]:
+    with service.name_lock(name):
+        key, colours = _colouring(service, views, tiles, name, standard, mode, "scenario")
+    colours()  # the latest colouring, kept
+    version = key[-2]
+    found = (np.empty((0, 2), dtype=np.int64) if since == version
+             else tiles.changed_tiles(service.state.city, (*key[:-2], since, key[-1]), key, mode, z))
+    return {"name": name, "version": version, "since": since, "z": z,
+            "tiles": None if found is None else found.tolist()}

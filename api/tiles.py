@@ -20,8 +20,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.security import app_singleton, get_state, require_read
 from api.state import AppState
-from maps.tiles import CellTiler, cell_classes, class_rgba
+from maps.tiles import CellTiler, tile_colours
 from scenarios.evaluate import StandardResult
+from scenarios.ratio_standards import AccessResult
 
 __all__ = ["TileService", "router", "tile_response", "tile_service"]
 
@@ -69,27 +70,39 @@ class TileService:
                 self._tiles.move_to_end((*key, mode, z, x, y))
             return png
 
-    def colours(self, key: tuple, mode: str, result: Callable[[], StandardResult]) -> tuple[np.ndarray, np.ndarray]:
+    def colours(self, key: tuple, mode: str, result: Callable[[], StandardResult | AccessResult]) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell class and class colours of a result (``result`` is called only when not cached).
 
         Parameters
         ----------
         key : tuple
             Names the result's content (a run and standard, a scenario version and standard).
-        mode : {"covered", "bands"}
+        mode : {"covered", "bands", "access"}
         result : callable
-            Gives the :class:`StandardResult`.
+            Gives the :class:`StandardResult` (an :class:`AccessResult` for ``access``).
         """
         with self._lock:
             kept = self._classes.get((*key, mode))
         if kept is None:
-            classes, labels = cell_classes(result(), mode)
-            kept = (classes, class_rgba(len(labels), mode == "bands" and len(labels) > 2))
+            kept = tile_colours(result(), mode)
             with self._lock:
                 self._classes[(*key, mode)] = kept
                 while len(self._classes) > CLASSES_KEPT:
                     self._classes.popitem(last=False)
         return kept
+
+    def changed_tiles(self, city, old: tuple, new: tuple, mode: str, z: int) -> np.ndarray | None:
+        """``(k, 2)`` ``(x, y)`` of the zoom-``z`` tiles whose colours differ between two kept colourings.
+
+        ``old`` and ``new`` are keys of :meth:`colours` of one result in two
+        versions (same classes, same colours); ``None`` when either is no
+        longer kept (the caller then redraws every tile).
+        """
+        with self._lock:
+            before, after = self._classes.get((*old, mode)), self._classes.get((*new, mode))
+        if before is None or after is None or len(before[0]) != len(after[0]):
+            return None
+        return self.tiler(city).tiles_of(np.flatnonzero(before[0] != after[0]), z)
 
     def render(self, key: tuple, city, colours: tuple[np.ndarray, np.ndarray], mode: str, z: int, x: int, y: int) -> bytes:
         """Render tile ``z/x/y`` of ``city``'s cells in ``colours`` and keep it under ``key``."""

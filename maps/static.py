@@ -125,7 +125,8 @@ def _draw_cells(ax, result: CoverageResult, classes: Classes, max_vector_cells: 
     ax.imshow(img, extent=(x0, x1, y0, y1), origin="upper", interpolation="nearest", zorder=1)
 
 
-def _draw_map(ax, result: CoverageResult, sr: StandardResult, classes: Classes, lang: str, max_vector_cells: int) -> list:
+def _draw_map(ax, result: CoverageResult, sr: StandardResult, classes: Classes, lang: str, max_vector_cells: int,
+              bbox: tuple[float, float, float, float] | None = None) -> list:
     """Draw the standard's map; returns legend handles for facilities and gaps."""
     city = result.city
     _draw_cells(ax, result, classes, max_vector_cells)
@@ -146,7 +147,7 @@ def _draw_map(ax, result: CoverageResult, sr: StandardResult, classes: Classes, 
             Line2D([], [], linestyle="none", marker=st["marker"], markersize=7, markerfacecolor=st["colour"],
                    markeredgecolor="white", label=f"{kind_text(kind, lang)} ({pos.size})")
         )
-    x0, y0, x1, y1 = city.cells.total_bounds
+    x0, y0, x1, y1 = city.cells.total_bounds if bbox is None else bbox
     pad = 0.02 * max(x1 - x0, y1 - y0)
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
@@ -219,6 +220,7 @@ def export_map(
     title: str | None = None,
     max_vector_cells: int = VECTOR_MAX_CELLS,
     ratios: RatioReport | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> Path:
     """Export a print-ready map page of one standard.
 
@@ -249,6 +251,9 @@ def export_map(
         Adds the table of ratio rules (units failing, shortfall) and
         accessibility standards (served / under-served / out of reach) to the
         page (:func:`maps.ratio_layers.draw_ratio_table`).
+    bbox : tuple of float, optional
+        ``(xmin, ymin, xmax, ymax)`` in the city's CRS to frame (a view of the
+        city); the whole city by default.
 
     Returns
     -------
@@ -286,7 +291,7 @@ def export_map(
                  fontsize=14, fontweight="bold")
         classes = standard_classes(sr, lang)
         ax = fig.add_axes(layout["map"])
-        extra = _draw_map(ax, result, sr, classes, lang, max_vector_cells)
+        extra = _draw_map(ax, result, sr, classes, lang, max_vector_cells, bbox)
         _draw_legend(fig.add_axes(layout["legend"]), sr, classes, extra, lang, orientation)
         _draw_table(fig.add_axes(layout["table"]), result, lang, orientation)
         if ratios is not None:

@@ -24,8 +24,9 @@ from scipy.spatial import cKDTree
 
 from maps.style import class_colours, rgba_bytes
 from scenarios.evaluate import StandardResult, band_index, band_labels
+from scenarios.ratio_standards import AccessResult
 
-__all__ = ["CellTiler", "TILE_SIZE", "cell_classes", "class_rgba", "tile_bounds"]
+__all__ = ["ACCESS_COLOURS", "CellTiler", "TILE_SIZE", "cell_classes", "class_rgba", "tile_bounds", "tile_colours"]
 
 TILE_SIZE = 256
 _R = 6378137.0
@@ -65,6 +66,26 @@ def cell_classes(result: StandardResult, mode: str) -> tuple[np.ndarray, list[st
 def class_rgba(n_classes: int, banded: bool) -> np.ndarray:
     """``(n_classes, 4)`` uint8 RGBA of the classes, the colours of the HTML maps."""
     return rgba_bytes(class_colours(n_classes if banded else 0), ALPHA)
+
+
+ACCESS_COLOURS = ["#969696", "#fdae61", "#1a9850"]
+"""E2SFCA classes (out of reach, under-served, served): the colours of the ratio map's accessibility layer."""
+
+
+def tile_colours(result: StandardResult | AccessResult, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell class and the ``(k, 4)`` RGBA of the classes, for one tile mode.
+
+    Parameters
+    ----------
+    result : StandardResult or AccessResult
+        A standard's result (modes ``covered`` and ``bands``) or an E2SFCA
+        accessibility result (mode ``access``: out of reach / under-served / served).
+    mode : {"covered", "bands", "access"}
+    """
+    if mode == "access":
+        return result.classes.code.astype(np.int64), rgba_bytes(ACCESS_COLOURS, ALPHA)
+    classes, labels = cell_classes(result, mode)
+    return classes, class_rgba(len(labels), mode == "bands" and len(labels) > 2)
 
 
 def _png(rgba: np.ndarray) -> bytes:
@@ -145,6 +166,23 @@ class CellTiler:
         idx = np.where(np.isfinite(dist), idx, -1).reshape(len(rows), len(cols))
         out[np.ix_(rows, cols)] = idx
         return out
+
+    def tiles_of(self, cells: np.ndarray, z: int) -> np.ndarray:
+        """``(k, 2)`` int: the distinct ``(x, y)`` of the zoom-``z`` tiles the given cell rows paint pixels in."""
+        pts = self.tree.data[np.asarray(cells, dtype=np.int64)]
+        if not len(pts):
+            return np.empty((0, 2), dtype=np.int64)
+        n = 1 << z
+        size = 2 * _HALF / n
+        found = []
+        # a cell paints within ``radius`` of its centre: the tiles of its box's four corners hold all of it
+        for dx in (-self.radius, self.radius):
+            for dy in (-self.radius, self.radius):
+                tx = np.floor((pts[:, 0] + dx + _HALF) / size)
+                ty = np.floor((_HALF - (pts[:, 1] + dy)) / size)
+                found.append(np.column_stack([tx, ty]))
+        tiles = np.unique(np.clip(np.concatenate(found), 0, n - 1).astype(np.int64), axis=0)
+        return tiles
 
     def render(self, z: int, x: int, y: int, classes: np.ndarray, rgba: np.ndarray) -> bytes:
         """A PNG tile painting cell ``i`` in ``rgba[classes[i]]`` (transparent off the grid).
