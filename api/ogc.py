@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.schemas.common import Link
 from api.security import get_state, require_read
-from api.state import AppState
+from api.state import AppState, coverage_cells, coverage_facilities
 
 __all__ = ["GeoJSONResponse", "Source", "extent_wgs84", "feature_collection", "features_json", "find_source", "items_page", "layer_id_column", "router"]
 
@@ -95,8 +95,8 @@ def _layer_source(layer) -> Source:
 def _run_sources(run) -> list[Source]:
     ext = extent_wgs84(run.result.city.cells)
     return [
-        Source(f"run-{run.id}-cells", f"Coverage run {run.id}: cells", "Per-cell distance, time, nearest facility and coverage per standard.", (lambda r=run: r.cells_wgs84), "cell_id", ext),
-        Source(f"run-{run.id}-facilities", f"Coverage run {run.id}: facilities", "Facilities with the population each serves per standard.", (lambda r=run: r.facilities_wgs84), "id", extent_wgs84(run.result.city.facilities)),
+        Source(f"run-{run.id}-cells", f"Coverage run {run.id}: cells", "Per-cell distance, time, nearest facility and coverage per standard.", (lambda r=run: coverage_cells(r)), "cell_id", ext),
+        Source(f"run-{run.id}-facilities", f"Coverage run {run.id}: facilities", "Facilities with the population each serves per standard.", (lambda r=run: coverage_facilities(r)), "id", extent_wgs84(run.result.city.facilities)),
     ]
 
 

@@ -24,8 +24,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -43,7 +45,19 @@ from layers.city import City
 from scenarios.evaluate import CoverageResult
 from scenarios.store import data_dir as user_data_dir
 
-__all__ = ["AppState", "CoverageRun", "LayerStore", "RunStore", "StoredLayer", "load_configured_city", "store_url", "wgs84_frame"]
+__all__ = [
+    "AppState",
+    "LayerStore",
+    "Run",
+    "RunStore",
+    "StoredLayer",
+    "coverage_cells",
+    "coverage_facilities",
+    "coverage_summary",
+    "load_configured_city",
+    "store_url",
+    "wgs84_frame",
+]
 
 log = logging.getLogger("lifecircle.api")
 
@@ -88,44 +102,52 @@ class StoredLayer:
         return self._wgs84
 
 
+R = TypeVar("R")  # what a run holds: a CoverageResult or a RatioReport
+T = TypeVar("T")
+
+
 @dataclass(eq=False)
-class CoverageRun:
-    """One coverage run and the files made from it."""
+class Run(Generic[R]):
+    """A finished result kept under an id, and the files made from it: a coverage run or a ratio report.
+
+    ``key`` says what the result was made from (identical requests share a
+    run), ``request`` is the request as JSON, ``folder`` holds its files
+    (GeoPackage, maps). A run never changes, so what is derived from it (WGS84
+    frames, summaries) is made once, by :meth:`derived`.
+    """
 
     id: str
     key: str
-    result: CoverageResult
+    result: R
     request: dict
     folder: Path
     created: float = field(default_factory=time.time)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _cells: gpd.GeoDataFrame | None = None
-    _facilities: gpd.GeoDataFrame | None = None
-    _summary: dict | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def summary(self) -> dict:
-        """:func:`scenarios.outputs.summary_document` of the result, made once (tens of ms; runs never change)."""
+    def derived(self, name: str, make: Callable[[R], T]) -> T:
+        """``make(result)``, made on first use under the run's lock and kept under ``name``."""
         with self.lock:
-            if self._summary is None:
-                from scenarios.outputs import summary_document
+            if name not in self._derived:
+                self._derived[name] = make(self.result)
+            return self._derived[name]
 
-                self._summary = summary_document(self.result)
-            return self._summary
 
-    @property
-    def cells_wgs84(self) -> gpd.GeoDataFrame:
-        with self.lock:
-            if self._cells is None:
-                self._cells = wgs84_frame(self.result.cells_frame())
-            return self._cells
+def coverage_summary(run: Run[CoverageResult]) -> dict:
+    """:func:`scenarios.outputs.summary_document` of a coverage run, made once (tens of ms)."""
+    from scenarios.outputs import summary_document
 
-    @property
-    def facilities_wgs84(self) -> gpd.GeoDataFrame:
-        with self.lock:
-            if self._facilities is None:
-                self._facilities = wgs84_frame(self.result.facilities_frame())
-            return self._facilities
+    return run.derived("summary", summary_document)
+
+
+def coverage_cells(run: Run[CoverageResult]) -> gpd.GeoDataFrame:
+    """A coverage run's per-cell results in WGS84."""
+    return run.derived("cells_wgs84", lambda result: wgs84_frame(result.cells_frame()))
+
+
+def coverage_facilities(run: Run[CoverageResult]) -> gpd.GeoDataFrame:
+    """A coverage run's facilities with the population each serves, in WGS84."""
+    return run.derived("facilities_wgs84", lambda result: wgs84_frame(result.facilities_frame()))
 
 
 class LayerStore:
@@ -217,9 +239,9 @@ class RunStore:
     def __init__(self, shared: SharedStore, per_owner: int, ttl_s: float, city: City, data_dir: Path):
         self.shared, self.per_owner, self.ttl_s = shared, per_owner, ttl_s
         self.city, self.data_dir = city, data_dir
-        self._cache: LruRegistry[str, CoverageRun] = LruRegistry(self._CACHED)
+        self._cache: LruRegistry[str, Run[CoverageResult]] = LruRegistry(self._CACHED)
 
-    def add(self, run: CoverageRun, owner: str = "local") -> None:
+    def add(self, run: Run[CoverageResult], owner: str = "local") -> None:
         """Keep ``run``, dropping the owner's oldest beyond the limit."""
         city = None if run.result.city is self.city else run.result.city
         body = pickle.dumps((city, run.result.results), protocol=pickle.HIGHEST_PROTOCOL)
@@ -237,7 +259,7 @@ class RunStore:
             for run_id in self.shared.purge_runs(self.ttl_s):
                 self._forget(run_id)
 
-    def get(self, run_id: str) -> CoverageRun | None:
+    def get(self, run_id: str) -> Run[CoverageResult] | None:
         """The run, or ``None`` when unknown (to every worker) or expired."""
         self.purge()
         cached = self._cache.get(run_id)
@@ -252,17 +274,17 @@ class RunStore:
         city, results = pickle.loads(row.body)  # written by this server's own code into its own store
         folder = self.data_dir / "runs" / run_id
         folder.mkdir(parents=True, exist_ok=True)
-        run = CoverageRun(id=run_id, key=row.key, result=CoverageResult(city=city or self.city, results=results),
+        run = Run(id=run_id, key=row.key, result=CoverageResult(city=city or self.city, results=results),
                           request=row.request, folder=folder, created=row.created)
         self._cache.put(run_id, run)
         return run
 
-    def find_key(self, key: str) -> CoverageRun | None:
+    def find_key(self, key: str) -> Run[CoverageResult] | None:
         """A kept run made for ``key`` (identical requests share it)."""
         run_id = self.shared.find_run(key)
         return None if run_id is None else self.get(run_id)
 
-    def values(self) -> list[CoverageRun]:
+    def values(self) -> list[Run[CoverageResult]]:
         self.purge()
         return [run for run in (self.get(i) for i in self.shared.run_ids()) if run is not None]
 

@@ -26,7 +26,7 @@ from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.schemas.common import Link, Overrides
 from api.security import get_state, owner_of, require_read, require_write
-from api.state import AppState, CoverageRun
+from api.state import AppState, Run, coverage_cells, coverage_summary
 from api.uploads import layer_city_frames
 from scenarios.evaluate import CoverageResult, evaluate
 from scenarios.outputs import write_outputs
@@ -87,11 +87,11 @@ class RunInfo(BaseModel):
     links: list[Link]
 
 
-def run_info(request: Request, run: CoverageRun) -> RunInfo:
+def run_info(request: Request, run: Run[CoverageResult]) -> RunInfo:
     """The API description of a run, with links to its outputs."""
     base = str(request.url_for("get_run", run_id=run.id))
     coll = str(request.url_for("ogc_collection", collection_id=f"run-{run.id}-cells"))
-    doc = run.summary
+    doc = coverage_summary(run)
     return RunInfo(
         id=run.id,
         city=run.result.city.name,
@@ -129,9 +129,9 @@ def _evaluate(state: AppState, standards: list[Standard], fac, grid, progress: P
     return evaluate(city, standards, progress=progress)
 
 
-def _keep(state: AppState, result: CoverageResult, req: CoverageRequest, key: str, owner: str) -> CoverageRun:
+def _keep(state: AppState, result: CoverageResult, req: CoverageRequest, key: str, owner: str) -> Run[CoverageResult]:
     run_id, folder = state.new_run_folder()
-    run = CoverageRun(id=run_id, key=key, result=result, request=req.model_dump(mode="json"), folder=folder)
+    run = Run(id=run_id, key=key, result=result, request=req.model_dump(mode="json"), folder=folder)
     state.runs.add(run, owner)
     return run
 
@@ -177,7 +177,7 @@ def create_run(req: CoverageRequest, request: Request, response: Response, prefe
     return run_info(request, run)
 
 
-def _run(state: AppState, run_id: str) -> CoverageRun:
+def _run(state: AppState, run_id: str) -> Run[CoverageResult]:
     run = state.runs.get(run_id)
     if run is None:
         raise ApiProblem(404, f"no coverage run with id '{run_id}' (it may have expired)")
@@ -210,10 +210,10 @@ def delete_run(run_id: str = RunId, state: AppState = Depends(get_state)) -> Res
 )
 def run_cells(request: Request, run_id: str = RunId, bbox: str | None = BboxQ, limit: int = LimitQ, offset: int = OffsetQ, state: AppState = Depends(get_state)) -> GeoJSONResponse:
     run = _run(state, run_id)
-    return items_page(request, run.cells_wgs84, "cell_id", bbox, limit, offset, state.config.limits.max_page_size)
+    return items_page(request, coverage_cells(run), "cell_id", bbox, limit, offset, state.config.limits.max_page_size)
 
 
-def _file_or_job(request: Request, state: AppState, run: CoverageRun, path: FsPath, make: Callable[[], object], media: str, download: str | None, prefer: str | None) -> Response:
+def _file_or_job(request: Request, state: AppState, run: Run[CoverageResult], path: FsPath, make: Callable[[], object], media: str, download: str | None, prefer: str | None) -> Response:
     """Serve a file of ``run``, making it first (in the request, or as a job for large cities)."""
     large = len(run.result.city.cells) * len(run.result.results) > state.config.limits.sync_max_cell_standards
     return file_or_job(request, state, path, lambda progress: make(), media, large, prefer, filename=download)

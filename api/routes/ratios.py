@@ -14,9 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
-from dataclasses import dataclass, field
-from pathlib import Path as FsPath
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -42,7 +39,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.registry import LruRegistry
 from api.schemas.common import Link
 from api.security import app_singleton, get_state, require_read, require_write
-from api.state import AppState, wgs84_frame
+from api.state import AppState, Run, wgs84_frame
 from scenarios.evaluate import evaluate
 from scenarios.ratio_standards import (
     RatioReport,
@@ -190,34 +187,19 @@ class RatioReportDoc(BaseModel):
 # ------------------------------------------------------------------ kept reports
 
 
-@dataclass(eq=False)
-class RatioRun:
-    """A ratio report kept for its GeoJSON and map."""
+def _cells_wgs84(run: Run[RatioReport]) -> gpd.GeoDataFrame:
+    """Cells with population and the accessibility columns, in WGS84 (made once per report)."""
 
-    id: str
-    key: str
-    report: RatioReport
-    request: dict
-    folder: FsPath
-    created: float = field(default_factory=time.time)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    _cells: gpd.GeoDataFrame | None = None
-    _units: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    def make(report: RatioReport) -> gpd.GeoDataFrame:
+        cells = report.city.cells[["cell_id", "population", "elderly", "geometry"]]
+        return wgs84_frame(pd.concat([cells, report.cell_columns()], axis=1))
 
-    def cells_wgs84(self) -> gpd.GeoDataFrame:
-        """Cells with population and the accessibility columns, in WGS84."""
-        with self.lock:
-            if self._cells is None:
-                cells = self.report.city.cells[["cell_id", "population", "elderly", "geometry"]]
-                self._cells = wgs84_frame(pd.concat([cells, self.report.cell_columns()], axis=1))
-            return self._cells
+    return run.derived("cells_wgs84", make)
 
-    def units_wgs84(self, level: str) -> gpd.GeoDataFrame:
-        """Units of ``level`` with a status, shortfall and message column per rule of that level, in WGS84."""
-        with self.lock:
-            if level not in self._units:
-                self._units[level] = wgs84_frame(self.report.units_layer(level))
-            return self._units[level]
+
+def _units_wgs84(run: Run[RatioReport], level: str) -> gpd.GeoDataFrame:
+    """Units of ``level`` with a status, shortfall and message column per rule of that level, in WGS84."""
+    return run.derived(f"units_wgs84:{level}", lambda report: wgs84_frame(report.units_layer(level)))
 
 
 class RatioService:
@@ -230,10 +212,10 @@ class RatioService:
 
     def __init__(self, state: AppState):
         self.state = state
-        self.runs: LruRegistry[str, RatioRun] = LruRegistry(state.config.limits.max_runs, state.config.result_ttl_s)
+        self.runs: LruRegistry[str, Run[RatioReport]] = LruRegistry(state.config.limits.max_runs, state.config.result_ttl_s)
         self._lock = threading.Lock()
 
-    def report(self, req: RatioRequest) -> tuple[RatioRun, bool]:
+    def report(self, req: RatioRequest) -> tuple[Run[RatioReport], bool]:
         """The kept report for ``req``, computed when none is kept; ``(run, was_kept)``."""
         request = req.model_dump(mode="json", exclude_none=True)
         request["overrides"] = {k: v.model_dump(exclude_none=True) for k, v in req.overrides.items()}
@@ -246,7 +228,7 @@ class RatioService:
             report = run_ratios(self.state.city, req.rules, req.accessibility, request["overrides"])
             run_id = hashlib.sha256(key.encode()).hexdigest()[:32]
             self._share(run_id, request)
-            run = RatioRun(id=run_id, key=key, report=report, request=request, folder=self.state.data_dir / "ratios" / run_id)
+            run = Run(id=run_id, key=key, result=report, request=request, folder=self.state.data_dir / "ratios" / run_id)
             self.runs.put(run.id, run)
             return run, False
 
@@ -260,7 +242,7 @@ class RatioService:
         except sa_exc.IntegrityError:  # two workers kept the same request at once: one row is enough
             pass
 
-    def get(self, report_id: str | None) -> RatioRun:
+    def get(self, report_id: str | None) -> Run[RatioReport]:
         """A kept report by id; without an id, the whole catalogue at its own thresholds."""
         if report_id is None:
             return self.report(RatioRequest())[0]
@@ -325,9 +307,9 @@ def _units(report: RatioReport, rid: str) -> list[UnitResult]:
     return [UnitResult(**row) for row in rows]
 
 
-def report_document(request: Request, run: RatioRun) -> RatioReportDoc:
+def report_document(request: Request, run: Run[RatioReport]) -> RatioReportDoc:
     """The API form of a kept ratio report, with links to its GeoJSON and map."""
-    report = run.report
+    report = run.result
     rules = []
     for rid, r in report.rules.items():
         t = r.totals
@@ -414,10 +396,10 @@ ReportQ = Query(None, pattern=OBJECT_ID, description="Id of a report made by POS
 def ratio_units(level: str = Path(max_length=50, examples=["subdistrict"]), report: str | None = ReportQ,
                 service: RatioService = Depends(ratio_service)) -> GeoJSONResponse:
     run = service.get(report)
-    if level not in run.report.city.units:
-        raise ApiProblem(404, f"the city has no unit level '{level}'; it has: {', '.join(run.report.city.units) or 'none'}",
+    if level not in run.result.city.units:
+        raise ApiProblem(404, f"the city has no unit level '{level}'; it has: {', '.join(run.result.city.units) or 'none'}",
                          errors=[{"field": "path.level", "message": "unknown unit level"}])
-    frame = run.units_wgs84(level)
+    frame = _units_wgs84(run, level)
     return GeoJSONResponse(feature_collection(frame, np.arange(len(frame)), "unit_id"))
 
 
@@ -433,7 +415,7 @@ def ratio_units(level: str = Path(max_length=50, examples=["subdistrict"]), repo
 def ratio_cells(request: Request, report: str | None = ReportQ, bbox: str | None = BboxQ, limit: int = LimitQ, offset: int = OffsetQ,
                 state: AppState = Depends(get_state), service: RatioService = Depends(ratio_service)) -> GeoJSONResponse:
     run = service.get(report)
-    return items_page(request, run.cells_wgs84(), "cell_id", bbox, limit, offset, state.config.limits.max_page_size)
+    return items_page(request, _cells_wgs84(run), "cell_id", bbox, limit, offset, state.config.limits.max_page_size)
 
 
 @router.get(
@@ -465,7 +447,7 @@ def ratio_map_html(
 
         run.folder.mkdir(parents=True, exist_ok=True)
         # without walking service areas: they are the coverage map's slowest layer and say nothing about ratios
-        ratio_map(evaluate(state.city, standards, progress=progress), run.report, path, lang=lang, basemap=basemap, service_areas=False)
+        ratio_map(evaluate(state.city, standards, progress=progress), run.result, path, lang=lang, basemap=basemap, service_areas=False)
 
     large = len(state.city.cells) * len(standards) > state.config.limits.sync_max_cell_standards
     return file_or_job(request, state, path, make, "text/html", large, prefer)

@@ -46,7 +46,7 @@ from api.scenario_checks import (
 from api.scenario_service import NAME_PATTERN, ScenarioService, content_key, scenario_service
 from api.schemas.common import Link, Overrides
 from api.security import owner_of, require_read, require_write
-from api.state import AppState, CoverageRun
+from api.state import AppState, Run
 from scenarios.model import (
     Edit,
     EditError,
@@ -549,8 +549,8 @@ def run_scenario_job(request: Request, name: str = NameP, version: int | None = 
         run = service.full_run(scenario, progress)
         service.store.save_results(scenario.name, scenario.version, run.scenario.results)
         run_id, folder = state.new_run_folder()
-        kept = CoverageRun(id=run_id, key=f"scenario {content_key(scenario)}", result=run.result,
-                           request={"scenario": scenario.name, "version": scenario.version}, folder=folder)
+        kept = Run(id=run_id, key=f"scenario {content_key(scenario)}", result=run.result,
+                   request={"scenario": scenario.name, "version": scenario.version}, folder=folder)
         state.runs.add(kept, owner_of(request.headers.get("x-api-key", "")))
         return str(request.url_for("get_run", run_id=run_id))
 
