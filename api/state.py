@@ -1,12 +1,14 @@
 """What the running API holds: the city, uploaded layers, coverage runs, jobs.
 
 The loaded city and its reach index are read only after startup and shared by
-all requests. Jobs, job results and uploaded layers live in the shared store
-(:mod:`api.shared`: the SQLite file in the data folder, or the configured
-PostgreSQL), so every worker of a deployment sees the same; each worker
-keeps decoded layers in a small cache. Coverage runs live in a registry
-guarded by a lock; a run's files (GeoPackage, maps) are written once, under
-the run's own lock, into its folder of the data directory.
+all requests. Jobs, job results, uploaded layers and coverage runs live in
+the shared store (:mod:`api.shared`: the SQLite file in the data folder, or
+the configured PostgreSQL), so every worker of a deployment sees the same;
+each worker keeps decoded layers and runs in small caches
+(:class:`api.registry.LruRegistry`). A :class:`Run` (a coverage run or a
+ratio report) never changes: what is derived from it is made once, and its
+files (GeoPackage, maps) are written once into its folder of the data
+directory.
 
 The data folder is ``data_dir`` when configured, else the per-user data folder
 (:func:`scenarios.store.data_dir`, via platformdirs), so scenarios, layers and
