@@ -74,7 +74,8 @@ def _bounds(state: AppState) -> list[float]:
 
 
 @router.get("/city", summary="The loaded city, for the workbench",
-            description="Name, WGS84 bounds `[west, south, east, north]`, facility kinds and standards with English and Chinese labels.",
+            description="Name, WGS84 bounds `[west, south, east, north]`, facility kinds, standards and E2SFCA accessibility "
+            "standards with English and Chinese labels, and the unit levels.",
             dependencies=[Depends(require_read)])
 def city_info(state: AppState = Depends(get_state)) -> dict[str, Any]:
     kinds = [{"id": k.id, "en": k.en, "zh": k.zh, "colour": k.colour, "capacity": list(k.capacity)} for k in active_kinds().values()]
@@ -83,8 +84,10 @@ def city_info(state: AppState = Depends(get_state)) -> dict[str, Any]:
          "mode": s.mode, "weight": s.weight, "bands": band_labels(s)}
         for s in resolve_standards()
     ]
+    access = [{"id": a.id, "en": a.title_en, "zh": a.title_zh, "kinds": list(a.kinds)} for a in access_standards().values()]
     return {"name": state.city.name, "generated": bool(state.city.generated), "bounds": _bounds(state),
-            "kinds": kinds, "standards": standards, "capacity_fields": list(CAPACITY_FIELDS),
+            "kinds": kinds, "standards": standards, "access": access, "levels": list(state.city.units or {}),
+            "capacity_fields": list(CAPACITY_FIELDS),
             "reads_require_key": state.config.reads_require_key}
 
 

@@ -1,79 +1,50 @@
 // The planner's workbench: coverage of the chosen standard drawn from tiles of the
 // scenario's live state, facilities to add (click), move (drag), delete and resize,
 // every edit saved to the scenario with If-Match, undo/redo, suggestions, comparison.
-import { ApiError, call, enc, getKey, headers, setKey } from "./api.js";
+import { ApiError, call, enc, getKey, setKey } from "./api.js";
+import { compareNow, drawUnitDeltas, initSwipe, redrawSwipe } from "./compare.js";
 import { currentLang, setLang, t } from "./i18n.js";
+import { drawGaps, drawRatios, initUnits, refreshLayers } from "./layers.js";
+import { download } from "./report.js";
+import { $, CellTiles, S, label, message, say } from "./state.js";
 
-const $ = (id) => document.getElementById(id);
-const S = {
-  city: null, name: "", version: 0, standards: {}, facilities: new Map(), markers: new Map(),
-  undo: [], redo: [], selected: null, busy: false,
-};
-window.lcWorkbench = S; // for tests and the benchmark
 const bench = (window.lcBench = { edits: [] });
 
 const map = L.map("map", { preferCanvas: true, zoomControl: true });
 S.map = map;
 const canvas = L.canvas();
 
-// Tiles fetched with the API key in a header (an <img> cannot send one).
-const CellTiles = L.GridLayer.extend({
-  createTile(coords, done) {
-    const img = document.createElement("img");
-    img.alt = "";
-    fetch(this.urlFor(coords), { headers: headers() })
-      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`tile ${r.status}`))))
-      .then((blob) => {
-        const url = URL.createObjectURL(blob);
-        img.onload = () => { URL.revokeObjectURL(url); done(null, img); };
-        img.src = url;
-      })
-      .catch((err) => done(err, img));
-    return img;
-  },
-  urlFor({ x, y, z }) {
-    return `/workbench/scenarios/${enc(S.name)}/tiles/${enc($("standard").value)}/${z}/${x}/${y}.png?mode=${$("mode").value}&v=${S.version}`;
-  },
-});
-let cells = new CellTiles({ opacity: 0.8, maxZoom: 20 });
-
-// A message from the page's own labels, kept so that the language toggle relabels it too.
-function say(key, vars = {}, kind = "error", action = null) {
-  message(t(key, vars), kind, action);
-  S.said = { key, vars, kind, action };
+/** The chosen colouring: a standard (covered, bands) or an E2SFCA accessibility standard (access). */
+function colouring() {
+  const mode = $("mode").value;
+  return { mode, layer: mode === "access" ? $("access").value : $("standard").value };
 }
 
-function message(text, kind = "error", action = null) {
-  S.said = null; // a server's message (or none) from here on
-  const box = $("msg");
-  box.hidden = !text;
-  box.className = kind;
-  box.textContent = text || "";
-  if (action) {
-    const b = document.createElement("button");
-    b.textContent = t(action.label);
-    b.onclick = action.run;
-    box.append(" ", b);
-  }
+function cellLayer() {
+  return new CellTiles(({ x, y, z }) => {
+    const { mode, layer } = colouring();
+    return `/workbench/scenarios/${enc(S.name)}/tiles/${enc(layer)}/${z}/${x}/${y}.png?mode=${mode}&v=${S.version}`;
+  }, { opacity: 0.8, maxZoom: 20 });
 }
+let cells = null;
 
 // ------------------------------------------------------------------ labels
 
-function label(item) { return currentLang() === "zh" ? item.zh : item.en; }
-
 function fillSelects() {
-  const std = $("standard"), kind = $("kind");
-  const keepS = std.value, keepK = kind.value;
+  const std = $("standard"), kind = $("kind"), acc = $("access"), level = $("level");
+  const keep = [std.value, kind.value, acc.value, level.value];
   std.replaceChildren(...S.city.standards.map((s) => new Option(label(s), s.id)));
   kind.replaceChildren(...S.city.kinds.map((k) => new Option(label(k), k.id)));
-  if (keepS) std.value = keepS;
-  if (keepK) kind.value = keepK;
+  acc.replaceChildren(...S.city.access.map((a) => new Option(label(a), a.id)));
+  level.replaceChildren(...S.city.levels.map((l) => new Option(t(`level_${l}`) === `level_${l}` ? l : t(`level_${l}`), l)));
+  [std.value, kind.value, acc.value, level.value] = keep.map((v, i) => v || [std, kind, acc, level][i].value);
+  if (S.ratios) drawRatios();
   $("city").textContent = S.city.name + (S.city.generated ? ` (${t("generated")})` : "");
 }
 
 function applyLang(lang) {
   setLang(lang);
-  if (S.city) { fillSelects(); renderNumbers(); legend(); updateButtons(); }
+  if (S.city) { fillSelects(); renderNumbers(); legend(); updateButtons(); drawUnitDeltas(); }
   if (S.said) say(S.said.key, S.said.vars, S.said.kind, S.said.action);
   $("keystate").textContent = getKey() ? t("key_set") : t("key_none");
 }
@@ -99,12 +70,17 @@ function renderNumbers(changed = {}) {
 }
 
 const COVERED = "#1a9850", UNCOVERED = "#d73027";
+const ACCESS = [["out_of_reach", "#969696"], ["under_served", "#fdae61"], ["served", COVERED]];
 function legend() {
+  const mode = $("mode").value;
+  $("accessbox").hidden = mode !== "access";
   const s = S.city.standards.find((x) => x.id === $("standard").value);
-  const bands = $("mode").value === "bands" && s && s.bands.length > 2 ? s.bands : null;
-  const items = bands
-    ? bands.map((b, i) => [b, bands.length === 3 ? [COVERED, "#fdae61", UNCOVERED][i] : `hsl(${120 - (120 * i) / (bands.length - 1)},60%,45%)`])
-    : [[t("covered"), COVERED], [t("not_covered"), UNCOVERED]];
+  const bands = mode === "bands" && s && s.bands.length > 2 ? s.bands : null;
+  const items = mode === "access"
+    ? ACCESS.map(([key, colour]) => [t(key), colour])
+    : bands
+      ? bands.map((b, i) => [b, bands.length === 3 ? [COVERED, "#fdae61", UNCOVERED][i] : `hsl(${120 - (120 * i) / (bands.length - 1)},60%,45%)`])
+      : [[t("covered"), COVERED], [t("not_covered"), UNCOVERED]];
   $("legend").replaceChildren(...items.map(([text, colour]) => {
     const d = document.createElement("div");
     d.innerHTML = `<span class="swatch" style="background:${colour}"></span>`;
@@ -197,13 +173,27 @@ function repaint() {
   const t0 = performance.now();
   if (!S.name || !S.version) return Promise.resolve(0); // no scenario open yet: nothing to draw
   return new Promise((resolve) => {
-    const next = (cells = new CellTiles({ opacity: 0.8, maxZoom: 20 }));
+    const next = (cells = cellLayer());
     next.once("load", () => {
-      map.eachLayer((l) => { if (l instanceof CellTiles && l !== next) l.remove(); }); // older repaints too
+      map.eachLayer((l) => { if (l instanceof CellTiles && l !== next && l.options.pane !== "swipe") l.remove(); }); // older repaints too
       resolve(performance.now() - t0);
     });
     next.addTo(map);
   });
+}
+
+// After an edit from version `since`: fetch again only the tiles in view whose colours changed (the server
+// compares the two versions' cell colours); every tile when it cannot tell (E2SFCA, colours no longer kept).
+async function repaintChanged(since) {
+  const t0 = performance.now();
+  const { mode, layer } = colouring();
+  if (!cells || mode === "access" || cells._tileZoom === undefined) return repaint();
+  const z = cells._tileZoom;
+  const r = await call(`/workbench/scenarios/${enc(S.name)}/tiles/${enc(layer)}/changed?since=${since}&z=${z}&mode=${mode}`);
+  if (r.body.tiles === null || z !== cells._tileZoom) return repaint();
+  const n = await cells.refresh(new Set(r.body.tiles.map(([x, y]) => `${x}:${y}`)));
+  bench.tiles = n;
+  return performance.now() - t0;
 }
 
 /** Save `e` to the scenario (If-Match: the version we have); with `inverse`, a new step to undo. */
@@ -215,14 +205,17 @@ async function edit(e, inverse = null) {
   try {
     const r = await call(`/scenarios/${enc(S.name)}/edits`, { method: "POST", body: e, ifMatch: S.version });
     const tApi = performance.now() - t0;
+    const since = S.version;
     S.version = r.body.version;
     Object.assign(S.standards, r.body.standards);
     mirror(e);
     renderNumbers(r.body.changed_cells);
     if (inverse) { S.undo.push({ e, inverse }); S.redo = []; }
     message("");
-    const tPaint = await repaint();
-    bench.edits.push({ op: e.op, api_ms: tApi, total_ms: performance.now() - t0, paint_ms: tPaint });
+    const layers = refreshLayers(map); // units' ratio rules and gaps, beside the tiles
+    const tPaint = await repaintChanged(since);
+    bench.edits.push({ op: e.op, api_ms: tApi, total_ms: performance.now() - t0, paint_ms: tPaint, tiles: bench.tiles });
+    await layers;
     return true;
   } catch (err) {
     if (err instanceof ApiError && err.status === 412) {
@@ -296,7 +289,7 @@ async function reloadScenario() {
   updateButtons();
   $("exportmap").href = `/scenarios/${enc(S.name)}/map.html?lang=${currentLang()}`;
   $("exportcsv").href = `/scenarios/compare?a=${enc(S.name)}&format=csv`;
-  await repaint();
+  await Promise.all([repaint(), refreshLayers(map)]);
 }
 
 async function openScenario(name) {
@@ -324,7 +317,7 @@ function listScenarios(known) {
   if (keep) other.value = keep;
 }
 
-// ------------------------------------------------------------------ suggest, compare
+// ------------------------------------------------------------------ suggest
 
 async function suggest() {
   if (!getKey()) { say("need_key"); return; }
@@ -335,7 +328,8 @@ async function suggest() {
   bar.value = 0;
   $("proposals").replaceChildren();
   try {
-    const job = await call("/siting", { method: "POST", body: { standard, problem: "mclp", p } });
+    // on this plan's facilities (its edits included), not the city's own
+    const job = await call(`/workbench/scenarios/${enc(S.name)}/siting`, { method: "POST", body: { standard, problem: "mclp", p } });
     let info = job.body;
     const url = job.location || `/jobs/${info.id}`;
     while (!["succeeded", "failed", "cancelled"].includes(info.state)) {
@@ -371,30 +365,6 @@ function showProposal(site, kind) {
   $("proposals").append(li);
 }
 
-async function compareNow() {
-  const b = $("other").value;
-  const q = b ? `a=${enc(b)}&b=${enc(S.name)}` : `a=${enc(S.name)}`;
-  try {
-    const r = await call(`/scenarios/compare?${q}`);
-    const body = $("deltas").tBodies[0];
-    body.replaceChildren();
-    for (const row of r.body.table) {
-      const s = S.city.standards.find((x) => x.id === row.standard);
-      const tr = body.insertRow();
-      tr.dataset.standard = row.standard;
-      tr.insertCell().textContent = s ? label(s) : row.standard;
-      tr.insertCell().textContent = Math.round(row.covered_before).toLocaleString();
-      tr.insertCell().textContent = Math.round(row.covered_after).toLocaleString();
-      const d = tr.insertCell();
-      d.className = "delta";
-      d.dataset.value = row.covered_change;
-      d.textContent = (row.covered_change > 0 ? "+" : "") + Math.round(row.covered_change).toLocaleString();
-    }
-  } catch (err) {
-    message(err.message);
-  }
-}
-
 // ------------------------------------------------------------------ start
 
 async function start() {
@@ -405,17 +375,23 @@ async function start() {
   map.fitBounds([[s, w], [n, e]]);
   L.control.scale().addTo(map);
   const base = (await call("/workbench/base.geojson")).body;
-  L.geoJSON(base, {
+  L.geoJSON({ type: "FeatureCollection", features: base.features.filter((f) => f.properties.layer === "network") }, {
     renderer: canvas,
     interactive: false,
-    style: (f) => (f.properties.layer === "network"
-      ? { color: "#8a8a8a", weight: 1, opacity: 0.9 }
-      : { color: "#333", weight: f.properties.level === "subdistrict" ? 2.5 : 1, dashArray: f.properties.level === "subdistrict" ? null : "4 3", fill: false }),
+    style: () => ({ color: "#8a8a8a", weight: 1, opacity: 0.9 }),
   }).addTo(map);
+  initUnits(map, base);
+  initSwipe(map);
   legend();
   map.on("click", (ev) => { select(null); addAt(ev.latlng); });
-  $("standard").onchange = () => { legend(); repaint(); };
-  $("mode").onchange = () => { legend(); repaint(); };
+  const restyle = () => { legend(); repaint(); redrawSwipe(map); drawUnitDeltas(); drawGaps(map).catch((err) => message(err.message)); };
+  $("standard").onchange = restyle;
+  $("mode").onchange = restyle;
+  $("access").onchange = restyle;
+  $("unitrule").onchange = () => drawRatios().catch((err) => message(err.message));
+  $("gaps").onchange = () => drawGaps(map).catch((err) => message(err.message));
+  $("exportpng").onclick = () => download(map, "png");
+  $("exportpdf").onclick = () => download(map, "pdf");
   $("undo").onclick = undo;
   $("redo").onclick = redo;
   $("delete").onclick = removeSelected;

@@ -15,6 +15,12 @@ export const LABELS = {
     conflict: "Conflict: someone else changed this scenario (now version {v}). Your edit was not saved. Reload to see their changes.",
     reload: "Reload", need_key: "Enter the API key to edit.", created: "Scenario created.", accept: "Accept", reject: "Reject",
     newly: "newly covers", running: "running", failed: "failed", generated: "generated district, not a real place",
+    access_mode: "E2SFCA accessibility", access_std: "Accessibility standard", out_of_reach: "out of reach",
+    under_served: "under-served", served: "served", unitrule: "Units by ratio rule", none: "none", gaps: "Largest gaps",
+    uncovered_people: "people not covered", st_pass: "pass", st_fail: "fail", st_no_demand: "no demand",
+    level: "Units", swipe: "Swipe view (other plan on the left)", per_unit: "Per unit (chosen standard)", th_unit: "Unit",
+    exportpng: "View as PNG", exportpdf: "View as PDF", exporting: "Exporting the view…",
+    level_subdistrict: "subdistricts", level_community: "communities",
   },
   zh: {
     title: "规划工作台", scenario: "方案", open: "打开", lang: "English", key: "API 密钥", keysave: "使用密钥",
@@ -30,6 +36,12 @@ export const LABELS = {
     conflict: "冲突：他人已修改此方案（当前版本 {v}），您的修改未保存。请重新加载查看对方的修改。",
     reload: "重新加载", need_key: "请输入 API 密钥后再编辑。", created: "已创建方案。", accept: "采纳", reject: "放弃",
     newly: "新增覆盖", running: "运行中", failed: "失败", generated: "生成的示例城区，并非真实地点",
+    access_mode: "E2SFCA 可达性", access_std: "可达性标准", out_of_reach: "服务范围外",
+    under_served: "服务不足", served: "服务达标", unitrule: "按配建指标显示单元", none: "不显示", gaps: "最大缺口",
+    uncovered_people: "人未覆盖", st_pass: "达标", st_fail: "不达标", st_no_demand: "无需求",
+    level: "单元", swipe: "卷帘对比（对比方案在左）", per_unit: "分单元（当前标准）", th_unit: "单元",
+    exportpng: "导出当前视图（PNG）", exportpdf: "导出当前视图（PDF）", exporting: "正在导出当前视图…",
+    level_subdistrict: "街道", level_community: "社区",
   },
 };
 
