@@ -1,7 +1,7 @@
 """Siting for whole life circles: where ``p`` new facilities of any required kinds complete the most circles.
 
 Thin: the candidate sites and their reach matrices come from
-:mod:`scenarios.siting` (one per required standard), the exact model from
+:mod:`scenarios.siting_candidates` (one per required standard), the exact model from
 :mod:`geo.siting.circles`.
 """
 
@@ -17,7 +17,7 @@ from geo.crs import to_wgs84
 from geo.siting.circles import CircleSiting, complete_circles
 from layers.city import City
 from scenarios.completeness import CircleCompleteness, completeness, evaluate_circles
-from scenarios.siting import _matrices, build_candidates
+from scenarios.siting_candidates import build_candidates, candidate_distances
 from scenarios.standards import catalogue
 
 __all__ = ["CircleSitingResult", "site_circles"]
@@ -67,7 +67,7 @@ def site_circles(city: City, circle_id: str, p: int, candidates: gpd.GeoDataFram
     for sid in comp.circle.standards:
         std = stds[sid]
         c = build_candidates(city, std, candidates, spacing_m)
-        mat, _ = _matrices(city, std, c, np.zeros(0, dtype=np.int64), progress)
+        mat, _ = candidate_distances(city, std, c, np.zeros(0, dtype=np.int64), progress)
         cover.append(mat.astype(bool))
         cands.append(c)
     sol = complete_circles(cover, comp.met, comp.population, p)

@@ -21,9 +21,9 @@ from scenarios.evaluate import CoverageResult, Progress
 from scenarios.ratio_standards import RatioReport
 from scenarios.service_area_layer import standard_service_areas
 
-if TYPE_CHECKING:  # scenarios.siting imports this module: the type is for annotations only
+if TYPE_CHECKING:  # scenarios.siting_result imports this module: the type is for annotations only
     from scenarios.diagnostics import CityDiagnostics, DetourReport
-    from scenarios.siting import CitySiting
+    from scenarios.siting_result import CitySiting
 
 __all__ = [
     "OUTPUT_FORMATS",
