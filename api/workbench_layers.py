@@ -25,11 +25,12 @@ from api.security import require_read
 from api.state import wgs84_frame
 from api.workbench_common import NameP, ViewCache, etag_headers, live_scenario, view_cache
 from geo.clusters import uncovered_clusters
-from geo.unit_ratios import assign_to_units
+from geo.unit_ratios import CapacityError, assign_to_units
 from layers.city import City
 from scenarios.evaluate import CoverageResult
 from scenarios.model import Scenario
-from scenarios.ratio_standards import RatioReport, run_ratios
+from scenarios.ratio_standards import RatioReport, ratio_rules, run_ratios
+from scenarios.standards import StandardError
 
 __all__ = ["router", "unit_positions", "units_covered"]
 
@@ -42,27 +43,48 @@ TOP_GAPS = 10
 # ------------------------------------------------------------------ ratio rules per unit
 
 
-def _ratios(views: ViewCache, scenario: Scenario, city: City) -> RatioReport:
-    # ratio rules only: the E2SFCA standards are a tile mode of their own (seconds on a large city)
-    return views.get(("ratios", scenario.name, scenario.version), lambda: run_ratios(city, None, []))
+def _ratios(views: ViewCache, scenario: Scenario, city: City) -> list[tuple[str, RatioReport | str]]:
+    """Per ratio rule the city has units for, its report, or why it cannot be checked.
+
+    Rule by rule: a facility added without the capacity one rule counts
+    (a clinic without doctors) stops that rule only, with the library's message.
+    """
+    def make():
+        out = []
+        for rid, rule in ratio_rules().items():
+            if rule.level not in city.units:
+                continue
+            try:  # ratio rules only: the E2SFCA standards are a tile mode of their own (seconds on a large city)
+                out.append((rid, run_ratios(city, [rid], [])))
+            except (CapacityError, StandardError) as exc:
+                out.append((rid, str(exc)))
+        return out
+
+    return views.get(("ratios", scenario.name, scenario.version), make)
 
 
 @router.get("/scenarios/{name}/ratios", name="scenario_ratios", summary="Ratio rules per unit, on a scenario's facilities",
             description="Every ratio rule the city has units for, checked on the scenario's facilities at its latest "
             "version: per unit its status (pass / fail / no demand), shortfall and message, and the units' level. "
-            "The same numbers as `POST /ratios` on a city with those facilities. `ETag` is the version.",
+            "The same numbers as `POST /ratios` on a city with those facilities. A rule that cannot be checked (a "
+            "facility added without the capacity it counts) has `error` and no units. `ETag` is the version.",
             dependencies=[Depends(require_read)])
 def scenario_ratios(response: Response, name: str = NameP, service: ScenarioService = Depends(scenario_service),
                     views: ViewCache = Depends(view_cache)) -> dict[str, Any]:
     with service.name_lock(name):
         scenario, live = live_scenario(service, name)
         city = views.city(scenario, live)
-    report = _ratios(views, scenario, city)
     rules = []
-    for rid, r in report.rules.items():
+    for rid, report in _ratios(views, scenario, city):
+        rule = ratio_rules()[rid]
+        doc: dict[str, Any] = {"id": rid, "en": rule.title_en, "zh": rule.title_zh, "level": rule.level}
+        if isinstance(report, str):
+            rules.append({**doc, "error": report, "units": {}})
+            continue
+        r = report.rules[rid]
         table = r.table
         rules.append({
-            "id": rid, "en": r.rule.title_en, "zh": r.rule.title_zh, "level": r.rule.level,
+            **doc, "error": None,
             "units_pass": int(r.totals.get("units_pass", 0)), "units_fail": int(r.totals.get("units_fail", 0)),
             "units": {str(u): {"status": st, "shortfall": int(sf), "message": msg}
                       for u, st, sf, msg in zip(table["unit_id"], table["status"], table["shortfall"], table["message"])},

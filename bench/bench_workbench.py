@@ -1,6 +1,6 @@
 """The workbench page in a real browser: first load, click-to-repaint, and tile time.
 
-    PYTHONPATH=. python bench/bench_workbench.py [--clicks 10] [--cells 750000]
+    PYTHONPATH=. python bench/bench_workbench.py [--clicks 10] [--cells 750000] [--big]
 
 Demo city, served by uvicorn on localhost, headless Chromium (Debian's
 chromium + chromedriver):
@@ -8,9 +8,14 @@ chromium + chromedriver):
 - first load: navigation start until the page is ready (city, base layer,
   scenario, facilities and numbers in) and every cell tile in view is drawn;
 - click-to-repaint: from a click on the map that adds a facility to the new
-  numbers shown and every cell tile in view redrawn (the page's own timer,
+  numbers shown and the cell tiles in view redrawn (the page's own timer,
   ``lcBench.edits``, started in the click handler); the edit's API round trip
-  is printed apart;
+  is printed apart. Timed twice in one run: the page's way (only the tiles
+  whose colours changed are fetched again, ``/tiles/.../changed``) and the
+  earlier way (every tile in view fetched again, ``lcBench.fullRepaint``);
+- ``--big``: the same first load and clicks on the Guangzhou-sized generated
+  city (``bench_cover_large.big_city(1.0, 2000)``, cached under
+  ~/.cache/lifecircle);
 - tiles over HTTP on the demo (a fresh tile, the same tile again from the cache).
 
 Tile time at the Guangzhou size: :class:`maps.tiles.CellTiler` on a regular
@@ -27,7 +32,10 @@ import argparse
 import math
 import os
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -42,40 +50,77 @@ def _ms(values: list[float]) -> str:
     return f"median {statistics.median(values):.0f} ms, max {max(values):.0f} ms (n={len(values)})"
 
 
-def bench_browser(clicks: int) -> None:
-    with served(make_app()) as port, chromium() as driver:
+def _clicks(driver, clicks: int, seed: int) -> list[dict]:
+    """Click ``clicks`` random points of the map (each adds a facility); the page's timings of the edits."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    el = driver.find_element("id", "map")
+    rng = np.random.default_rng(seed)
+    start = len(driver.execute_script("return window.lcBench.edits"))
+    for _ in range(clicks):
+        dx, dy = (int(v) for v in rng.integers(-250, 250, 2))
+        ActionChains(driver).move_to_element_with_offset(el, dx, dy).click().perform()
+        time.sleep(0.05)
+        wait_for(driver, "!window.lcWorkbench.busy", timeout=120)  # a click on a marker selects it: not timed
+        time.sleep(0.3)
+    return driver.execute_script("return window.lcBench.edits")[start:]
+
+
+def bench_page(app, label: str, clicks: int) -> str:
+    """First load and click-to-repaint (changed tiles only, then every tile) of ``app`` in Chromium; the base URL."""
+    with served(app) as port, chromium() as driver:
         base = f"http://127.0.0.1:{port}"
         open_workbench(driver, base, "bench-warm", KEY)  # server caches (city, base layer) warm, as in use
         loads = []
         for i in range(3):
             driver.get(f"{base}/app/?scenario=bench-warm")
-            wait_for(driver, "document.body.dataset.ready")
+            wait_for(driver, "document.body.dataset.ready", timeout=300)
             wait_for(driver, "document.querySelectorAll('.leaflet-tile-loaded').length > 0 && "
-                             "document.querySelectorAll('.leaflet-tile:not(.leaflet-tile-loaded)').length == 0")
+                             "document.querySelectorAll('.leaflet-tile:not(.leaflet-tile-loaded)').length == 0", timeout=300)
             loads.append(driver.execute_script("return performance.now()"))
-        print(f"first load of /app (demo, warm server, browser cache as after one visit): {_ms(loads)}")
+        print(f"first load of /app ({label}, warm server, browser cache as after one visit): {_ms(loads)}")
         open_workbench(driver, base, "bench-click", KEY)
-        from selenium.webdriver.common.action_chains import ActionChains
-
-        el = driver.find_element("id", "map")
-        rng = np.random.default_rng(1)
-        for i in range(clicks):
-            dx, dy = (int(v) for v in rng.integers(-250, 250, 2))
-            ActionChains(driver).move_to_element_with_offset(el, dx, dy).click().perform()
-            time.sleep(0.05)
-            wait_for(driver, "!window.lcWorkbench.busy")  # a click on a marker selects it: not timed
-            time.sleep(0.3)
-        edits = driver.execute_script("return window.lcBench.edits")
-        print(f"click-to-repaint (add, demo): {_ms([e['total_ms'] for e in edits])}; edit API round trip "
-              f"{_ms([e['api_ms'] for e in edits])}")
-        client = httpx.Client(base_url=base, headers=HEADERS)
+        in_view = driver.execute_script("return document.querySelectorAll('.leaflet-tile-loaded').length")
+        changed = _clicks(driver, clicks, 1)
+        driver.execute_script("window.lcBench.fullRepaint = true")
+        full = _clicks(driver, clicks, 2)
+        driver.execute_script("window.lcBench.fullRepaint = false")
+        print(f"click-to-repaint (add, {label}), changed tiles only: {_ms([e['total_ms'] for e in changed])}; "
+              f"tiles fetched again per edit: median {statistics.median([e.get('tiles') or 0 for e in changed]):.0f} of {in_view} in view")
+        print(f"click-to-repaint (add, {label}), every tile in view: {_ms([e['total_ms'] for e in full])}")
+        print(f"  edit API round trip: {_ms([e['api_ms'] for e in changed + full])}")
+        client = httpx.Client(base_url=base, headers=HEADERS, timeout=300)
+        scen = "bench-click"
+        x0, y0 = driver.execute_script(
+            "const m = window.lcWorkbench.map, c = m.getCenter(), z = 15, p = m.project(c, z).divideBy(256).floor(); return [p.x, p.y]")
         fresh, cached = [], []
-        for x in range(26980, 26990):
+        for x in range(x0 - 5, x0 + 5):
             for dst in (fresh, cached):
                 t0 = time.perf_counter()
-                assert client.get(f"/workbench/scenarios/bench-click/tiles/clinic-walk/15/{x}/14620.png").status_code == 200
+                assert client.get(f"/workbench/scenarios/{scen}/tiles/clinic-walk/15/{x}/{y0}.png").status_code == 200
                 dst.append((time.perf_counter() - t0) * 1000)
-        print(f"demo tile over HTTP: fresh {_ms(fresh)}, cached {_ms(cached)}")
+        print(f"{label} tile over HTTP (z15, live scenario): fresh {_ms(fresh)}, cached {_ms(cached)}")
+        return base
+
+
+def bench_browser(clicks: int) -> None:
+    bench_page(make_app(), "demo", clicks)
+
+
+def bench_big_city(clicks: int) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_cover_large import big_city
+
+    from api.app import create_app
+    from api.config import ApiConfig
+
+    t0 = time.perf_counter()
+    city, _ = big_city(1.0, 2000)
+    print(f"Guangzhou-sized city: {len(city.cells):,} cells, {len(city.network.u):,} edges, loaded in {time.perf_counter() - t0:.0f} s")
+    t0 = time.perf_counter()
+    app = create_app(ApiConfig(api_keys=[KEY], data_dir=tempfile.mkdtemp(prefix="lifecircle-bench-")), city=city)
+    print(f"  server state built in {time.perf_counter() - t0:.0f} s")
+    bench_page(app, "Guangzhou-sized", clicks)
 
 
 def bench_city_tiles(n_cells: int) -> None:
@@ -112,10 +157,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clicks", type=int, default=10)
     ap.add_argument("--cells", type=int, default=750_000)
+    ap.add_argument("--big", action="store_true", help="also the page on the Guangzhou-sized city (minutes)")
     args = ap.parse_args()
     print(f"load average before: {open('/proc/loadavg').read().strip()} ({os.cpu_count()} cores)")
     bench_browser(args.clicks)
     bench_city_tiles(args.cells)
+    if args.big:
+        print(f"load average: {open('/proc/loadavg').read().strip()}")
+        bench_big_city(args.clicks)
     print(f"load average after: {open('/proc/loadavg').read().strip()}")
 
 

@@ -140,6 +140,11 @@ def test_ratio_rules_per_unit_equal_the_ratio_api_then_follow_an_edit(client):
     after = next(r for r in client.get("/workbench/scenarios/rat/ratios").json()["rules"] if r["id"] == "elderly-beds-zhuhai")
     assert {u: v["status"] for u, v in after["units"].items()} == dict(zip(expected["unit_id"].astype(str), expected["status"]))
     assert after["units"][failing]["status"] == "pass"
+    # a clinic without doctors stops the rule counting doctors only, with the library's message
+    _add_clinic_at_gap(client, "rat", version=2)
+    rules = {r["id"]: r for r in client.get("/workbench/scenarios/rat/ratios").json()["rules"]}
+    assert "WB-T1" in rules["gp-per-10k"]["error"] and "doctors" in rules["gp-per-10k"]["error"]
+    assert rules["gp-per-10k"]["units"] == {} and rules["elderly-beds-zhuhai"]["error"] is None
 
 
 # ------------------------------------------------------------------ gaps

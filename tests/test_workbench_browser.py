@@ -201,3 +201,83 @@ def test_suggested_site_is_accepted_into_the_scenario(base, driver):
     assert [(e["op"], e["kind"]) for e in edits] == [("add", site["properties"]["kind"])]
     assert [edits[0]["lon"], edits[0]["lat"]] == pytest.approx(site["geometry"]["coordinates"], abs=1e-6)
     assert driver.execute_script("return document.querySelectorAll('#proposals li').length") == 0
+
+
+# ------------------------------------------------------------------ layers, compare, report (the rest of issue 16)
+
+
+def test_unit_layer_shows_each_units_ratio_status_from_the_api(base, driver):
+    open_workbench(driver, base, "wb-units", KEY)
+    rule = "elderly-beds-zhuhai"
+    wait_for(driver, f"Array.from(document.getElementById('unitrule').options).some(o => o.value == '{rule}')")
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("id", "unitrule")).select_by_value(rule)
+    wait_for(driver, "document.querySelectorAll('path.lc-unit.lc-pass, path.lc-unit.lc-fail').length > 0")
+    shown = driver.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('path.lc-unit'))"
+        ".filter(p => p.dataset.status).map(p => [p.dataset.unit, [p.dataset.status, p.getAttribute('class')]]))"
+    )
+    # the ratio API's own per-unit answer on the city (no edit yet)
+    level = next(r["level"] for r in _api(base, "/workbench/scenarios/wb-units/ratios").json()["rules"] if r["id"] == rule)
+    units = _api(base, f"/ratios/units/{level}").json()["features"]
+    expected = {f["properties"]["unit_id"]: f["properties"][rule.replace("-", "_") + "_status"] for f in units}
+    assert {u: st for u, (st, _) in shown.items()} == expected
+    assert {"pass", "fail"} <= set(expected.values())
+    for unit, (status, classes) in shown.items():
+        assert f"lc-{status.replace(' ', '-')}" in classes.split(), unit
+
+
+def test_compare_view_shows_per_unit_deltas_equal_to_the_api(base, driver):
+    open_workbench(driver, base, "wb-units-cmp", KEY)
+    driver.execute_script("document.getElementById('kind').value = 'health_station'; document.getElementById('standard').value = 'clinic-walk'")
+    _click_lonlat(driver, *_uncovered_clinic_spot())
+    wait_for(driver, "window.lcWorkbench.version == 2 && !window.lcWorkbench.busy")
+    driver.find_element("id", "comparego").click()
+    wait_for(driver, "document.querySelectorAll('#unitdeltas tbody tr').length > 0")
+    shown = driver.execute_script(
+        "return Object.fromEntries(Array.from(document.querySelectorAll('#unitdeltas tbody tr'))"
+        ".map(tr => [tr.dataset.unit, Number(tr.querySelector('.delta').dataset.value)]))"
+    )
+    level = driver.execute_script("return document.getElementById('level').value")
+    api = _api(base, f"/workbench/compare/units?a=wb-units-cmp&level={level}").json()["units"]
+    assert shown == {u["unit_id"]: u["covered_change"] for u in api if u["standard"] == "clinic-walk"}
+    assert any(v > 0 for v in shown.values())
+    # the swipe view lays the other side's tiles (the city's own facilities here) in a clipped pane
+    driver.find_element("id", "swipe").click()
+    wait_for(driver, "document.querySelectorAll('.leaflet-swipe-pane img.leaflet-tile-loaded').length > 0")
+    assert driver.execute_script("return window.lcWorkbench.swipe.of") == "base"
+    assert driver.execute_script("return window.lcWorkbench.map.getPane('swipe').style.clip").startswith("rect(")
+    driver.find_element("id", "swipe").click()
+
+
+def test_export_button_downloads_the_views_png_and_pdf(base, driver):
+    open_workbench(driver, base, "wb-export", KEY)
+    driver.get_log("browser")  # earlier tests' entries (a 412 is what the conflict test wants)
+    for fmt, media in (("png", "image/png"), ("pdf", "application/pdf")):
+        driver.execute_script("window.lcWorkbench.lastExport = null")
+        driver.find_element("id", f"export{fmt}").click()
+        done = wait_for(driver, "window.lcWorkbench.lastExport", timeout=120)
+        assert done["status"] == 200 and done["type"] == media and done["size"] > 1000, done
+    asked = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name).filter(u => u.includes('/export.'))")
+    assert any("standard=" in u and "bbox=" in u for u in asked), asked
+    assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
+
+
+def test_e2sfca_mode_draws_accessibility_tiles(base, driver):
+    open_workbench(driver, base, "wb-access", KEY)
+    driver.get_log("browser")
+    driver.execute_script("const m = document.getElementById('mode'); m.value = 'access'; m.dispatchEvent(new Event('change'))")
+    wait_for(driver, "!document.getElementById('accessbox').hidden")
+    access = driver.execute_script("return document.getElementById('access').value")
+    assert access in {a["id"] for a in _api(base, "/workbench/city").json()["access"]}
+    wait_for(driver, "performance.getEntriesByType('resource').some(e => e.name.includes('mode=access'))"
+                     " && document.querySelectorAll('.leaflet-tile-loaded').length > 0"
+                     " && document.querySelectorAll('.leaflet-tile:not(.leaflet-tile-loaded)').length == 0")
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name).filter(u => u.includes('mode=access'))")
+    assert all(f"/tiles/{access}/" in u for u in urls)
+    r = httpx.get(urls[0], headers=HEADERS)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    legend = driver.find_element("id", "legend").text
+    assert "under-served" in legend and "out of reach" in legend
+    assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []

@@ -51,7 +51,7 @@ export async function drawRatios() {
       layer.unbindTooltip();
     }
     if (el) {
-      el.setAttribute("class", `${statusClass(status)} leaflet-interactive`);
+      el.setAttribute("class", statusClass(status)); // not interactive: a click on a unit adds a facility
       el.dataset.unit = p.unit_id;
       el.dataset.level = p.level;
       el.dataset.status = status || "";
@@ -64,6 +64,7 @@ function legendRatios(rule) {
   const box = $("unitlegend");
   box.replaceChildren();
   if (!rule) return;
+  if (rule.error) { box.textContent = rule.error; box.className = "hint"; return; } // e.g. a clinic added without doctors
   for (const st of ["pass", "fail", "no demand"]) {
     const d = document.createElement("div");
     d.innerHTML = `<span class="swatch" style="background:${STATUS_COLOURS[st]}"></span>`;
