@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from geo.errors import LifecircleError
 from geo.network import WalkNetwork
 
 __all__ = [
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class TileError(ValueError):
+class TileError(LifecircleError):
     """A tiling that cannot be made (no cells, a tile count below one, a network not metric)."""
 
 
