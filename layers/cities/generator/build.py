@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import geopandas as gpd
@@ -150,7 +151,7 @@ def generate_city(
 
     say("assembling city", 0.9)
     network = plan.network
-    network = type(network)(**{**network.__dict__, "crs": crs})
+    network = dataclasses.replace(network, crs=crs)
     blocks = gpd.GeoDataFrame(
         {
             "land_use": np.array(LAND_USES, dtype=object)[layout.land_use],
