@@ -327,8 +327,8 @@ def site(
     excluded = _positions(options.excluded, index, "candidate", "excluded", hint)
 
     check_cancel(cancel, "candidate sites")
-    mat, ex = candidate_distances(city, standard, cands, existing,
-                        _bounded(_report(progress, "distances"), deadline, cancel, time_limit_s))
+    distances_progress = _bounded(_report(progress, "distances"), deadline, cancel, time_limit_s)
+    mat, ex = candidate_distances(city, standard, cands, existing, distances_progress)
     weights = city.cells[standard.weight].to_numpy(dtype=np.float64)
     cap = ex_cap = None
     if problem == "capacitated":

@@ -119,7 +119,7 @@ def _run(state: AppState, req: SitingRequest, progress: Progress) -> bytes:
         state.city, req.standard, req.problem, p=req.p, target_share=req.target_share,
         candidates=_candidates(state, req), spacing_m=req.spacing_m, overrides=overrides,
         options=PlannerChoices(required=req.required, excluded=req.excluded, remove=req.remove,
-                              relocate=req.relocate, min_spacing_m=req.min_spacing_m),
+                               relocate=req.relocate, min_spacing_m=req.min_spacing_m),
         solver=req.solver, time_limit_s=req.time_limit_s, capacity=req.capacity,
         existing_capacity=req.existing_capacity, progress=progress,
     )
