@@ -195,7 +195,7 @@ def _colouring(service: ScenarioService, views: ViewCache, tiles: TileService, n
     if of == "base":
         live = views.base(scenario)
     _check_standard(name, standard, [s.id for s in live.standards], "standard")
-    key = ("base", scenario.name, standard) if of == "base" else ("scenario", name, scenario.version, standard)
+    key = (*views.base_key(scenario), standard) if of == "base" else ("scenario", name, scenario.version, standard)
     colours = tiles.colours(key, mode, lambda: live.standard_result(standard))  # the version: a later edit never reuses them
     return key, lambda: colours
 

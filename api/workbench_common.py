@@ -82,12 +82,15 @@ class ViewCache:
         """The city with the scenario's current facilities (its version's)."""
         return self.get(("city", scenario.name, scenario.version), lambda: self.state.city.with_facilities(live.facilities()))
 
+    @staticmethod
+    def base_key(scenario: Scenario) -> tuple[str, str]:
+        """Names the baseline of ``scenario``: its standards and overrides (not its name, edits or version)."""
+        content = scenario.content()
+        return ("base", json.dumps([content.get(k) for k in ("standards", "overrides")], sort_keys=True))
+
     def base(self, scenario: Scenario) -> LiveScenario:
         """The city's own facilities under the scenario's standards, as a live state ("current facilities")."""
-        base = base_of(scenario)
-        content = base.content()
-        key = ("base", json.dumps([content.get(k) for k in ("standards", "overrides")], sort_keys=True))
-        return self.get(key, lambda: LiveScenario.from_scenario(base, self.state.city))
+        return self.get(self.base_key(scenario), lambda: LiveScenario.from_scenario(base_of(scenario), self.state.city))
 
 
 view_cache = app_singleton("lifecircle_workbench_views", ViewCache)
