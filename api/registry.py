@@ -67,6 +67,19 @@ class LruRegistry(Generic[K, V]):
             self._items.move_to_end(key)
             return entry[0]
 
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The value under ``key`` (now the most recently used), or ``make()``'s, kept under ``key``.
+
+        ``make`` runs outside the lock, so that a slow one holds up no other
+        key: two callers missing the same key may both make it (the last one
+        put is kept). ``make`` must not return ``None`` (read as "not kept").
+        """
+        value = self.get(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
+        return value
+
     def find(self, predicate: Callable[[V], bool]) -> V | None:
         """The first value ``predicate`` accepts (its idle time restarts; its place in the LRU order stays), or ``None``."""
         with self._lock:

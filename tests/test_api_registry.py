@@ -57,3 +57,20 @@ def test_without_ttl_nothing_expires():
     reg.put("a", 1)
     reg.purge(time.time() + 1e9)
     assert reg.get("a") == 1
+
+
+def test_get_or_make_makes_once_and_keeps_the_bound():
+    made = []
+
+    def make(key):
+        made.append(key)
+        return key.upper()
+
+    reg: LruRegistry[str, str] = LruRegistry(2)
+    assert reg.get_or_make("a", lambda: make("a")) == "A"
+    assert reg.get_or_make("a", lambda: make("a")) == "A"  # kept: not made again
+    assert reg.get_or_make("b", lambda: make("b")) == "B"
+    assert reg.get_or_make("a", lambda: make("a")) == "A"  # "b" is now the least recently used
+    assert reg.get_or_make("c", lambda: make("c")) == "C"
+    assert made == ["a", "b", "c"]
+    assert reg.values() == ["A", "C"]
