@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import ogc, routes, routes_workbench, tiles
+from api import ogc, routes, routes_workbench
 from api.config import ApiConfig, load_config
 from api.docs import install_docs
 from api.gate import GateMiddleware
@@ -46,7 +46,7 @@ ROUTERS: list[APIRouter] = [
     routes.ratios.router,
     routes.jobs.router,
     routes.catalogue.router,
-    tiles.router,
+    routes.tiles.router,
     routes_workbench.router,
 ]
 """Routers mounted by :func:`create_app`, in this order."""

@@ -36,7 +36,7 @@ from api.problems import ERROR_RESPONSES, ApiProblem
 from api.scenario_service import ScenarioService, scenario_service
 from api.security import get_state, require_read
 from api.state import AppState
-from api.tiles import ModeQ, TileService, X, Y, Z, check_tile, tile_response, tile_service
+from api.tile_service import ModeQ, TileService, X, Y, Z, check_tile, tile_response, tile_service
 from api.workbench_common import NameP, ViewCache, etag_headers, live_scenario, view_cache
 from geo.crs import to_wgs84
 from layers.kinds import CAPACITY_FIELDS, active_kinds

@@ -7,6 +7,6 @@ service in :mod:`api.scenario_service`, shared schemas in :mod:`api.schemas`).
 A resource's own request and response schemas sit beside its routes.
 """
 
-from api.routes import catalogue, coverage, jobs, layers, meta, ratios, reach, scenarios, service_areas, siting
+from api.routes import catalogue, coverage, jobs, layers, meta, ratios, reach, scenarios, service_areas, siting, tiles
 
-__all__ = ["catalogue", "coverage", "jobs", "layers", "meta", "ratios", "reach", "scenarios", "service_areas", "siting"]
+__all__ = ["catalogue", "coverage", "jobs", "layers", "meta", "ratios", "reach", "scenarios", "service_areas", "siting", "tiles"]

@@ -1,36 +1,35 @@
-"""XYZ PNG tiles of a coverage run's cells: ``/coverage/{run}/tiles/{standard}/{z}/{x}/{y}.png``.
+"""Rendering and keeping XYZ PNG tiles of cells, for the run tiles (:mod:`api.routes.tiles`) and the workbench's.
 
-Standard Web Mercator tiles (256 px, y down), usable by QGIS ("XYZ Tiles"
-connection), the portal and the workbench. Cells are coloured by the
-standard's result: covered / not covered (``mode=covered``) or walk-time
-bands (``mode=bands``), with the colours of the HTML maps. Tiles are cached
-per run (a run's results never change); the cell index of a city is built once.
+Standard Web Mercator tiles (256 px, y down). Cells are coloured by a
+result: covered / not covered (``mode=covered``), walk-time bands
+(``mode=bands``) or E2SFCA accessibility (``mode=access``), with the colours
+of the HTML maps. Colourings and tiles are kept under a key naming the
+result's content (a run's results never change; a scenario's are named by
+version); the cell index of a city is built once. The tile path parameters
+and responses the tile routes share are here too.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Path, Query, Response
 
-from api.problems import ERROR_RESPONSES, ApiProblem
-from api.security import app_singleton, get_state, require_read
+from api.problems import ApiProblem
+from api.registry import LruRegistry
+from api.security import app_singleton
 from api.state import AppState
 from maps.tiles import CellTiler, tile_colours
 from scenarios.evaluate import StandardResult
 from scenarios.ratio_standards import AccessResult
 
-__all__ = ["TileService", "router", "tile_response", "tile_service"]
+__all__ = ["MAX_ZOOM", "ModeQ", "TileService", "X", "Y", "Z", "check_tile", "tile_response", "tile_service"]
 
 TILES_KEPT = 4096  # rendered tiles kept in memory (about 2-20 kB each)
 CLASSES_KEPT = 16  # per-cell colour classes kept (8 bytes a cell each)
 MAX_ZOOM = 22
-
-router = APIRouter(prefix="/coverage", tags=["Coverage"], responses=ERROR_RESPONSES)
 
 ModeQ = Query("covered", description="covered: covered / not covered; bands: the standard's walk-time bands.")
 Z = Path(ge=0, le=MAX_ZOOM, description="Zoom level.")
@@ -46,8 +45,8 @@ class TileService:
         self.state = state
         self._lock = threading.Lock()
         self._tilers: dict[int, tuple[object, CellTiler]] = {}
-        self._tiles: OrderedDict[tuple, bytes] = OrderedDict()
-        self._classes: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._tiles: LruRegistry[tuple, bytes] = LruRegistry(TILES_KEPT)
+        self._classes: LruRegistry[tuple, tuple[np.ndarray, np.ndarray]] = LruRegistry(CLASSES_KEPT)
 
     def tiler(self, city) -> CellTiler:
         """The cell index of ``city`` (built on first use, kept while the city lives)."""
@@ -64,11 +63,7 @@ class TileService:
 
     def cached(self, key: tuple, mode: str, z: int, x: int, y: int) -> bytes | None:
         """The PNG of a tile rendered before, or ``None``."""
-        with self._lock:
-            png = self._tiles.get((*key, mode, z, x, y))
-            if png is not None:
-                self._tiles.move_to_end((*key, mode, z, x, y))
-            return png
+        return self._tiles.get((*key, mode, z, x, y))
 
     def colours(self, key: tuple, mode: str, result: Callable[[], StandardResult | AccessResult]) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell class and class colours of a result (``result`` is called only when not cached).
@@ -81,15 +76,7 @@ class TileService:
         result : callable
             Gives the :class:`StandardResult` (an :class:`AccessResult` for ``access``).
         """
-        with self._lock:
-            kept = self._classes.get((*key, mode))
-        if kept is None:
-            kept = tile_colours(result(), mode)
-            with self._lock:
-                self._classes[(*key, mode)] = kept
-                while len(self._classes) > CLASSES_KEPT:
-                    self._classes.popitem(last=False)
-        return kept
+        return self._classes.get_or_make((*key, mode), lambda: tile_colours(result(), mode))
 
     def changed_tiles(self, city, old: tuple, new: tuple, mode: str, z: int) -> np.ndarray | None:
         """``(k, 2)`` ``(x, y)`` of the zoom-``z`` tiles whose colours differ between two kept colourings.
@@ -98,8 +85,7 @@ class TileService:
         versions (same classes, same colours); ``None`` when either is no
         longer kept (the caller then redraws every tile).
         """
-        with self._lock:
-            before, after = self._classes.get((*old, mode)), self._classes.get((*new, mode))
+        before, after = self._classes.get((*old, mode)), self._classes.get((*new, mode))
         if before is None or after is None or len(before[0]) != len(after[0]):
             return None
         return self.tiler(city).tiles_of(np.flatnonzero(before[0] != after[0]), z)
@@ -107,10 +93,7 @@ class TileService:
     def render(self, key: tuple, city, colours: tuple[np.ndarray, np.ndarray], mode: str, z: int, x: int, y: int) -> bytes:
         """Render tile ``z/x/y`` of ``city``'s cells in ``colours`` and keep it under ``key``."""
         png = self.tiler(city).render(z, x, y, *colours)
-        with self._lock:
-            self._tiles[(*key, mode, z, x, y)] = png
-            while len(self._tiles) > TILES_KEPT:
-                self._tiles.popitem(last=False)
+        self._tiles.put((*key, mode, z, x, y), png)
         return png
 
 
@@ -129,40 +112,3 @@ def check_tile(z: int, x: int, y: int) -> None:
 def tile_response(png: bytes, cache: str) -> Response:
     """A PNG response with ``Cache-Control`` (``immutable`` for content that never changes)."""
     return Response(png, media_type="image/png", headers={"Cache-Control": cache})
-
-
-@router.get(
-    "/{run_id}/tiles/{standard}/{z}/{x}/{y}.png",
-    name="run_tile",
-    summary="Cells as map tiles (XYZ PNG)",
-    description="A 256 px Web Mercator tile of the run's cells coloured by `standard`: covered (green) / not covered "
-    "(red), or the walk-time bands with `mode=bands`. Add to QGIS as an XYZ Tiles connection with "
-    "`.../tiles/clinic-walk/{z}/{x}/{y}.png`. Transparent where there are no cells.",
-    response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "The tile"}},
-    dependencies=[Depends(require_read)],
-)
-def run_tile(
-    run_id: str = Path(max_length=64, description="Run id as returned by POST /coverage."),
-    standard: str = Path(max_length=64, description="A standard of the run."),
-    z: int = Z,
-    x: int = X,
-    y: int = Y,
-    mode: Literal["covered", "bands"] = ModeQ,
-    state: AppState = Depends(get_state),
-    tiles: TileService = Depends(tile_service),
-) -> Response:
-    check_tile(z, x, y)
-    run = state.runs.get(run_id)
-    if run is None:
-        raise ApiProblem(404, f"no coverage run with id '{run_id}' (it may have expired)")
-    result = run.result.results.get(standard)
-    if result is None:
-        raise ApiProblem(404, f"run '{run_id}' has no standard '{standard}'; it has: {', '.join(run.result.results)}",
-                         errors=[{"field": "path.standard", "message": "not in this run"}])
-    key = ("run", run_id, standard)
-    png = tiles.cached(key, mode, z, x, y)
-    if png is None:
-        png = tiles.render(key, run.result.city, tiles.colours(key, mode, lambda: result), mode, z, x, y)
-    return tile_response(png, "public, max-age=86400, immutable")
-
