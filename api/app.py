@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import ogc, routes, routes_workbench
+from api import routes, routes_workbench
 from api.config import ApiConfig, load_config
 from api.docs import install_docs
 from api.gate import GateMiddleware
@@ -36,7 +36,7 @@ log = logging.getLogger("lifecircle.api")
 
 ROUTERS: list[APIRouter] = [
     routes.meta.router,
-    ogc.router,
+    routes.ogc.router,
     routes.reach.router,
     routes.layers.router,
     routes.coverage.router,

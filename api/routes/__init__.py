@@ -7,6 +7,19 @@ service in :mod:`api.scenario_service`, shared schemas in :mod:`api.schemas`).
 A resource's own request and response schemas sit beside its routes.
 """
 
-from api.routes import catalogue, coverage, jobs, layers, meta, ratios, reach, scenarios, service_areas, siting, tiles
+from api.routes import (
+    catalogue,
+    coverage,
+    jobs,
+    layers,
+    meta,
+    ogc,
+    ratios,
+    reach,
+    scenarios,
+    service_areas,
+    siting,
+    tiles,
+)
 
-__all__ = ["catalogue", "coverage", "jobs", "layers", "meta", "ratios", "reach", "scenarios", "service_areas", "siting", "tiles"]
+__all__ = ["catalogue", "coverage", "jobs", "layers", "meta", "ogc", "ratios", "reach", "scenarios", "service_areas", "siting", "tiles"]

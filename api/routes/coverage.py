@@ -20,9 +20,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.budget import check_budget, coverage_estimate
+from api.geojson_pages import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job, start_or_run
 from api.jobs import Progress
-from api.ogc import GEOJSON, BboxQ, GeoJSONResponse, LimitQ, OffsetQ, items_page
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.schemas.common import Link, Overrides
 from api.security import get_state, owner_of, require_read, require_write

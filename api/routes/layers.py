@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, Upl
 from geojson_pydantic import FeatureCollection
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.ogc import GeoJSONResponse, extent_wgs84, feature_collection, layer_id_column
+from api.geojson_pages import GeoJSONResponse, extent_wgs84, feature_collection, layer_id_column
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.schemas.common import Link
 from api.security import get_state, owner_of, require_read, require_write

@@ -24,9 +24,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 
-from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job
-from api.jobs import Progress
-from api.ogc import (
+from api.geojson_pages import (
     GEOJSON,
     BboxQ,
     GeoJSONResponse,
@@ -35,6 +33,8 @@ from api.ogc import (
     feature_collection,
     items_page,
 )
+from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job
+from api.jobs import Progress
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.registry import LruRegistry
 from api.schemas.common import Link

@@ -13,9 +13,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.coords import to_city_xy
+from api.geojson_pages import GEOJSON, GeoJSONResponse, feature_collection
 from api.job_responses import JOB_ACCEPTED, PreferH, start_or_run
 from api.jobs import Progress
-from api.ogc import GEOJSON, GeoJSONResponse, feature_collection
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.reach import OutsideCityError
 from api.schemas.common import LonLat, PointCoords

@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.budget import check_budget, siting_estimate
 from api.coords import to_city_xy
+from api.geojson_pages import feature_collection
 from api.job_responses import JOB_ACCEPTED, submit_job
 from api.jobs import Progress
-from api.ogc import feature_collection
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.schemas.common import LonLat, Overrides, PointCoords
 from api.security import get_state, job_owner, require_read, require_write
