@@ -22,6 +22,7 @@ from geo.crs import WGS84, max_scale_error, metric_crs, project_network
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M
 from layers.city import City
+from layers.crs_text import crs_string
 from layers.errors import LayerError, collect_warnings, warn_layer
 from layers.grid import allocate_population, square_grid
 from layers.network_io import load_network, network_attribution
@@ -186,7 +187,7 @@ def city_from_files(
                     **({"candidates": str(candidates)} if candidates is not None else {}),
                 },
                 "coords": {k: None if v is None else str(v) for k, v in declared.items()},
-                "crs": target.to_string(),
+                "crs": crs_string(target),
                 "counts": {"cells": len(cells), "facilities": len(facilities), "nodes": net.n_nodes, "edges": net.n_edges},
             },
             max_snap_m=max_snap_m,

@@ -41,6 +41,7 @@ import shapely
 from pyproj import CRS
 
 from layers.city import City
+from layers.crs_text import crs_string
 from layers.errors import LayerError
 from layers.network_io import load_network, network_attribution, save_network
 
@@ -167,7 +168,7 @@ def _manifest(city: City, sources: dict[str, Any], files: dict[str, int]) -> dic
         "name": city.name,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "lifecircle_version": lifecircle_version(),
-        "crs": city.crs.to_string(),
+        "crs": crs_string(city.crs),
         "crs_wkt": city.crs.to_wkt(),
         "attribution": city.attribution,
         "generated": city.generated,

@@ -16,8 +16,10 @@ import pandas as pd
 from geo.crs import WGS84
 from geo.errors import LifecircleError
 from layers.atomic import atomic_path, write_atomic
+from layers.crs_text import crs_string
 from scenarios.evaluate import CoverageResult, Progress
 from scenarios.gpkg_layer import write_gpkg_layer
+from scenarios.json_text import dumps_indented
 from scenarios.ratio_standards import RatioReport
 from scenarios.service_area_layer import standard_service_areas
 
@@ -45,6 +47,10 @@ class OutputFormatError(LifecircleError):
 
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+"""Types :func:`jsonable` returns unchanged (exact types: numpy's subclasses are converted)."""
+
+
 def jsonable(value: Any) -> Any:
     """The value as JSON-ready data: numpy scalars become Python ones, NaN/inf become ``None``.
 
@@ -62,6 +68,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
+        if not isinstance(value, np.ndarray) and set(map(type, value)) <= _PLAIN:
+            return list(value)  # e.g. a gap's cell ids (up to 700,000): nothing to convert
         return [jsonable(v) for v in value]
     if isinstance(value, (np.floating, float)):
         v = float(value)
@@ -89,7 +97,7 @@ def summary_document(result: CoverageResult) -> dict:
         "generated": city.generated,
         "population_estimated": city.population_estimated,
         "attribution": city.attribution,
-        "crs": city.crs.to_string(),
+        "crs": crs_string(city.crs),
         "cells": len(city.cells),
         "facilities": len(city.facilities),
         "population": jsonable(city.cells["population"].sum()),
@@ -244,7 +252,7 @@ def write_outputs(
     if ratios is not None:
         doc["ratio_rules"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.rules_frame().to_dict("records")]
         doc["accessibility"] = [{k: jsonable(v) for k, v in row.items()} for row in ratios.access_frame().to_dict("records")]
-    write_atomic(js, json.dumps(doc, ensure_ascii=False, indent=2))
+    write_atomic(js, dumps_indented(doc, indent=2))  # = json.dumps(doc, ensure_ascii=False, indent=2)
     paths.update(csv=csv, json=js)
     if ratios is not None:
         paths.update(write_ratio_tables(ratios, out))
