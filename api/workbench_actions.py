@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.routes.siting import SitingRequest, create_siting
 from api.scenario_service import ScenarioService, scenario_service
+from api.schemas.siting import SitingRequest
 from api.security import require_read, require_write
+from api.siting_jobs import start_siting
 from api.state import AppState
 from api.workbench_common import NameP, ViewCache, live_scenario, view_cache
 from geo.crs import from_wgs84
@@ -55,7 +56,7 @@ def scenario_siting(req: SitingRequest, request: Request, name: str = NameP,
     with service.name_lock(name):
         scenario, live = live_scenario(service, name)
         city = views.city(scenario, live)
-    return create_siting(req, request, _OnCity(service.state, city))  # type: ignore[arg-type]
+    return start_siting(req, request, _OnCity(service.state, city))  # type: ignore[arg-type]
 
 
 def parse_bbox(text: str | None, city: City) -> tuple[float, float, float, float] | None:
