@@ -71,6 +71,11 @@ def polygon_arrays(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if shapely.get_num_interior_rings(geoms).any():
         _, coords, (ring_offsets, geom_offsets) = shapely.to_ragged_array(geoms)
         return coords, ring_offsets, geom_offsets
+    return _shell_arrays(geoms)
+
+
+def _shell_arrays(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`polygon_arrays` of polygons without holes: one ring each."""
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     ring_offsets = np.zeros(geoms.size + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=geoms.size), out=ring_offsets[1:])
@@ -125,7 +130,7 @@ def to_crs(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
     if (frame.crs is None or frame.crs.is_exact_same(crs) or not plain_polygons(geoms)
             or shapely.get_num_interior_rings(geoms).any()):
         return frame.to_crs(crs)
-    coords, ring_offsets, geom_offsets = polygon_arrays(geoms)
+    coords, ring_offsets, geom_offsets = _shell_arrays(geoms)
     projected = project_coords(coords, frame.crs, crs)
     polygons = shapely.from_ragged_array(shapely.GeometryType.POLYGON, projected, (ring_offsets, geom_offsets))
     out = frame.copy()

@@ -38,7 +38,7 @@ def dumps_indented(document: Any, indent: int) -> str:
     str
         Equal to ``json.dumps(document, ensure_ascii=False, indent=indent)``.
     """
-    lists: list[list] = []
+    lists: list[tuple[list, set[type]]] = []
     swapped = _swap(document, lists)
     text = json.dumps(swapped, ensure_ascii=False, indent=indent)
     if not lists:
@@ -52,21 +52,26 @@ def dumps_indented(document: Any, indent: int) -> str:
         line = text[text.rfind("\n", 0, p) + 1 : p]
         pad = " " * (len(line) - len(line.lstrip(" ")))  # the list's own level: its closing bracket's indent
         inner = pad + " " * indent
-        items = (encode_basestring(v) if type(v) is str else int.__repr__(v) for v in lists[i])
+        values, types = lists[i]
+        if types == {str}:
+            items = map(encode_basestring, values)  # each item in C
+        else:
+            items = (encode_basestring(v) if type(v) is str else int.__repr__(v) for v in values)
         parts += [text[end:p], "[\n", inner, (",\n" + inner).join(items), "\n", pad, "]"]
         end = p + len(quoted[i])
     parts.append(text[end:])
     return "".join(parts)
 
 
-def _swap(value: Any, lists: list[list]) -> Any:
-    """``value`` with each long list of str/int replaced by a marker string (the list kept in ``lists``)."""
+def _swap(value: Any, lists: list[tuple[list, set[type]]]) -> Any:
+    """``value`` with each long list of str/int replaced by a marker string (the list and its types kept in ``lists``)."""
     if isinstance(value, dict):
         return {k: _swap(v, lists) for k, v in value.items()}
     if isinstance(value, list):
         # bool is not int here (type, not isinstance): json writes true/false
-        if len(value) >= LONG_LIST and set(map(type, value)) <= {str, int}:
-            lists.append(value)
+        types = set(map(type, value)) if len(value) >= LONG_LIST else None
+        if types is not None and types <= {str, int}:
+            lists.append((value, types))
             return _TOKEN.format(len(lists) - 1)
         return [_swap(v, lists) for v in value]
     return value
