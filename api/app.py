@@ -1,8 +1,10 @@
 """The FastAPI application of the city portal.
 
-Routes live in ``api/routes/`` (one module per resource), ``api/ogc.py``,
-``api/tiles.py`` and ``api/routes_workbench.py``, one :class:`fastapi.APIRouter`
-each, listed in :data:`ROUTERS`. To add a resource: write
+Routes live in ``api/routes/``, one module per resource with one
+:class:`fastapi.APIRouter` each (the workbench's three: ``workbench``,
+``workbench_layers``, ``workbench_actions``), listed in :data:`ROUTERS`; the
+workbench page itself is mounted at ``/app`` by
+:func:`api.routes.workbench.mount_pages`. To add a resource: write
 ``api/routes/<resource>.py`` with ``router = APIRouter(prefix="/<resource>",
 tags=[...], responses=ERROR_RESPONSES)`` and its request/response schemas
 beside the routes (shared ones in :mod:`api.schemas`), take the shared state
@@ -21,7 +23,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import routes, routes_workbench
+from api import routes
 from api.config import ApiConfig, load_config
 from api.docs import install_docs
 from api.gate import GateMiddleware
@@ -47,7 +49,9 @@ ROUTERS: list[APIRouter] = [
     routes.jobs.router,
     routes.catalogue.router,
     routes.tiles.router,
-    routes_workbench.router,
+    routes.workbench_layers.router,
+    routes.workbench_actions.router,
+    routes.workbench.router,
 ]
 """Routers mounted by :func:`create_app`, in this order."""
 
@@ -194,11 +198,11 @@ def create_app(config: ApiConfig | None = None, *, city: City | None = None) -> 
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    routes = [route for router in ROUTERS for route in router.routes]
-    install_docs(app, routes)
-    routes_workbench.mount_pages(app)  # /app: the workbench page and its vendored Leaflet
+    api_routes = [route for router in ROUTERS for route in router.routes]
+    install_docs(app, api_routes)
+    routes.workbench.mount_pages(app)  # /app: the workbench page and its vendored Leaflet
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_upload_bytes + _MULTIPART_SLACK)
-    app.add_middleware(GateMiddleware, app_ref=app, routes=routes)
+    app.add_middleware(GateMiddleware, app_ref=app, routes=api_routes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_origins,

@@ -14,8 +14,9 @@ adds what the page reads:
   bands or E2SFCA accessibility; of the scenario or of the city's own facilities);
 - ``GET /workbench/scenarios/{name}/tiles/{standard}/changed``: the tiles an edit recoloured (the page redraws only those).
 
-Ratio rules per unit, gaps and deltas per unit are in :mod:`api.workbench_layers`; suggestions and exports on a
-scenario's facilities in :mod:`api.workbench_actions`; both are served under this router.
+Ratio rules per unit, gaps and deltas per unit are in :mod:`api.routes.workbench_layers`; suggestions and exports
+on a scenario's facilities in :mod:`api.routes.workbench_actions` (routers of their own under ``/workbench``);
+what the three share (a scenario's live state, results kept per version) in :mod:`api.workbench_views`.
 """
 
 from __future__ import annotations
@@ -31,13 +32,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 from fastapi.staticfiles import StaticFiles
 
-from api import workbench_actions, workbench_layers
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.scenario_service import ScenarioService, scenario_service
 from api.security import get_state, require_read
 from api.state import AppState
 from api.tile_service import ModeQ, TileService, X, Y, Z, check_tile, tile_response, tile_service
-from api.workbench_common import NameP, ViewCache, etag_headers, live_scenario, view_cache
+from api.workbench_views import NameP, ViewCache, etag_headers, live_scenario, view_cache
 from geo.crs import to_wgs84
 from layers.kinds import CAPACITY_FIELDS, active_kinds
 from scenarios.evaluate import band_labels
@@ -46,13 +46,11 @@ from scenarios.standards import resolve_standards
 
 __all__ = ["BASE_MAX_SEGMENTS", "mount_pages", "router"]
 
-STATIC = FsPath(__file__).parent / "static" / "workbench"
+STATIC = FsPath(__file__).resolve().parents[1] / "static" / "workbench"
 BASE_MAX_SEGMENTS = 150_000
 """Street segments sent as the base layer at most (the longest kept): a few MB of GeoJSON."""
 
 router = APIRouter(prefix="/workbench", tags=["Workbench"], responses=ERROR_RESPONSES)
-# the layers' and actions' routes are this router's own (the API's gate reads the routes of one level)
-router.routes.extend([*workbench_layers.router.routes, *workbench_actions.router.routes])
 
 _base_lock = threading.Lock()
 

@@ -23,7 +23,7 @@ from api.scenario_checks import check_runnable, scenario_ref
 from api.scenario_service import ScenarioService, scenario_service
 from api.security import require_read
 from api.state import wgs84_frame
-from api.workbench_common import NameP, ViewCache, etag_headers, live_scenario, view_cache
+from api.workbench_views import NameP, ViewCache, etag_headers, live_scenario, view_cache
 from geo.clusters import uncovered_clusters
 from geo.unit_ratios import CapacityError, assign_to_units
 from layers.city import City
@@ -35,7 +35,6 @@ from scenarios.standards import StandardError
 __all__ = ["router", "unit_positions", "units_covered"]
 
 router = APIRouter(prefix="/workbench", tags=["Workbench"], responses=ERROR_RESPONSES)
-"""Its routes are served with :data:`api.routes_workbench.router`'s."""
 
 TOP_GAPS = 10
 

@@ -10,14 +10,13 @@ edit (a new version) never reads an older one.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Path
 
 from api.problems import ApiProblem
+from api.registry import LruRegistry
 from api.scenario_service import NAME_PATTERN, ScenarioService
 from api.security import app_singleton
 from api.state import AppState
@@ -62,21 +61,11 @@ class ViewCache:
 
     def __init__(self, state: AppState):
         self.state = state
-        self._lock = threading.Lock()
-        self._kept: OrderedDict[tuple, Any] = OrderedDict()
+        self._kept: LruRegistry[tuple, Any] = LruRegistry(VIEWS_KEPT)
 
     def get(self, key: tuple, make: Callable[[], T]) -> T:
         """The result kept under ``key``, made by ``make()`` when none is (two requests may both make it)."""
-        with self._lock:
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key]
-        value = make()
-        with self._lock:
-            self._kept[key] = value
-            while len(self._kept) > VIEWS_KEPT:
-                self._kept.popitem(last=False)
-        return value
+        return self._kept.get_or_make(key, make)
 
     def city(self, scenario: Scenario, live: LiveScenario) -> City:
         """The city with the scenario's current facilities (its version's)."""

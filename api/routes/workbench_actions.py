@@ -22,14 +22,13 @@ from api.schemas.siting import SitingRequest
 from api.security import require_read, require_write
 from api.siting_jobs import start_siting
 from api.state import AppState
-from api.workbench_common import NameP, ViewCache, live_scenario, view_cache
+from api.workbench_views import NameP, ViewCache, live_scenario, view_cache
 from geo.crs import from_wgs84
 from layers.city import City
 
 __all__ = ["parse_bbox", "router"]
 
 router = APIRouter(prefix="/workbench", tags=["Workbench"], responses=ERROR_RESPONSES)
-"""Its routes are served with :data:`api.routes_workbench.router`'s."""
 
 MEDIA = {"png": "image/png", "pdf": "application/pdf"}
 
