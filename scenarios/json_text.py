@@ -55,6 +55,8 @@ def dumps_indented(document: Any, indent: int) -> str:
         values, types = lists[i]
         if types == {str}:
             items = map(encode_basestring, values)  # each item in C
+        elif types == {int}:
+            items = map(int.__repr__, values)
         else:
             items = (encode_basestring(v) if type(v) is str else int.__repr__(v) for v in values)
         parts += [text[end:p], "[\n", inner, (",\n" + inner).join(items), "\n", pad, "]"]

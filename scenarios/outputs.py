@@ -68,8 +68,12 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        if not isinstance(value, np.ndarray) and set(map(type, value)) <= _PLAIN:
-            return list(value)  # e.g. a gap's cell ids (up to 700,000): nothing to convert
+        # a gap's cell ids (up to 700,000) without a call per id: nothing to convert, or numpy's integers in C
+        if isinstance(value, np.ndarray):
+            if value.ndim == 1 and value.dtype.kind in "iub":
+                return value.tolist()
+        elif set(map(type, value)) <= _PLAIN:
+            return list(value)
         return [jsonable(v) for v in value]
     if isinstance(value, (np.floating, float)):
         v = float(value)

@@ -54,6 +54,10 @@ def test_small_documents_and_the_marker_in_the_data():
 
 def test_jsonable_keeps_plain_lists_and_converts_numpy():
     cells = ["c1", "c2", None, 3, True]
-    out = jsonable({"ids": cells, "np": [np.int64(4), np.float64("nan"), np.str_("x")], "t": (1, "a")})
-    assert out == {"ids": cells, "np": [4, None, "x"], "t": [1, "a"]}
+    arrays = [np.arange(-3, 3), np.arange(4, dtype=np.uint8), np.array([True, False]), np.array([1.5, np.nan]),
+              np.array(["a", "b"]), np.array([[1, 2]]), np.array([np.int64(1), "x", None], dtype=object)]
+    out = jsonable({"ids": cells, "np": [np.int64(4), np.float64("nan"), np.str_("x")], "t": (1, "a"), "a": arrays})
+    assert out == {"ids": cells, "np": [4, None, "x"], "t": [1, "a"],
+                   "a": [[-3, -2, -1, 0, 1, 2], [0, 1, 2, 3], [True, False], [1.5, None], ["a", "b"], [[1, 2]], [1, "x", None]]}
     assert out["ids"] is not cells and type(out["np"][0]) is int and type(out["t"]) is list
+    assert [type(v) for a in out["a"][:3] for v in a] == [int] * 10 + [bool] * 2
