@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -121,6 +122,9 @@ def test_cover_map_export_on_the_folder(built, tmp_path):
     out = tmp_path / "run"
     text = invoke("cover", "--city", folder, "--out", out, "--ratios")
     assert "connected pieces" in text and (out / "coverage.gpkg").exists()
+    # the run refers to the city folder (reloaded from there by --results), it does not copy it
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["city"] == str(Path(folder).resolve())
+    assert not (out / "city").exists()
     cells = gpd.read_file(out / "coverage.gpkg", layer="cells")
     assert len(cells) == len(own_city.cells())
     checks = json.loads((out / "diagnostics.json").read_text(encoding="utf-8"))

@@ -5,7 +5,6 @@ from pyproj import CRS
 from geo.crs import local_tm_crs
 from layers.crs_text import crs_string
 
-
 PROJ_TM = "+proj=tmerc +lat_0=0 +lon_0=113.31 +k=1 +x_0=500000 +y_0=0 +ellps=WGS84 +units=m +no_defs +type=crs"
 
 

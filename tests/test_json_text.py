@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from scenarios.json_text import LONG_LIST, _TOKEN, dumps_indented
+from scenarios.json_text import _TOKEN, LONG_LIST, dumps_indented
 from scenarios.outputs import jsonable
 
 
