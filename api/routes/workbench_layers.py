@@ -43,15 +43,19 @@ TOP_GAPS = 10
 
 
 def _ratios(views: ViewCache, scenario: Scenario, city: City) -> list[tuple[str, RatioReport | str]]:
-    """Per ratio rule the city has units for, its report, or why it cannot be checked.
+    """Per ratio rule, its report, or why it cannot be checked (no units of its level, a capacity missing).
 
     Rule by rule: a facility added without the capacity one rule counts
     (a clinic without doctors) stops that rule only, with the library's message.
     """
     def make():
-        out = []
+        out: list[tuple[str, RatioReport | str]] = []
         for rid, rule in ratio_rules().items():
-            if rule.level not in city.units:
+            if rule.level not in (city.units or {}):
+                # listed with why, not left out: a planner's city built without these boundaries wonders where it went
+                have = ", ".join(city.units or {}) or "none"
+                out.append((rid, f"needs {rule.level} boundaries, which city '{city.name}' was built without "
+                                 f"(its unit levels: {have}); add them with 'lifecircle city build --units'"))
                 continue
             try:  # ratio rules only: the E2SFCA standards are a tile mode of their own (seconds on a large city)
                 out.append((rid, run_ratios(city, [rid], [])))
@@ -63,10 +67,11 @@ def _ratios(views: ViewCache, scenario: Scenario, city: City) -> list[tuple[str,
 
 
 @router.get("/scenarios/{name}/ratios", name="scenario_ratios", summary="Ratio rules per unit, on a scenario's facilities",
-            description="Every ratio rule the city has units for, checked on the scenario's facilities at its latest "
+            description="Every ratio rule, checked on the scenario's facilities at its latest "
             "version: per unit its status (pass / fail / no demand), shortfall and message, and the units' level. "
-            "The same numbers as `POST /ratios` on a city with those facilities. A rule that cannot be checked (a "
-            "facility added without the capacity it counts) has `error` and no units. `ETag` is the version.",
+            "The same numbers as `POST /ratios` on a city with those facilities. A rule that cannot be checked (the "
+            "city has no boundaries of its level, or a facility lacks the capacity it counts) has `error` and no units. "
+            "`ETag` is the version.",
             dependencies=[Depends(require_read)])
 def scenario_ratios(response: Response, name: str = NameP, service: ScenarioService = Depends(scenario_service),
                     views: ViewCache = Depends(view_cache)) -> dict[str, Any]:

@@ -32,3 +32,35 @@ export async function call(path, { method = "GET", body, ifMatch } = {}) {
 }
 
 export const enc = encodeURIComponent;
+
+/**
+ * The answer of `path`, following a background job: a heavy request (a large city's comparison, an export)
+ * answers 202 with the job in Location; poll it (`onProgress(percent)`), then GET its result.
+ * `raw`: return the final fetch Response (a file) instead of JSON.
+ */
+export async function callJob(path, { onProgress = () => {}, raw = false } = {}) {
+  let r = await fetch(path, { headers: headers() });
+  if (r.status === 202) {
+    let info = await r.json();
+    const url = r.headers.get("Location") || `/jobs/${info.id}`;
+    info = await waitJob(url, info, onProgress);
+    r = await fetch(info.result, { headers: headers() });
+  }
+  if (!r.ok) {
+    const problem = await r.json().catch(() => ({ detail: `HTTP ${r.status}` }));
+    throw new ApiError(r.status, problem);
+  }
+  return raw ? r : r.json();
+}
+
+/** Poll the job at `url` until it ends (`onProgress(percent)` on the way); its last state, or ApiError when it failed. */
+export async function waitJob(url, info, onProgress = () => {}) {
+  while (!["succeeded", "failed", "cancelled"].includes(info.state)) {
+    await new Promise((r) => setTimeout(r, 300));
+    info = (await call(url)).body;
+    onProgress(info.percent || 0);
+  }
+  if (info.state !== "succeeded") throw new ApiError(500, { detail: `${info.error || info.state}` });
+  onProgress(100);
+  return info;
+}

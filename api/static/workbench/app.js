@@ -1,7 +1,7 @@
 // The planner's workbench: coverage of the chosen standard drawn from tiles of the
 // scenario's live state, facilities to add (click), move (drag), delete and resize,
 // every edit saved to the scenario with If-Match, undo/redo, suggestions, comparison.
-import { ApiError, call, enc, getKey, setKey } from "./api.js";
+import { ApiError, call, enc, getKey, setKey, waitJob } from "./api.js";
 import { compareNow, drawUnitDeltas, initSwipe, redrawSwipe } from "./compare.js";
 import { currentLang, setLang, t } from "./i18n.js";
 import { drawGaps, drawRatios, initUnits, refreshLayers } from "./layers.js";
@@ -24,7 +24,7 @@ function cellLayer() {
   return new CellTiles(({ x, y, z }) => {
     const { mode, layer } = colouring();
     return `/workbench/scenarios/${enc(S.name)}/tiles/${enc(layer)}/${z}/${x}/${y}.png?mode=${mode}&v=${S.version}`;
-  }, { opacity: 0.8, maxZoom: 20 });
+  }, { opacity: 0.8, maxZoom: 20, onProblem: (p) => say("tile_problem", { detail: p.detail || p.title }) });
 }
 let cells = null;
 
@@ -38,6 +38,10 @@ function fillSelects() {
   acc.replaceChildren(...S.city.access.map((a) => new Option(label(a), a.id)));
   level.replaceChildren(...S.city.levels.map((l) => new Option(t(`level_${l}`) === `level_${l}` ? l : t(`level_${l}`), l)));
   [std.value, kind.value, acc.value, level.value] = keep.map((v, i) => v || [std, kind, acc, level][i].value);
+  const noUnits = !S.city.levels.length;
+  $("levelbox").hidden = noUnits;
+  $("nounits").hidden = !noUnits;
+  $("unitdeltas").hidden = noUnits;
   if (S.ratios) drawRatios();
   $("city").textContent = S.city.name + (S.city.generated ? ` (${t("generated")})` : "");
 }
@@ -330,15 +334,8 @@ async function suggest() {
   try {
     // on this plan's facilities (its edits included), not the city's own
     const job = await call(`/workbench/scenarios/${enc(S.name)}/siting`, { method: "POST", body: { standard, problem: "mclp", p } });
-    let info = job.body;
-    const url = job.location || `/jobs/${info.id}`;
-    while (!["succeeded", "failed", "cancelled"].includes(info.state)) {
-      await new Promise((r) => setTimeout(r, 300));
-      info = (await call(url)).body;
-      bar.value = info.percent || 0;
-    }
-    if (info.state !== "succeeded") throw new Error(`${t("failed")}: ${info.error || info.state}`);
-    bar.value = 100;
+    const info = await waitJob(job.location || `/jobs/${job.body.id}`, job.body, (pc) => { bar.value = pc; })
+      .catch((err) => { throw new Error(`${t("failed")}: ${err.message}`); });
     const doc = (S.siting = (await call(info.result)).body);
     const kind = S.city.standards.find((s) => s.id === standard).kinds[0];
     for (const site of doc.sites.features) showProposal(site, site.properties.kind || kind);
@@ -384,7 +381,7 @@ async function start() {
   initSwipe(map);
   legend();
   map.on("click", (ev) => { select(null); addAt(ev.latlng); });
-  const restyle = () => { legend(); repaint(); redrawSwipe(map); drawUnitDeltas(); drawGaps(map).catch((err) => message(err.message)); };
+  const restyle = () => { message(""); legend(); repaint(); redrawSwipe(map); drawUnitDeltas(); drawGaps(map).catch((err) => message(err.message)); };
   $("standard").onchange = restyle;
   $("mode").onchange = restyle;
   $("access").onchange = restyle;

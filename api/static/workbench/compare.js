@@ -1,7 +1,7 @@
 // Compare: the deltas per standard (GET /scenarios/compare) and per unit (GET /workbench/compare/units) of the
 // other plan ("before") against this one ("after"), and a swipe view: the other plan's cells to the left of a
 // divider, this plan's to the right.
-import { call, enc } from "./api.js";
+import { call, callJob, enc } from "./api.js";
 import { $, CellTiles, S, label, message } from "./state.js";
 
 let swipe = null;
@@ -25,23 +25,35 @@ function pair() {
 }
 
 export async function compareNow() {
+  const bar = $("cmpprogress");
+  const go = $("comparego");
+  // two plans' full runs: a background job on a large city (202), followed here with a progress bar
+  const progress = { std: 0, units: 0 };
+  const show = (which) => (pc) => { progress[which] = pc; bar.value = (progress.std + progress.units) / 2; };
+  bar.value = 0;
+  bar.hidden = false;
+  go.disabled = true;
   try {
     const level = $("level").value;
+    const byUnit = S.city.levels.length > 0; // a city built without unit boundaries has per-standard deltas only
     const [std, units] = await Promise.all([
-      call(`/scenarios/compare?${pair()}`),
-      call(`/workbench/compare/units?${pair()}${level ? `&level=${enc(level)}` : ""}`),
+      callJob(`/scenarios/compare?${pair()}`, { onProgress: show("std") }),
+      byUnit ? callJob(`/workbench/compare/units?${pair()}${level ? `&level=${enc(level)}` : ""}`, { onProgress: show("units") }) : null,
     ]);
     const body = $("deltas").tBodies[0];
     body.replaceChildren();
-    for (const r of std.body.table) {
+    for (const r of std.table) {
       const s = S.city.standards.find((x) => x.id === r.standard);
       row(body, [s ? label(s) : r.standard, Math.round(r.covered_before).toLocaleString(), Math.round(r.covered_after).toLocaleString()],
         r.covered_change).dataset.standard = r.standard;
     }
-    S.unitDeltas = units.body;
+    S.unitDeltas = units;
     drawUnitDeltas();
   } catch (err) {
     message(err.message);
+  } finally {
+    bar.hidden = true;
+    go.disabled = false;
   }
 }
 

@@ -21,6 +21,8 @@ export const LABELS = {
     level: "Units", swipe: "Swipe view (other plan on the left)", per_unit: "Per unit (chosen standard)", th_unit: "Unit",
     exportpng: "View as PNG", exportpdf: "View as PDF", exporting: "Exporting the view…",
     level_subdistrict: "subdistricts", level_community: "communities",
+    no_units: "This city was built without unit boundaries: no per-unit figures or ratio rules.",
+    tile_problem: "The map cannot draw this layer: {detail}",
   },
   zh: {
     title: "规划工作台", scenario: "方案", open: "打开", lang: "English", key: "API 密钥", keysave: "使用密钥",
@@ -42,6 +44,8 @@ export const LABELS = {
     level: "单元", swipe: "卷帘对比（对比方案在左）", per_unit: "分单元（当前标准）", th_unit: "单元",
     exportpng: "导出当前视图（PNG）", exportpdf: "导出当前视图（PDF）", exporting: "正在导出当前视图…",
     level_subdistrict: "街道", level_community: "社区",
+    no_units: "本城市建立时未提供单元边界：无分单元数据和配建指标。",
+    tile_problem: "地图无法绘制此图层：{detail}",
   },
 };
 

@@ -1,6 +1,6 @@
 // Report: the print map (PNG or PDF) of the chosen standard on this plan, framed to the map's view, with the
 // coverage table, made by the server's export (GET /workbench/scenarios/{name}/export.{fmt}) and downloaded.
-import { ApiError, enc, headers } from "./api.js";
+import { callJob, enc } from "./api.js";
 import { currentLang } from "./i18n.js";
 import { $, S, message, say } from "./state.js";
 
@@ -18,11 +18,8 @@ export async function download(map, fmt) {
   button.disabled = true;
   say("exporting", {}, "info");
   try {
-    const r = await fetch(exportUrl(map, fmt), { headers: headers() });
-    if (!r.ok) {
-      const problem = await r.json().catch(() => ({ detail: `HTTP ${r.status}` }));
-      throw new ApiError(r.status, problem);
-    }
+    // made in the request, or on a large city as a background job (202) whose result is this same URL
+    const r = await callJob(exportUrl(map, fmt), { raw: true });
     const blob = await r.blob();
     S.lastExport = { status: r.status, type: blob.type, size: blob.size, version: S.version };
     const a = document.createElement("a");

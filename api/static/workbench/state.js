@@ -50,7 +50,7 @@ export const CellTiles = L.GridLayer.extend({
   load(img, coords) {
     const ticket = (img.lcTicket = (img.lcTicket || 0) + 1);
     return fetch(this.urlFor(coords), { headers: headers() })
-      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`tile ${r.status}`))))
+      .then((r) => (r.ok ? r.blob() : this.problem(r)))
       .then((blob) => new Promise((resolve, reject) => {
         if (ticket !== img.lcTicket) { resolve(); return; } // a newer request owns this tile
         const url = URL.createObjectURL(blob);
@@ -58,6 +58,14 @@ export const CellTiles = L.GridLayer.extend({
         img.onerror = reject;
         img.src = url;
       }));
+  },
+  // A tile the server refuses (e.g. E2SFCA on facilities without the capacity it counts): its reason, once per layer,
+  // to options.onProblem (the page's message box), instead of a blank map.
+  problem(r) {
+    const fail = () => Promise.reject(new Error(`tile ${r.status}`));
+    if (this.told || !this.options.onProblem) return fail();
+    this.told = true;
+    return r.json().catch(() => ({ detail: `HTTP ${r.status}` })).then((p) => { this.options.onProblem(p); return fail(); });
   },
   /** Fetch again the tiles in view at (x, y) of `keys` ("x:y"); resolves when they are drawn. */
   refresh(keys) {
