@@ -13,8 +13,6 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scenarios.store import data_dir
-
 __all__ = ["INTERNAL_EXIT", "crash_message", "log_file"]
 
 INTERNAL_EXIT = 70
@@ -23,6 +21,10 @@ INTERNAL_EXIT = 70
 
 def log_file() -> Path:
     """The file unexpected errors of the command line are written to."""
+    # imported here: scenarios.store brings in SQLAlchemy (~28 MB), which every
+    # command would otherwise load through api.cli.console just to name a folder
+    from scenarios.store import data_dir
+
     return data_dir() / "logs" / "lifecircle.log"
 
 
