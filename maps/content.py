@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-import mapclassify
 import numpy as np
 import pandas as pd
 
 from maps.errors import MapError
 from maps.labels import class_labels, format_reach, kind_text, standard_short, text
+from maps.quantiles import quantile_bins
 from maps.style import class_colours, population_colours
 from scenarios.evaluate import SEARCH_FACTOR, CoverageResult, StandardResult
 
@@ -114,12 +114,16 @@ def population_classes(population: np.ndarray, k: int = 5, scheme: str = "quanti
     if values.size == 0:
         return Classes(cell_class, [], [], np.zeros(0))
     k_eff = int(min(k, np.unique(values).size))
-    if scheme == "natural_breaks" and values.size > _BREAKS_SAMPLE:
-        rng = np.random.default_rng(0)
-        sample = np.append(rng.choice(values, _BREAKS_SAMPLE, replace=False), values.max())
-        bins = mapclassify.NaturalBreaks(sample, k=k_eff).bins
+    if scheme == "quantiles":
+        bins = quantile_bins(values, k_eff)  # mapclassify's numbers without its 85 MB import
     else:
-        bins = getattr(mapclassify, SCHEMES[scheme])(values, k=k_eff).bins
+        import mapclassify
+
+        sample = values
+        if values.size > _BREAKS_SAMPLE:
+            rng = np.random.default_rng(0)
+            sample = np.append(rng.choice(values, _BREAKS_SAMPLE, replace=False), values.max())
+        bins = mapclassify.NaturalBreaks(sample, k=k_eff).bins
     bins = np.unique(np.asarray(bins, dtype=np.float64))
     bins[-1] = max(bins[-1], values.max())
     cls = np.searchsorted(bins, values, side="left")  # right-closed classes, as mapclassify
