@@ -43,7 +43,6 @@ from geo.siting.budget import check_cancel, deadline_after, time_left
 from layers.city import City
 from layers.kinds import KINDS
 from scenarios.evaluate import Progress, evaluate_standard
-from scenarios.outputs import write_siting  # re-exported for its importers
 from scenarios.siting_candidates import build_candidates, candidate_distances
 from scenarios.siting_estimate import SitingEstimate, estimate_siting  # sizing a run before it starts
 from scenarios.siting_result import OBJECTIVE_UNITS, CitySiting, checked_siting
@@ -63,6 +62,21 @@ __all__ = [
     "site",
     "write_siting",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``write_siting``, re-exported from :mod:`scenarios.outputs` on first use.
+
+    Importing scenarios.outputs loads pyogrio and GDAL (~28 MB); a run holds
+    them only once it writes, not through the distances and the solve, where
+    its memory peaks.
+    """
+    if name == "write_siting":
+        from scenarios.outputs import write_siting
+
+        return write_siting
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PROBLEMS = ("mclp", "lscp", "p-median", "capacitated", "attendance")
 """Siting models by the names planners use (see :mod:`geo.siting.models`)."""

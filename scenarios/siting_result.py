@@ -26,7 +26,6 @@ from geo.siting import SitingInput, SitingResult
 from layers.city import City
 from scenarios.evaluate import Progress, StandardResult, evaluate_standard
 from scenarios.model import AddFacility, RemoveFacility, apply_edits
-from scenarios.outputs import jsonable
 from scenarios.run import city_with_facilities
 from scenarios.service_area_layer import standard_service_areas
 from scenarios.siting_candidates import CandidateSites
@@ -190,6 +189,10 @@ class CitySiting:
 
     def to_dict(self) -> dict[str, Any]:
         """Summary, proposed sites (WGS84 lon/lat) and edits as JSON-ready data."""
+        # imported here: scenarios.outputs loads pyogrio and GDAL (~28 MB), which a
+        # solve does not need; the run reaches this only when writing its answer
+        from scenarios.outputs import jsonable
+
         sites = self.sites.drop(columns="geometry").to_dict("records")
         return jsonable(
             {

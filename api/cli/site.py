@@ -97,7 +97,7 @@ def site_command(
     out: Path = typer.Option(Path("siting"), "--out", help="Output folder."),
 ) -> None:
     """Propose where new facilities should go to serve a standard, and check the gain."""
-    from scenarios.siting import PlannerChoices, site, write_siting
+    from scenarios.siting import PlannerChoices, site
 
     with user_errors():
         from layers.cities import load_city
@@ -127,6 +127,10 @@ def site_command(
             )
         _print_sites(siting)
         _print_coverage(siting)
+        # the writers (pyogrio, GDAL) and the map (folium, matplotlib) are imported only
+        # now, after the solve, so that they do not add to its memory peak
+        from scenarios.siting import write_siting
+
         paths = write_siting(siting, out)
         if not no_map:
             from maps.siting import siting_map
