@@ -45,6 +45,7 @@ from layers.kinds import KINDS
 from scenarios.evaluate import Progress, evaluate_standard
 from scenarios.siting_candidates import build_candidates, candidate_distances
 from scenarios.siting_estimate import SitingEstimate, estimate_siting  # sizing a run before it starts
+from scenarios.siting_memory import release_freed_memory
 from scenarios.siting_result import OBJECTIVE_UNITS, CitySiting, checked_siting
 from scenarios.standards import Standard, get_standard
 
@@ -366,6 +367,9 @@ def site(
         deadline=deadline - _CHECK_RESERVE * t_eval - _CHECK_MARGIN_S,
     )
     res = _solve(problem, inp, opts, p, target_share, decay)
+    # the solve's temporaries are freed but glibc keeps their pages (50-100 MB on
+    # the demo's p-median); give them back before the check, the writers and the map
+    release_freed_memory()
     check_cancel(cancel, "solve")
     return checked_siting(city, standard, problem, res, cands, inp, existing, kind, required, t0, current,
                           _report(progress, "check"))

@@ -88,3 +88,14 @@ def test_the_map_does_not_import_mapclassify():
     # mapclassify costs ~85 MB and ~2.5 s (scikit-learn, scipy.stats, a numba compile
     # at import); the default quantile classes are computed without it
     assert "mapclassify" not in _modules_after("import maps.siting")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim is Linux-only")
+def test_release_freed_memory_finds_malloc_trim_on_linux():
+    import platform
+
+    from scenarios.siting_memory import release_freed_memory
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert release_freed_memory() is True
