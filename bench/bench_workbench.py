@@ -123,6 +123,74 @@ def bench_big_city(clicks: int) -> None:
     bench_page(app, "Guangzhou-sized", clicks)
 
 
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM) in MB."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak() -> None:
+    """Start a new peak-memory window (Linux: ``5`` to clear_refs resets VmHWM to the current RSS)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _timed(client, path: str, **kw) -> tuple[float, float, object]:
+    """Seconds and peak-memory growth (MB) of one request; the response. A 202 is followed to its result."""
+    _reset_peak()
+    rss0 = _peak_mb()
+    t0 = time.perf_counter()
+    r = client.get(path, **kw)
+    print(f"    answered {r.status_code} in {time.perf_counter() - t0:.2f} s")
+    if r.status_code == 202:
+        url = r.headers["Location"]
+        while (job := client.get(url).json())["state"] not in ("succeeded", "failed", "cancelled"):
+            time.sleep(0.2)
+        assert job["state"] == "succeeded", job
+        r = client.get(job["result"])
+    assert r.status_code == 200, r.text[:500]
+    return time.perf_counter() - t0, _peak_mb() - rss0, r
+
+
+def bench_big_views() -> None:
+    """The per-unit compare and the view export, done in the request, on the Guangzhou-sized city (in process)."""
+    from fastapi.testclient import TestClient
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_cover_large import big_city
+
+    from api.app import create_app
+    from api.config import ApiConfig
+    from geo.crs import to_wgs84
+
+    city, _ = big_city(1.0, 2000)
+    print(f"Guangzhou-sized city: {len(city.cells):,} cells, {len(city.units or {})} unit levels "
+          f"({', '.join(f'{k} {len(v)}' for k, v in (city.units or {}).items())}); load {open('/proc/loadavg').read().strip()}")
+    app = create_app(ApiConfig(api_keys=[KEY], data_dir=tempfile.mkdtemp(prefix="lifecircle-bench-")), city=city)
+    with TestClient(app, headers=HEADERS) as client:
+        assert client.post("/scenarios", json={"name": "views"}).status_code == 201
+        x, y = city.cell_xy
+        lon, lat = to_wgs84(np.array([np.median(x)]), np.array([np.median(y)]), city.crs)
+        edit = {"op": "add", "id": "V1", "kind": "health_station", "lon": float(lon[0]), "lat": float(lat[0])}
+        assert client.post("/scenarios/views/edits", json=edit, headers={"If-Match": '"1"'}).status_code == 201
+        for what in ("first (two full runs)", "again (runs kept)"):
+            s, mb, r = _timed(client, "/workbench/compare/units?a=views")
+            print(f"  /workbench/compare/units, {what}: {s:.1f} s, peak memory +{mb:,.0f} MB, {len(r.json()['units']):,} rows "
+                  f"(load {open('/proc/loadavg').read().strip()})")
+        x0, y0, x1, y1 = city.cells.total_bounds
+        wlon, wlat = to_wgs84(np.array([x0, x1]), np.array([y0, y1]), city.crs)
+        cx, cy = float(lon[0]), float(lat[0])
+        views = {"whole city": (wlon[0], wlat[0], wlon[1], wlat[1]), "3 km view": (cx - 0.015, cy - 0.0135, cx + 0.015, cy + 0.0135)}
+        for label, box in views.items():
+            for fmt in ("png", "pdf"):
+                bbox = ",".join(f"{v:.6f}" for v in box)
+                s, mb, r = _timed(client, f"/workbench/scenarios/views/export.{fmt}?standard=clinic-walk&bbox={bbox}")
+                print(f"  /workbench/scenarios/.../export.{fmt}, {label}: {s:.1f} s, peak memory +{mb:,.0f} MB, "
+                      f"{len(r.content) / 1e6:.1f} MB file (load {open('/proc/loadavg').read().strip()})")
+
+
 def bench_city_tiles(n_cells: int) -> None:
     side = int(math.sqrt(n_cells))
     # a regular 100 m grid around Guangzhou (23.1 N) in Web Mercator metres (x1.087 at that latitude)
@@ -159,8 +227,12 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=750_000)
     ap.add_argument("--big", action="store_true", help="also the page on the Guangzhou-sized city (minutes)")
     ap.add_argument("--big-only", action="store_true", help="only the page on the Guangzhou-sized city")
+    ap.add_argument("--big-views", action="store_true", help="only the per-unit compare and the export on the Guangzhou-sized city")
     args = ap.parse_args()
     print(f"load average before: {open('/proc/loadavg').read().strip()} ({os.cpu_count()} cores)")
+    if args.big_views:
+        bench_big_views()
+        return
     if not args.big_only:
         bench_browser(args.clicks)
         bench_city_tiles(args.cells)

@@ -220,15 +220,7 @@ def test_export_png_and_pdf_of_the_view(client):
 
 
 def _job_result(client, response) -> dict:
-    assert response.status_code == 202, response.text
-    url = response.headers["Location"]
-    for _ in range(600):
-        job = client.get(url, headers=HEADERS).json()
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.2)
-    assert job["state"] == "succeeded", job
-    return client.get(job["result"], headers=HEADERS).json()
+    return _followed(client, response).json()
 
 
 def test_suggestions_start_from_the_scenarios_facilities(client):
@@ -241,3 +233,46 @@ def test_suggestions_start_from_the_scenarios_facilities(client):
     assert on_plan["summary"]["covered_current"] == pytest.approx(now, abs=0.5)  # the plan's clinic counts
     assert on_plan["summary"]["covered_current"] > on_city["summary"]["covered_current"]
     assert client.post("/workbench/scenarios/nope/siting", json=body, headers=HEADERS).status_code == 404
+
+
+# ------------------------------------------------------------------ heavy views as jobs on a large city
+
+
+def _followed(client, response):
+    """The answer behind a 202: the job polled to its end, then its result URL fetched (raw response)."""
+    assert response.status_code == 202, response.text
+    url = response.headers["Location"]
+    for _ in range(600):
+        job = client.get(url, headers=HEADERS).json()
+        if job["state"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.2)
+    assert job["state"] == "succeeded", job
+    return client.get(job["result"], headers=HEADERS)
+
+
+def test_compare_units_and_export_run_as_jobs_on_a_large_city(client):
+    """Past limits.sync_max_cell_standards (here set below the demo's size) both answer 202 with a job whose result
+    is the same answer the request gives on a small city; once the runs and the file are kept, they answer at once."""
+    big = TestClient(make_app(limits={"sync_max_cell_standards": 1000}))
+    for c in (client, big):
+        _new(c, "heavy")
+        _add_clinic_at_gap(c, "heavy")
+    small = client.get("/workbench/compare/units", params={"a": "heavy", "level": "community"}, headers=HEADERS)
+    assert small.status_code == 200
+    first = big.get("/workbench/compare/units", params={"a": "heavy", "level": "community"}, headers=HEADERS)
+    result = _followed(big, first)
+    assert result.status_code == 200 and "a=heavy%402" in str(result.url)  # pinned to the version compared
+    assert result.json() == small.json()
+    again = big.get("/workbench/compare/units", params={"a": "heavy", "level": "community"}, headers=HEADERS)
+    assert again.status_code == 200 and again.json() == small.json()  # the runs are kept
+    # Prefer: respond-async asks for a job on any city
+    assert client.get("/workbench/compare/units", params={"a": "heavy", "b": "heavy"},
+                      headers={**HEADERS, "Prefer": "respond-async"}).status_code == 202
+    params = {"standard": "clinic-walk", "dpi": 50}
+    png = _followed(big, big.get("/workbench/scenarios/heavy/export.png", params=params, headers=HEADERS))
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    kept = big.get("/workbench/scenarios/heavy/export.png", params=params, headers=HEADERS)
+    assert kept.status_code == 200 and kept.content == png.content
+    assert "heavy-v2-clinic-walk.png" in kept.headers["content-disposition"]
+    assert client.get("/workbench/scenarios/heavy/export.png", params=params, headers=HEADERS).status_code == 200

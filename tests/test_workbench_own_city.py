@@ -66,8 +66,8 @@ def cities(tmp_path_factory):
             "bare": _build(root / "bare", "福田-bare", units=False, doctors=False)}
 
 
-def _app(city):
-    return create_app(ApiConfig(api_keys=[KEY], data_dir=tempfile.mkdtemp(prefix="lifecircle-test-")), city=city)
+def _app(city, **settings):
+    return create_app(ApiConfig(api_keys=[KEY], data_dir=tempfile.mkdtemp(prefix="lifecircle-test-"), **settings), city=city)
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +225,37 @@ def test_page_on_a_city_without_units_compares_and_explains(cities, driver):
                               "document.getElementById('access').value = 'doctors-access'; m.dispatchEvent(new Event('change'))")
         text = wait_for(driver, "!document.getElementById('msg').hidden && document.getElementById('msg').textContent")
         assert "cannot draw" in text and "doctors" in text
+
+
+@needs_browser
+def test_page_follows_the_jobs_of_compare_and_export(cities, driver):
+    """With the in-request limit below this city's size, compare and export answer 202: the page follows the jobs."""
+    with served(_app(cities["full"], limits={"sync_max_cell_standards": 10})) as port:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, headers=HEADERS) as api:  # a plan that changes something
+            assert api.post("/scenarios", json={"name": "jobs-page"}).status_code == 201
+            lon, lat = _uncovered_spot(cities["full"])
+            edit = {"op": "add", "id": "J1", "kind": "health_station", "lon": lon, "lat": lat}
+            assert api.post("/scenarios/jobs-page/edits", json=edit, headers={"If-Match": '"1"'}).status_code == 201
+        open_workbench(driver, base, "jobs-page", KEY)
+        driver.get_log("browser")
+        driver.execute_script("document.getElementById('standard').value = 'clinic-walk'")
+        driver.find_element("id", "comparego").click()
+        wait_for(driver, "document.querySelectorAll('#unitdeltas tbody tr').length > 0", timeout=120)
+        with httpx.Client(base_url=base, headers=HEADERS) as api:
+            table = {r["standard"]: r["covered_change"] for r in api.get("/scenarios/compare", params={"a": "jobs-page"}).json()["table"]}
+            level = driver.execute_script("return document.getElementById('level').value")
+            units = api.get("/workbench/compare/units", params={"a": "jobs-page", "level": level}).json()["units"]
+        shown = driver.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#deltas tbody tr'))"
+                                      ".map(tr => [tr.dataset.standard, Number(tr.querySelector('.delta').dataset.value)]))")
+        assert shown == table and table["clinic-walk"] > 0
+        per_unit = driver.execute_script("return Object.fromEntries(Array.from(document.querySelectorAll('#unitdeltas tbody tr'))"
+                                         ".map(tr => [tr.dataset.unit, Number(tr.querySelector('.delta').dataset.value)]))")
+        assert per_unit == {u["unit_id"]: u["covered_change"] for u in units if u["standard"] == "clinic-walk"}
+        driver.execute_script("window.lcWorkbench.lastExport = null")
+        driver.find_element("id", "exportpng").click()
+        done = wait_for(driver, "window.lcWorkbench.lastExport", timeout=120)
+        assert done["status"] == 200 and done["type"] == "image/png" and done["size"] > 1000, done
+        jobs = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name).filter(u => u.includes('/jobs/'))")
+        assert jobs  # the page polled the jobs
+        assert _errors(driver) == []

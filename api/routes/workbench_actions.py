@@ -13,9 +13,11 @@ import json
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
+from api.job_responses import JOB_ACCEPTED, PreferH, file_or_job
+from api.jobs import Progress
 from api.problems import ERROR_RESPONSES, ApiProblem
 from api.scenario_service import ScenarioService, scenario_service
 from api.schemas.siting import SitingRequest
@@ -77,11 +79,13 @@ def parse_bbox(text: str | None, city: City) -> tuple[float, float, float, float
 @router.get("/scenarios/{name}/export.{fmt}", name="scenario_export", summary="Export a scenario's view (PNG or PDF)",
             description="The print-ready map of `standard` on the scenario's facilities at its latest version, framed to "
             "`bbox` (the page's view; default the whole city), with legend and the coverage table of every standard: "
-            "the export of `/coverage/{run}/map.{fmt}`.",
+            "the export of `/coverage/{run}/map.{fmt}`. On a city of more cells than `limits.sync_max_cell_standards` "
+            "(or with `Prefer: respond-async`) the file is made by a background job (202) whose result is this same URL.",
             response_class=FileResponse,
-            responses={200: {"content": {m: {} for m in MEDIA.values()}, "description": "The exported map"}},
+            responses={200: {"content": {m: {} for m in MEDIA.values()}, "description": "The exported map"}, **JOB_ACCEPTED},
             dependencies=[Depends(require_read)])
 def scenario_export(
+    request: Request,
     fmt: Literal["png", "pdf"],
     name: str = NameP,
     standard: str = Query(max_length=64, description="Standard id to map."),
@@ -90,9 +94,10 @@ def scenario_export(
     paper: Literal["A4", "A3"] = "A4",
     orientation: Literal["portrait", "landscape"] = "landscape",
     dpi: int = Query(150, ge=50, le=300, description="PNG resolution."),
+    prefer: str | None = PreferH,
     service: ScenarioService = Depends(scenario_service),
     views: ViewCache = Depends(view_cache),
-) -> FileResponse:
+) -> Response:
     from maps.static import export_map
 
     state = service.state
@@ -108,8 +113,13 @@ def scenario_export(
     folder = state.data_dir / "workbench-exports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.{fmt}"
-    if not path.exists():
-        with state.compute_slots, state.map_lock:
+
+    def make(progress: Progress) -> None:
+        with state.map_lock:  # export_map writes atomically: a file that exists is complete (file_or_job serves it)
             export_map(result, path, format=fmt, paper=paper, orientation=orientation, dpi=dpi, lang=lang,
                        standard=standard, bbox=box)
-    return FileResponse(path, media_type=MEDIA[fmt], filename=f"{name}-v{scenario.version}-{standard}.{fmt}")
+
+    # 5-10 s and +0.3-0.4 GB at the Guangzhou size (bench/RESULTS.md): a job there, in the request on a district
+    large = len(state.city.cells) > state.config.limits.sync_max_cell_standards
+    return file_or_job(request, state, path, make, MEDIA[fmt], large, prefer,
+                       filename=f"{name}-v{scenario.version}-{standard}.{fmt}")

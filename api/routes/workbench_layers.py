@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from api.job_responses import JOB_ACCEPTED, PreferH, start_or_run
+from api.jobs import Progress
 from api.problems import ERROR_RESPONSES, ApiProblem
-from api.scenario_checks import check_runnable, scenario_ref
+from api.scenario_checks import check_runnable, is_large, scenario_ref
 from api.scenario_service import ScenarioService, scenario_service
 from api.security import require_read
 from api.state import wgs84_frame
@@ -30,6 +32,7 @@ from layers.city import City
 from scenarios.evaluate import CoverageResult
 from scenarios.model import Scenario
 from scenarios.ratio_standards import RatioReport, ratio_rules, run_ratios
+from scenarios.run import base_of
 from scenarios.standards import StandardError
 
 __all__ = ["router", "unit_positions", "units_covered"]
@@ -155,14 +158,19 @@ def units_covered(result: CoverageResult, positions: np.ndarray, n_units: int) -
 @router.get("/compare/units", name="compare_units", summary="Deltas per unit of two plans",
             description="Covered population (the standard's weight) per unit of `level` and standard in `a` "
             "(\"before\") and `b` (\"after\"), and the change; without `b`, `a` against the city's current facilities "
-            "(as `/scenarios/compare`, whose per-standard change is the sum of these over the units). Latest versions.",
-            dependencies=[Depends(require_read)])
+            "(as `/scenarios/compare`, whose per-standard change is the sum of these over the units). Latest versions. "
+            "The two plans' full runs are kept and shared with `/scenarios/compare`; when they are not yet kept and "
+            "cells x standards pass `limits.sync_max_cell_standards` (or with `Prefer: respond-async`), they are made "
+            "by a background job (202) whose result is this request pinned to the versions, answered at once.",
+            responses=JOB_ACCEPTED, dependencies=[Depends(require_read)])
 def compare_units(
+    request: Request,
     a: str = Query(min_length=1, max_length=220, description="The first scenario, NAME[@VERSION] (\"before\"; \"after\" without b)."),
     b: str | None = Query(None, min_length=1, max_length=220, description="The second scenario (\"after\")."),
     level: str | None = Query(None, max_length=50, description="Unit level (default: the city's first)."),
+    prefer: str | None = PreferH,
     service: ScenarioService = Depends(scenario_service),
-) -> dict[str, Any]:
+) -> Any:
     city = service.state.city
     if not city.units:
         raise ApiProblem(422, f"city '{city.name}' has no unit boundaries to compare by", errors=[{"field": "query.level", "message": "no units"}])
@@ -173,6 +181,19 @@ def compare_units(
     sa = scenario_ref(service, a, "a")
     sb = scenario_ref(service, b, "b") if b is not None else None
     check_runnable(service.state, sa, *([sb] if sb else []))
+    pinned = request.url.include_query_params(a=f"{sa.name}@{sa.version}", level=level,
+                                              **({"b": f"{sb.name}@{sb.version}"} if sb else {}))
+
+    def work(progress: Progress) -> str:
+        service.comparison(sa, sb, progress)  # the runs are kept: the pinned URL then answers at once
+        return str(pinned)
+
+    # two full runs: 5 s and +0.5 GB at the Guangzhou size (bench/RESULTS.md), too much for a request
+    needed = [sa, sb] if sb else [base_of(sa), sa]
+    large = is_large(service.state, needed) and not all(service.has_run(s) for s in needed)
+    queued = start_or_run(request, service.state, "scenario-compare", large, prefer, work)
+    if queued is not None:
+        return queued
     with service.state.compute_slots:  # the kept full runs /scenarios/compare compares
         comparison = service.comparison(sa, sb)
     units = city.units[level]

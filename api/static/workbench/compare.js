@@ -28,18 +28,15 @@ export async function compareNow() {
   const bar = $("cmpprogress");
   const go = $("comparego");
   // two plans' full runs: a background job on a large city (202), followed here with a progress bar
-  const progress = { std: 0, units: 0 };
-  const show = (which) => (pc) => { progress[which] = pc; bar.value = (progress.std + progress.units) / 2; };
   bar.value = 0;
   bar.hidden = false;
   go.disabled = true;
   try {
     const level = $("level").value;
     const byUnit = S.city.levels.length > 0; // a city built without unit boundaries has per-standard deltas only
-    const [std, units] = await Promise.all([
-      callJob(`/scenarios/compare?${pair()}`, { onProgress: show("std") }),
-      byUnit ? callJob(`/workbench/compare/units?${pair()}${level ? `&level=${enc(level)}` : ""}`, { onProgress: show("units") }) : null,
-    ]);
+    // one after the other: the first makes (and keeps) both plans' full runs, which the second then reads at once
+    const std = await callJob(`/scenarios/compare?${pair()}`, { onProgress: (pc) => { bar.value = pc; } });
+    const units = byUnit ? await callJob(`/workbench/compare/units?${pair()}${level ? `&level=${enc(level)}` : ""}`) : null;
     const body = $("deltas").tBodies[0];
     body.replaceChildren();
     for (const r of std.table) {
