@@ -358,6 +358,7 @@ def pair_distances(
             out_d.append(d[keep])
         if progress is not None:
             progress(done, s_ok.size)
+        del local  # before the generator computes the next batch: one batch alive at a time
 
     src = np.concatenate(out_s) if out_s else np.empty(0, dtype=np.int64)
     tgt = np.concatenate(out_t) if out_t else np.empty(0, dtype=np.int64)
@@ -541,6 +542,7 @@ def local_node_distances(
             batch = live[at : at + rows]
             d = np.atleast_2d(csgraph.dijkstra(graph, directed=True, indices=virtual[batch], limit=limit))
             yield LocalDistances(batch, position, d[:, : network.n_nodes], position)
+            del d  # the consumer has dropped its view; free it before the next batch
         return
     radius = limit * stretch * (1 + 1e-9) + 1e-6
     # batch sources that lie close together, so that their pieces overlap
