@@ -23,6 +23,7 @@ export const LABELS = {
     level_subdistrict: "subdistricts", level_community: "communities",
     no_units: "This city was built without unit boundaries: no per-unit figures or ratio rules.",
     tile_problem: "The map cannot draw this layer: {detail}",
+    rule_error: "This rule cannot be checked: {detail}",
   },
   zh: {
     title: "规划工作台", scenario: "方案", open: "打开", lang: "English", key: "API 密钥", keysave: "使用密钥",
@@ -46,6 +47,7 @@ export const LABELS = {
     level_subdistrict: "街道", level_community: "社区",
     no_units: "本城市建立时未提供单元边界：无分单元数据和配建指标。",
     tile_problem: "地图无法绘制此图层：{detail}",
+    rule_error: "无法检查此指标：{detail}",
   },
 };
 

@@ -63,8 +63,10 @@ export async function drawRatios() {
 function legendRatios(rule) {
   const box = $("unitlegend");
   box.replaceChildren();
+  box.className = "";
   if (!rule) return;
-  if (rule.error) { box.textContent = rule.error; box.className = "hint"; return; } // e.g. a clinic added without doctors
+  // e.g. a clinic added without doctors (select it, set its capacity), or a city built without these boundaries
+  if (rule.error) { box.textContent = t("rule_error", { detail: rule.error }); box.className = "hint"; return; }
   for (const st of ["pass", "fail", "no demand"]) {
     const d = document.createElement("div");
     d.innerHTML = `<span class="swatch" style="background:${STATUS_COLOURS[st]}"></span>`;
