@@ -5,9 +5,10 @@ matrices, floating catchments, incremental scenario edits) is built on the
 functions here. Sources are added to the network as *virtual nodes* joined to
 both ends of the edge they snapped to, with weights ``access + to_u`` and
 ``access + to_v``; one ``scipy.sparse.csgraph.dijkstra`` run then solves many
-sources at once. A target's distance is the better of its two edge ends plus
-its own access leg, or the direct walk along the edge when source and target
-share one.
+sources at once (the nearest-source search runs :mod:`geo.dijkstra`'s
+GIL-free kernel instead, seeded with those arcs, to the same distances). A
+target's distance is the better of its two edge ends plus its own access leg,
+or the direct walk along the edge when source and target share one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from geo.dijkstra import seeded_dijkstra
 from geo.grouping import concat_ranges, counting_order
 from geo.jit import kernel
 from geo.legs import along_edge, arc_weights, end_legs
@@ -94,18 +96,36 @@ def augmented_graph(network: WalkNetwork, sources: Snapped) -> tuple[sparse.csr_
     """
     base = network.csr
     n, k = network.n_nodes, len(sources)
-    ok = sources.ok
-    e = np.where(ok, sources.edge, 0)
-    cols = np.column_stack([network.u[e], network.v[e]])
-    w = arc_weights(sources)
-    counts = np.where(ok, 2, 0)
-    cols, w = cols[ok].ravel(), w[ok].ravel()
+    cols, w, _ = source_arcs(network, sources)
+    counts = np.where(sources.ok, 2, 0)
     indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
     graph = sparse.csr_matrix(
         (np.concatenate([base.data, w]), np.concatenate([base.indices, cols]), indptr),
         shape=(n + k, n + k),
     )
     return graph, np.arange(n, n + k, dtype=np.int64)
+
+
+def source_arcs(network: WalkNetwork, sources: Snapped) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arcs from each snapped source to the two ends of its edge.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    sources : Snapped
+
+    Returns
+    -------
+    node, weight, source : numpy.ndarray
+        Per arc (two per snapped source, ``u`` end first, in source order):
+        the end node, the weight (:func:`geo.legs.arc_weights`) and the
+        source's index in ``sources``. The rows of :func:`augmented_graph`'s
+        virtual nodes, and the seeds of :func:`geo.dijkstra.seeded_dijkstra`.
+    """
+    ok = sources.ok
+    e = sources.edge[ok]
+    node = np.column_stack([network.u[e], network.v[e]]).ravel()
+    return node, arc_weights(sources)[ok].ravel(), np.repeat(np.flatnonzero(ok), 2)
 
 
 _COSTS: "weakref.WeakKeyDictionary[Snapped, tuple[weakref.ref, tuple[np.ndarray, ...]]]" = weakref.WeakKeyDictionary()
@@ -198,7 +218,9 @@ def nearest_source(
     """Walking distance from every target to its nearest source.
 
     One multi-source, distance-bounded Dijkstra run
-    (``scipy.sparse.csgraph.dijkstra`` with ``min_only=True`` and ``limit``).
+    (:func:`geo.dijkstra.seeded_dijkstra`: the distances of
+    ``scipy.sparse.csgraph.dijkstra`` with ``min_only=True`` and ``limit``,
+    without holding the GIL, so standards searched in threads overlap).
 
     Parameters
     ----------
@@ -215,6 +237,10 @@ def nearest_source(
     Nearest
         Distances (access legs included) and the index of the nearest source.
         Targets in a network piece with no source get ``inf`` and ``-1``.
+        Between sources at exactly the same distance from a network node, the
+        lower source index reaches it; a target as far through either end of
+        its edge takes the ``u`` end's; and along a shared edge the lower
+        source index wins too.
     """
     m = len(targets)
     dist = np.full(m, np.inf)
@@ -222,13 +248,9 @@ def nearest_source(
     if m == 0 or not sources.ok.any():
         return Nearest(dist, which)
 
-    graph, virtual = augmented_graph(network, sources)
-    live = virtual[sources.ok]
-    d_node, _, src_node = csgraph.dijkstra(
-        graph, directed=True, indices=live, limit=limit, min_only=True, return_predecessors=True
-    )
+    d_node, src_node = seeded_dijkstra(network.csr, *source_arcs(network, sources), limit=limit)
     tu, tv, cu, cv = _target_costs(network, targets)
-    _through_nearer_end(d_node, src_node, tu, tv, cu, cv, targets.ok, network.n_nodes, dist, which)
+    _through_nearer_end(d_node, src_node, tu, tv, cu, cv, targets.ok, dist, which)
 
     si, ti, direct = _same_edge_pairs(sources, targets)
     if si.size:
@@ -249,7 +271,7 @@ def nearest_source(
 
 
 @kernel
-def _through_nearer_end(d_node, src_node, tu, tv, cu, cv, ok, n_nodes, dist, which):
+def _through_nearer_end(d_node, src_node, tu, tv, cu, cv, ok, dist, which):
     """Each target's distance through the nearer end of its edge, and that end's source.
 
     One pass over the targets instead of ten numpy passes (at 750,000 cells
@@ -262,9 +284,9 @@ def _through_nearer_end(d_node, src_node, tu, tv, cu, cv, ok, n_nodes, dist, whi
         via_v = d_node[tv[i]] + cv[i]
         if via_v < via_u:
             if via_v < np.inf:
-                dist[i], which[i] = via_v, src_node[tv[i]] - n_nodes
+                dist[i], which[i] = via_v, src_node[tv[i]]
         elif via_u < np.inf:
-            dist[i], which[i] = via_u, src_node[tu[i]] - n_nodes
+            dist[i], which[i] = via_u, src_node[tu[i]]
 
 
 def node_distances(

@@ -22,6 +22,7 @@ KERNEL_TESTS = [
     "tests/test_euclid.py",
     "tests/test_network.py",
     "tests/test_paths.py",
+    "tests/test_dijkstra.py",
     "tests/test_clusters_lattice.py",
     "tests/test_validity.py",
 ]
