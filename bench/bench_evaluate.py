@@ -15,6 +15,11 @@ lattice) are cached on the City; they are built and timed once, apart, and
 time. Then one standard at a time, and for the gap clusters alone the GEOS
 union path against the lattice path, in this process.
 
+The walking standards' nearest-facility search runs :mod:`geo.dijkstra`'s
+GIL-free kernel. ``evaluate`` is also timed with that search swapped back to
+``scipy.sparse.csgraph.dijkstra`` (which holds the GIL), alternating run by
+run in this process, and the search alone is timed both ways on one thread.
+
 There is no peer for the whole step; the figures are absolute, against the
 issue's target (< 0.6 s on 2 cores). The machine is shared: the load average
 is printed beside every figure.
@@ -58,6 +63,22 @@ def timed(fn, repeat: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
+def scipy_seeded(graph, seed_node, seed_dist, seed_source, limit=np.inf):
+    """:func:`geo.dijkstra.seeded_dijkstra` done as before: scipy from virtual nodes (GIL held)."""
+    from scipy import sparse
+    from scipy.sparse import csgraph
+
+    n, k = graph.shape[0], seed_node.size
+    indptr = np.concatenate([graph.indptr, graph.indptr[-1] + np.arange(1, k + 1)])
+    g = sparse.csr_matrix(
+        (np.concatenate([graph.data, seed_dist]), np.concatenate([graph.indices, seed_node]), indptr),
+        shape=(n + k, n + k),
+    )
+    d, _, src = csgraph.dijkstra(g, directed=True, indices=np.arange(n, n + k), limit=limit,
+                                 min_only=True, return_predecessors=True)  # fmt: skip
+    return d[:n], np.where(src[:n] >= 0, seed_source[np.maximum(src[:n] - n, 0)], -1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of Guangzhou's counts (default 1)")
@@ -66,7 +87,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from geo.clusters import uncovered_clusters
-    from scenarios.evaluate import evaluate, evaluate_standard, nearest_for_standard
+    from scenarios.evaluate import SEARCH_FACTOR, evaluate, evaluate_standard, nearest_for_standard
     from scenarios.standards import resolve_standards
 
     print(f"machine          {usable_cores()}, {load_avg()}")
@@ -90,6 +111,36 @@ def main() -> None:
     for s in standards:
         wall, cpu = timed(lambda: evaluate_standard(city, s), max(1, args.repeat // 2))
         print(f"  {s.id:<15} best {min(wall):6.3f} s  [CPU {min(cpu):.3f} s]  ({s.mode}, {load_avg()})")
+
+    # before/after: the search swapped back to scipy, alternating runs in this process
+    import geo.paths
+    from geo.dijkstra import seeded_dijkstra
+    from geo.paths import source_arcs
+
+    searches = {"scipy dijkstra": scipy_seeded, "geo.dijkstra": seeded_dijkstra}
+    times = {label: ([], []) for label in searches}
+    for _ in range(args.repeat):
+        for label, fn in searches.items():
+            geo.paths.seeded_dijkstra = fn
+            w, c = timed(lambda: evaluate(city, standards), 1)
+            times[label][0].extend(w)
+            times[label][1].extend(c)
+    geo.paths.seeded_dijkstra = seeded_dijkstra
+    for label, (w, c) in times.items():
+        print(f"evaluate, search by {label:<15} best {min(w):6.3f} s  median {statistics.median(w):6.3f} s  "
+              f"[CPU best {min(c):.3f} s]  ({load_avg()})")  # fmt: skip
+    # the search alone on one thread: numba binary heap against scipy's Fibonacci heap
+    for s in standards:
+        if s.mode != "network":
+            continue
+        arcs = source_arcs(city.network, city.snapped_facilities.take(city.facilities_of(s.kinds)))
+        limit = s.threshold_m * SEARCH_FACTOR
+        best = {}
+        for label, fn in searches.items():
+            wall, cpu = timed(lambda: fn(city.network.csr, *arcs, limit), args.repeat)
+            best[label] = min(wall)
+            print(f"  search {s.id:<15} {label:<15} best {min(wall):6.3f} s  [CPU {min(cpu):.3f} s]  ({load_avg()})")
+        print(f"  search {s.id:<15} scipy / ours     {best['scipy dijkstra'] / best['geo.dijkstra']:.2f}x")
 
     # the gap clusters alone: GEOS union of the cells against the lattice path (if this tree has one)
     s = standards[0]
