@@ -122,7 +122,7 @@ class EdgeGrid:
             Grid cell side in metres. By default the side of a square holding
             two segments on average over the network's bounding box.
         """
-        xy, owner = shapely.get_coordinates(network.edge_lines, return_index=True)
+        xy, owner = network.edge_coordinates()  # no line objects for a network without geometry
         return cls.from_vertices(xy, owner, np.asarray(network.length, dtype=np.float64), cell_size)
 
     @classmethod

@@ -194,7 +194,11 @@ class WalkNetwork:
 
     @cached_property
     def edge_lines(self) -> np.ndarray:
-        """Edge geometries, straight segments where none were given."""
+        """Edge geometries, straight segments where none were given.
+
+        Built on first use (then kept): without :attr:`geometry` only maps,
+        service-area outlines and the STR-tree need the line objects.
+        """
         if self.geometry is not None:
             return self.geometry
         coords = np.stack(
@@ -205,6 +209,29 @@ class WalkNetwork:
             axis=1,
         )
         return shapely.linestrings(coords)
+
+    def edge_coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Vertices of every edge line and the edge of each vertex.
+
+        Returns
+        -------
+        xy : numpy.ndarray of float64, shape (n_vertices, 2)
+        edge : numpy.ndarray of int64
+            Edge index of each vertex, non-decreasing.
+
+        Notes
+        -----
+        The same arrays as ``shapely.get_coordinates(self.edge_lines,
+        return_index=True)``. Without :attr:`geometry` they are the end
+        nodes, ``u`` then ``v``, taken straight from the node arrays:
+        snapping never builds the straight lines (1.3 s at 1.6 million edges).
+        """
+        if self.geometry is not None:
+            return shapely.get_coordinates(self.edge_lines, return_index=True)
+        xy = np.empty((2 * self.n_edges, 2), dtype=np.float64)
+        xy[0::2, 0], xy[0::2, 1] = self.x[self.u], self.y[self.u]
+        xy[1::2, 0], xy[1::2, 1] = self.x[self.v], self.y[self.v]
+        return xy, np.repeat(np.arange(self.n_edges, dtype=np.int64), 2)
 
     @cached_property
     def edge_tree(self) -> shapely.STRtree:

@@ -86,6 +86,8 @@ def _straight_segments(
     """Whether every edge line is two points equal, bit for bit, to its end nodes ``u`` then ``v``."""
     if coords.shape != (2 * u.size, 2) or offsets.shape != (u.size + 1,) or not np.all(np.diff(offsets) == 2):
         return False  # a bend, a missing line or a z coordinate: keep the geometry
+    if u.size and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= x.size):
+        return False  # inconsistent arrays: WalkNetwork.from_edges reports them
     start, end = coords[0::2], coords[1::2]
     return bool(
         np.array_equal(start[:, 0], x[u]) and np.array_equal(start[:, 1], y[u])
@@ -144,6 +146,14 @@ def load_network(path: str | Path, crs: CRS | None = None) -> WalkNetwork:
     reproject = crs is not None and stored_crs is not None and stored_crs != crs
     if reproject and _project_arrays(arrays, stored_crs, crs):
         stored_crs, reproject = crs, False
+    if "geom_coords" in arrays and _straight_segments(
+        arrays["x"], arrays["y"], arrays["u"], arrays["v"], arrays["geom_coords"], arrays.get("geom_offsets", np.empty(0))
+    ):
+        # Lines that are exactly the segments between their end nodes (files written
+        # before save_network dropped them) are what "no geometry" means: left out,
+        # WalkNetwork.edge_lines draws the same lines, bit for bit, only when asked
+        # (a cover never asks; building 1.6 million lines took ~1.3 s).
+        del arrays["geom_coords"]
     geometry = None
     if "geom_coords" in arrays:
         geometry = shapely.from_ragged_array(
@@ -172,9 +182,9 @@ def _project_arrays(arrays: dict[str, np.ndarray], src: CRS, dst: CRS) -> bool:
     :func:`geo.crs.project_network`, so every coordinate comes out bit for bit
     as it would there. Edge lines that are exactly the straight segments
     between their end nodes (files written before ``save_network`` dropped
-    such lines) take their ends from the projected nodes instead of
-    projecting every vertex a second time: the same numbers, since the
-    projection maps equal inputs to equal outputs. Returns ``False``, and
+    such lines) are dropped instead of projecting every vertex a second
+    time: the segments between the projected nodes are the same numbers,
+    since the projection maps equal inputs to equal outputs. Returns ``False``, and
     changes nothing, for layouts this shortcut does not cover (z coordinates,
     node indices out of range): the caller then projects the built network.
     """
@@ -189,10 +199,7 @@ def _project_arrays(arrays: dict[str, np.ndarray], src: CRS, dst: CRS) -> bool:
     px, py = (np.ascontiguousarray(a) for a in t.transform(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)))
     if coords is not None:
         if offsets is not None and _straight_segments(x, y, u, v, coords, offsets):
-            ends = np.empty_like(coords)
-            ends[0::2, 0], ends[0::2, 1] = px[u], py[u]
-            ends[1::2, 0], ends[1::2, 1] = px[v], py[v]
-            arrays["geom_coords"] = ends
+            del arrays["geom_coords"]  # the projected lines are the segments between the projected nodes
         else:
             arrays["geom_coords"] = np.column_stack(t.transform(coords[:, 0], coords[:, 1]))
     arrays["x"], arrays["y"] = px, py
