@@ -15,6 +15,7 @@ from geo.clusters import cell_topology
 from geo.lattice import GridLattice
 from geo.mesh import CellMesh
 from geo.network import WalkNetwork
+from geo.polygon_centroid import shell_centroids
 from geo.snap import DEFAULT_MAX_SNAP_M, Snapped, snap, snap_in_threads
 
 __all__ = ["City"]
@@ -89,6 +90,13 @@ class City:
         # containment tests (1.1 s for 750,000 cells).
         box_area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
         other = np.flatnonzero(~(np.abs(shapely.area(geoms) - box_area) <= 1e-9 * box_area))
+        if other.size:
+            # GEOS's centroid, bit for bit, from the coordinate arrays; GEOS itself
+            # only for what that cannot decide (holes, multipolygons, a centroid
+            # near or outside the boundary): 1.3 s -> ~0.15 s for 750,000 cells
+            cx, cy, sure = shell_centroids(geoms[other])
+            x[other[sure]], y[other[sure]] = cx[sure], cy[sure]
+            other = other[~sure]
         if other.size:
             g = geoms[other]
             pts = shapely.centroid(g)
