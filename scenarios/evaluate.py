@@ -172,7 +172,7 @@ class CoverageResult:
             off_network = ~self.city.snapped_cells.ok  # cached by evaluate
         # The new columns are gathered and joined once (no copy of the cells and
         # 20-odd insertions), text columns picked from their few labels
-        # (:func:`_labelled`): the same frame; 750,000 cells, ~1.1 -> ~0.3 s.
+        # (:func:`_labelled`, 0.06 -> 0.01 s a column at 750,000 cells): the same frame.
         columns: dict[str, object] = {}
         for r in self.results.values():
             p = r.standard.column
