@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from geo.grouping import concat_ranges
+from geo.jit import kernel
 
 __all__ = ["Reduced", "dominated", "merge_cells", "reduce"]
 
@@ -96,23 +96,6 @@ def merge_cells(s: sparse.csr_matrix) -> tuple[sparse.csr_matrix, np.ndarray]:
     return sparse.csr_matrix(merged), group.astype(np.int64)
 
 
-def _keys(m: sparse.csr_matrix) -> np.ndarray:
-    """``row * n_cols + col`` of every entry of a CSR with sorted indices: ascending."""
-    # built in place: one int64 per entry (3 M conflict entries on the demo), not three
-    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64) * m.shape[1], np.diff(m.indptr))
-    keys += m.indices
-    return keys
-
-
-def _find(keys: np.ndarray, n_cols: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Positions of the entries ``(rows, cols)`` among ``keys`` (see :func:`_keys`); ``-1`` where there is none."""
-    if keys.size == 0:
-        return np.full(rows.size, -1, dtype=np.int64)
-    want = rows.astype(np.int64) * n_cols + cols
-    pos = np.minimum(np.searchsorted(keys, want), keys.size - 1)
-    return np.where(keys[pos] == want, pos, -1)
-
-
 def _pivots(s: sparse.csr_matrix) -> np.ndarray:
     """Per non-empty row: its cell reached by the fewest rows (ties: lowest cell); -1 for empty rows."""
     k, m = s.shape
@@ -126,25 +109,56 @@ def _pivots(s: sparse.csr_matrix) -> np.ndarray:
     return piv
 
 
-def _conflicts_fit(
-    nb: sparse.csr_matrix, nb_keys: np.ndarray, pa: np.ndarray, pb: np.ndarray, chunk_entries: int
-) -> np.ndarray:
-    """The ``pa`` whose dominator ``pb`` conflicts with nothing else that ``pa`` does not (``N(b) - a`` in ``N(a)``)."""
-    k = nb.shape[0]
-    deg = np.diff(nb.indptr)
-    fits = deg[pb] <= deg[pa] + 1  # N(b) minus a within N(a) needs no more neighbours
-    pa, pb = pa[fits], pb[fits]
-    cum = np.cumsum(deg[pb])
-    edges = np.unique(np.concatenate([[0], np.searchsorted(cum, np.arange(chunk_entries, cum[-1] if cum.size else 0,
-                                                                           chunk_entries), side="right"), [pa.size]]))
-    out = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        a, b = pa[lo:hi], pb[lo:hi]
-        ent = np.repeat(np.arange(a.size), deg[b])
-        other = nb.indices[concat_ranges(nb.indptr[b], deg[b])]
-        inside = (other == a[ent]) | (_find(nb_keys, k, a[ent], other) >= 0)
-        out.append(a[np.bincount(ent, weights=~inside, minlength=a.size) == 0])
-    return np.concatenate(out) if out else pa[:0]
+@kernel
+def _row_dominated(a, b, indptr, indices, data, nb_indptr, nb_indices):
+    """Whether row ``b`` dominates row ``a`` (both non-empty, sorted indices): see :func:`dominated`.
+
+    A merge of the two sorted rows that stops at the first cell where ``b``
+    saves less than ``a`` (or lacks it): on a real street network most
+    compared pairs fail within a few cells.
+    """
+    same = indptr[b + 1] - indptr[b] == indptr[a + 1] - indptr[a]
+    j, j_end = indptr[b], indptr[b + 1]
+    for i in range(indptr[a], indptr[a + 1]):
+        cell = indices[i]
+        while j < j_end and indices[j] < cell:
+            j += 1
+        if j == j_end or indices[j] != cell or data[j] < data[i]:
+            return False
+        if data[j] != data[i]:
+            same = False
+    if same and b > a:  # identical rows: only the higher index goes
+        return False
+    if nb_indptr.size == 0:
+        return True
+    # spacing: every conflict of b other than a must be a conflict of a
+    i, i_end = nb_indptr[a], nb_indptr[a + 1]
+    for t in range(nb_indptr[b], nb_indptr[b + 1]):
+        other = nb_indices[t]
+        if other == a:
+            continue
+        while i < i_end and nb_indices[i] < other:
+            i += 1
+        if i == i_end or nb_indices[i] != other:
+            return False
+    return True
+
+
+@kernel
+def _dominated_rows(rows, piv, size, rowsum, indptr, indices, data, col_indptr, col_indices, nb_indptr, nb_indices,
+                    drop):
+    """Set ``drop[a]`` for each of ``rows`` dominated by a row reaching its pivot cell."""
+    for a in rows:
+        c = piv[a]
+        for t in range(col_indptr[c], col_indptr[c + 1]):
+            b = col_indices[t]
+            if b == a or size[b] < size[a] or rowsum[b] < rowsum[a]:
+                continue
+            if nb_indptr.size and nb_indptr[b + 1] - nb_indptr[b] > nb_indptr[a + 1] - nb_indptr[a] + 1:
+                continue  # N(b) minus a within N(a) needs no more neighbours
+            if _row_dominated(a, b, indptr, indices, data, nb_indptr, nb_indices):
+                drop[a] = True
+                break
 
 
 def dominated(
@@ -163,9 +177,12 @@ def dominated(
     raises the row sum, or lowers the index among equal rows).
 
     Only rows reaching ``a``'s least-reached cell can dominate ``a``, so each
-    row is compared with those alone, in chunks of about ``chunk_entries``
-    looked-up entries: memory stays proportional to ``s.nnz``, never to
-    ``k x k`` or ``k x m``.
+    row is compared with those alone, by a compiled merge of the two sorted
+    rows that stops at the first cell where the other row falls short and at
+    the first dominating row. (The vectorised form this replaces compared
+    every entry of every pair: 40 s for the 35,495 candidates of a real
+    street network at a 30-minute walk, where this takes well under one.)
+    Memory stays proportional to ``s.nnz`` (plus the conflicts).
 
     Parameters
     ----------
@@ -176,7 +193,8 @@ def dominated(
     conflicts : numpy.ndarray, optional
         ``(c, 2)`` row pairs that must not both open.
     chunk_entries : int
-        Work size of one vectorised chunk.
+        Unused (the compiled comparison needs no chunks); kept so that
+        callers passing it keep working.
 
     Returns
     -------
@@ -192,9 +210,8 @@ def dominated(
     rowsum = np.bincount(np.repeat(np.arange(k), size), weights=s.data, minlength=k)
     csc = s.tocsc()
     csc.sort_indices()
-    colcount = np.diff(csc.indptr).astype(np.int64)
     piv = _pivots(s)
-    nb = None
+    nb_indptr = nb_indices = np.empty(0, dtype=np.int64)
     if conflicts is not None and conflicts.size:
         a, b = conflicts[:, 0], conflicts[:, 1]
         nb = sparse.csr_matrix(
@@ -202,38 +219,11 @@ def dominated(
         )
         nb.sum_duplicates()
         nb.sort_indices()
-        nb_keys = _keys(nb)
-    s_keys = _keys(s)
-    rows = np.flatnonzero((size > 0) & ~keep)
-    # one chunk: the rows whose comparisons (pairs x entries) fit chunk_entries
-    cum = np.cumsum(colcount[piv[rows]] * size[rows])
-    cuts = np.searchsorted(cum, np.arange(chunk_entries, cum[-1] if cum.size else 0, chunk_entries), side="right")
-    edges = np.unique(np.concatenate([[0], cuts, [rows.size]]))
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        ra = rows[lo:hi]
-        # pairs (a, b): b reaches a's pivot cell, and could be at least as good
-        n_b = colcount[piv[ra]]
-        pa = np.repeat(ra, n_b)
-        pb = csc.indices[concat_ranges(csc.indptr[piv[ra]], n_b)].astype(np.int64)
-        ok = (pb != pa) & (size[pb] >= size[pa]) & (rowsum[pb] >= rowsum[pa])
-        pa, pb = pa[ok], pb[ok]
-        if pa.size == 0:
-            continue
-        # every entry of a: b has the cell, with a saving at least as large
-        ent = np.repeat(np.arange(pa.size), size[pa])
-        pos_a = concat_ranges(s.indptr[pa], size[pa])
-        pos_b = _find(s_keys, m, pb[ent], s.indices[pos_a])
-        good = pos_b >= 0
-        good[good] = s.data[pos_b[good]] >= s.data[pos_a[good]]
-        same = pos_b >= 0
-        same[same] = s.data[pos_b[same]] == s.data[pos_a[same]]
-        le = np.bincount(ent, weights=~good, minlength=pa.size) == 0
-        eq = (np.bincount(ent, weights=~same, minlength=pa.size) == 0) & (size[pb] == size[pa])
-        dom = le & (~eq | (pb < pa))
-        pa, pb = pa[dom], pb[dom]
-        if nb is not None and pa.size:
-            pa = _conflicts_fit(nb, nb_keys, pa, pb, chunk_entries)
-        drop[pa] = True
+        nb_indptr, nb_indices = nb.indptr.astype(np.int64), nb.indices.astype(np.int64)
+    rows = np.flatnonzero((size > 0) & ~keep).astype(np.int64)
+    _dominated_rows(rows, piv, size, rowsum, s.indptr.astype(np.int64), s.indices.astype(np.int64),
+                    s.data.astype(np.float64), csc.indptr.astype(np.int64), csc.indices.astype(np.int64),
+                    nb_indptr, nb_indices, drop)
     drop &= ~keep
     return drop
 
