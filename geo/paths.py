@@ -392,16 +392,33 @@ def pair_distances(
         src = np.concatenate([src, si[inside]])
         tgt = np.concatenate([tgt, ti[inside]])
         dist = np.concatenate([dist, direct[inside]])
-        # a pair may now appear twice (network path and direct path): keep the shorter
-        order = np.lexsort((dist, tgt, src))
-        src, tgt, dist = src[order], tgt[order], dist[order]
-        first = np.ones(src.size, dtype=bool)
-        first[1:] = (src[1:] != src[:-1]) | (tgt[1:] != tgt[:-1])
-        src, tgt, dist = src[first], tgt[first], dist[first]
-    else:
-        order = np.lexsort((tgt, src))
-        src, tgt, dist = src[order], tgt[order], dist[order]
+    # a pair may now appear twice (network path and direct path): keep the shorter
+    src, tgt, dist = _sorted_pairs(src, tgt, dist, len(sources), len(targets))
     return Pairs(src.astype(np.int64), tgt.astype(np.int64), dist)
+
+
+def _sorted_pairs(
+    src: np.ndarray, tgt: np.ndarray, dist: np.ndarray, n_sources: int, n_targets: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs sorted by source, then target; of a pair listed more than once, the shortest distance.
+
+    Two stable counting sorts (by target, then by source: linear, see
+    :func:`geo.grouping.counting_order`) in place of a comparison sort of
+    the three keys, which took 5-9 s of the 35 s for the 12.9 M pairs of
+    35,495 siting candidates at a 30-minute walk.
+    """
+    if src.size == 0:
+        return src, tgt, dist
+    by_t, _ = counting_order(tgt, n_targets)
+    by_s, _ = counting_order(src[by_t], n_sources)
+    order = by_t[by_s]
+    src, tgt, dist = src[order], tgt[order], dist[order]
+    first = np.ones(src.size, dtype=bool)
+    first[1:] = (src[1:] != src[:-1]) | (tgt[1:] != tgt[:-1])
+    if first.all():
+        return src, tgt, dist
+    start = np.flatnonzero(first)
+    return src[start], tgt[start], np.minimum.reduceat(dist, start)
 
 
 @dataclass(frozen=True, eq=False)
@@ -475,23 +492,32 @@ class _NodeGrid:
 
     def near(self, network: WalkNetwork, px: np.ndarray, py: np.ndarray, radius: float) -> np.ndarray:
         """Sorted unique nodes within ``radius`` of any of the points ``(px, py)``."""
-        g = self.size
-        cx0 = np.clip(((px - radius - self.x0) // g).astype(np.int64), 0, self.nx - 1)
-        cx1 = np.clip(((px + radius - self.x0) // g).astype(np.int64), 0, self.nx - 1)
-        cy0 = np.clip(((py - radius - self.y0) // g).astype(np.int64), 0, self.ny - 1)
-        cy1 = np.clip(((py + radius - self.y0) // g).astype(np.int64), 0, self.ny - 1)
-        rows = cy1 - cy0 + 1
-        point = np.repeat(np.arange(px.size), rows)
-        cy = np.repeat(cy0, rows) + (np.arange(point.size) - np.repeat(np.cumsum(rows) - rows, rows))
-        start = self.indptr[cy * self.nx + cx0[point]]
-        count = self.indptr[cy * self.nx + cx1[point] + 1] - start
-        cand = self.nodes[concat_ranges(start, count)]
-        owner = np.repeat(point, count)
-        inside = np.hypot(network.x[cand] - px[owner], network.y[cand] - py[owner]) <= radius
+        mark = np.zeros(network.n_nodes, dtype=np.bool_)
+        _mark_near(np.asarray(px, dtype=np.float64), np.asarray(py, dtype=np.float64), float(radius), self.x0,
+                   self.y0, self.size, self.nx, self.ny, self.indptr, self.nodes, network.x, network.y, mark)
         # sorted unique by marking: linear, where np.unique sorts or hashes the duplicates
-        mark = np.zeros(network.n_nodes, dtype=bool)
-        mark[cand[inside]] = True
         return np.flatnonzero(mark)
+
+
+@kernel
+def _mark_near(px, py, radius, x0, y0, size, nx, ny, indptr, nodes, x, y, mark):
+    """Mark the nodes within ``radius`` of any point: per point, one run of grid nodes per row of its block.
+
+    Compiled: the vectorised form built a point x node array of the whole
+    block (9 s of the 35 s for 35,495 siting candidates at a 30-minute walk).
+    The block and the test are those of the vectorised form, so the same
+    nodes are marked.
+    """
+    for i in range(px.size):
+        cx0 = min(max(int((px[i] - radius - x0) // size), 0), nx - 1)
+        cx1 = min(max(int((px[i] + radius - x0) // size), 0), nx - 1)
+        cy0 = min(max(int((py[i] - radius - y0) // size), 0), ny - 1)
+        cy1 = min(max(int((py[i] + radius - y0) // size), 0), ny - 1)
+        for cy in range(cy0, cy1 + 1):
+            for t in range(indptr[cy * nx + cx0], indptr[cy * nx + cx1 + 1]):
+                n = nodes[t]
+                if not mark[n] and np.hypot(x[n] - px[i], y[n] - py[i]) <= radius:
+                    mark[n] = True
 
 
 _STRETCH: "weakref.WeakKeyDictionary[WalkNetwork, tuple[float, _NodeGrid]]" = weakref.WeakKeyDictionary()
