@@ -115,7 +115,7 @@ def main() -> None:
     # before/after: the search swapped back to scipy, alternating runs in this process
     import geo.paths
     from geo.dijkstra import seeded_dijkstra
-    from geo.paths import source_arcs
+    from geo.virtual_sources import source_arcs
 
     searches = {"scipy dijkstra": scipy_seeded, "geo.dijkstra": seeded_dijkstra}
     times = {label: ([], []) for label in searches}

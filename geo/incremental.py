@@ -179,7 +179,7 @@ class NetworkReach:
         keep = cols >= 0
         rows = np.repeat(np.arange(m), counts)[keep]
         cols, data = cols[keep], base.data[pos][keep]
-        # virtual site nodes m..m+k-1, weights exactly as geo.paths.augmented_graph
+        # virtual site nodes m..m+k-1, weights exactly as geo.virtual_sources.augmented_graph
         ok = sites.ok
         e = np.where(ok, sites.edge, 0)
         vcols = np.column_stack([self._local[net.u[e]], self._local[net.v[e]]])

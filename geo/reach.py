@@ -30,8 +30,8 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import LifecircleError
 from geo.legs import along_edge, end_legs
 from geo.network import WalkNetwork
-from geo.paths import augmented_graph
 from geo.snap import Snapped, snap
+from geo.virtual_sources import augmented_graph
 
 __all__ = [
     "KindAnswer",

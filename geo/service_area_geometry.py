@@ -16,7 +16,7 @@ blocks). For every source and budget ``b``:
 
 Distances come from one bounded ``scipy.sparse.csgraph.dijkstra`` per batch
 of nearby sources on the piece of network within reach of them, with the
-sources attached as virtual nodes (see :func:`geo.paths.local_node_distances`).
+sources attached as virtual nodes (see :func:`geo.local_paths.local_node_distances`).
 Outlines are the exact union of buffers by default, or traced on a raster
 (``method="raster"``, :mod:`geo.service_area_raster`), several times faster on
 dense street grids. Buffers run in a thread pool: shapely
@@ -35,8 +35,8 @@ import numpy as np
 import shapely
 
 from geo.grouping import concat_ranges
+from geo.local_paths import LocalDistances, local_node_distances
 from geo.network import WalkNetwork
-from geo.paths import LocalDistances, local_node_distances
 from geo.service_area_raster import raster_outline
 from geo.snap import Snapped
 from geo.threads import CORES

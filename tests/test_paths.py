@@ -214,16 +214,16 @@ def test_pair_distances_match_networkx(seed):
 def test_local_node_distances_equal_whole_network_rows(monkeypatch, seed, limit):
     # force the local sub-network path on a small network; the rows must equal
     # node_distances on the whole network to the last bit within the limit
-    import geo.paths as gp
+    import geo.local_paths as local_paths
 
-    monkeypatch.setattr(gp, "_SMALL_NETWORK", 0)
+    monkeypatch.setattr(local_paths, "_SMALL_NETWORK", 0)
     net = random_network(seed, side=14)
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = net.bounds()
     src = snap(net, rng.uniform(minx, maxx, 40), rng.uniform(miny, maxy, 40), max_dist=60.0)
     whole = node_distances(net, src, limit=limit)
     seen = []
-    for local in gp.local_node_distances(net, src, limit, batch_size=7):
+    for local in local_paths.local_node_distances(net, src, limit, batch_size=7):
         seen.extend(local.sources.tolist())
         for row, s in enumerate(local.sources):
             got = np.full(net.n_nodes, np.inf)
@@ -236,7 +236,7 @@ def test_local_node_distances_equal_whole_network_rows(monkeypatch, seed, limit)
 
 
 def test_pair_distances_on_local_pieces_equal_whole_network(monkeypatch):
-    import geo.paths as gp
+    import geo.local_paths as local_paths
 
     net = random_network(3, side=14)
     rng = np.random.default_rng(3)
@@ -244,7 +244,7 @@ def test_pair_distances_on_local_pieces_equal_whole_network(monkeypatch):
     src = snap(net, rng.uniform(minx, maxx, 25), rng.uniform(miny, maxy, 25))
     tgt = snap(net, rng.uniform(minx, maxx, 400), rng.uniform(miny, maxy, 400))
     whole = pair_distances(net, src, tgt, 450.0)
-    monkeypatch.setattr(gp, "_SMALL_NETWORK", 0)
+    monkeypatch.setattr(local_paths, "_SMALL_NETWORK", 0)
     local = pair_distances(net, src, tgt, 450.0, batch_size=4)
     assert len(whole) > 100
     for f in ("source", "target", "dist"):
@@ -253,7 +253,7 @@ def test_pair_distances_on_local_pieces_equal_whole_network(monkeypatch):
 
 def test_node_grid_finds_exactly_the_nodes_within_the_radius():
     """The node grid that cuts local pieces returns what a brute-force distance check returns."""
-    from geo.paths import _NodeGrid
+    from geo.local_paths import _NodeGrid
 
     rng = np.random.default_rng(3)
     x, y = rng.uniform(0, 5000, 20_000), rng.uniform(0, 3000, 20_000)

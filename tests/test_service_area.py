@@ -187,14 +187,14 @@ def test_polygon_covers_reached_and_excludes_far_streets():
 @pytest.mark.parametrize("seed", [2, 3])
 def test_local_pieces_equal_whole_network_pieces(monkeypatch, seed):
     # the sub-network Dijkstra used on big networks must give the same pieces, bit for bit
-    import geo.paths as gp
+    import geo.local_paths as local_paths
 
     net = random_network(seed, side=14)
     rng = np.random.default_rng(seed)
     minx, miny, maxx, maxy = net.bounds()
     src = snap(net, rng.uniform(minx, maxx, 30), rng.uniform(miny, maxy, 30))
     whole = reached_segments(net, src, [200.0, 650.0])
-    monkeypatch.setattr(gp, "_SMALL_NETWORK", 0)
+    monkeypatch.setattr(local_paths, "_SMALL_NETWORK", 0)
     local = reached_segments(net, src, [200.0, 650.0])
     for f in ("source", "budget", "edge", "start", "end"):
         np.testing.assert_array_equal(getattr(local, f), getattr(whole, f), err_msg=f)
