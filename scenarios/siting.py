@@ -61,7 +61,7 @@ __all__ = [
     "SitingTimeLimit",
     "estimate_siting",
     "site",
-    "write_siting",
+    "write_siting",  # noqa: F822 (provided by the module __getattr__ below, imported on first use)
 ]
 
 
