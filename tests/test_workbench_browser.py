@@ -281,3 +281,20 @@ def test_e2sfca_mode_draws_accessibility_tiles(base, driver):
     legend = driver.find_element("id", "legend").text
     assert "under-served" in legend and "out of reach" in legend
     assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")] == []
+
+
+def test_reader_without_a_key_sees_an_existing_plan_read_only(base, driver):
+    # a planner made a plan; a reader with no key asks for one that does not exist
+    r = httpx.post(base + "/scenarios", json={"name": "wb-readable", "description": "for readers"}, headers=HEADERS)
+    assert r.status_code in (200, 201), r.text
+    driver.get(f"{base}/app/")
+    driver.execute_script("sessionStorage.clear()")
+    driver.get(f"{base}/app/?scenario=wb-nobody")
+    assert wait_for(driver, "document.body.dataset.ready") == "1"
+    shown_name = driver.execute_script("return window.lcWorkbench.name")
+    listed = [s["name"] for s in _api(base, "/scenarios").json()]
+    assert shown_name in listed and "wb-nobody" not in listed  # nothing was created without a key
+    api = _api(base, f"/workbench/scenarios/{shown_name}/coverage").json()
+    assert _shown_covered(driver) == {sid: s["covered"] for sid, s in api["standards"].items()}
+    text = driver.find_element("id", "msg").text
+    assert "wb-nobody" in text and shown_name in text and "read only" in text

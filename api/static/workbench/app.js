@@ -303,7 +303,14 @@ async function openScenario(name) {
   // listed, not probed: a 404 would be a console error
   const known = (await call("/scenarios")).body;
   if (!known.some((v) => v.name === name)) {
-    if (!getKey()) { say("need_key"); S.version = 0; return; }
+    if (!getKey()) {
+      // a reader without a key cannot create it: show a plan that exists, read only, rather than an empty map
+      S.version = 0;
+      if (!known.length) { say("need_key_new", { name }); return; }
+      await openScenario(known[0].name);
+      say("read_only", { asked: name, name: known[0].name }, "info");
+      return;
+    }
     await call("/scenarios", { method: "POST", body: { name, description: "made in the workbench" } });
     say("created", {}, "info");
     known.push({ name });
