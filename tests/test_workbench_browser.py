@@ -135,7 +135,8 @@ def test_second_session_gets_the_conflict_message(base, driver):
         _click_map(other, -60, 20)  # the other planner saves version 2 first
         wait_for(other, "window.lcWorkbench.version == 2 && !window.lcWorkbench.busy")
     _click_map(driver, 60, -20)  # this page still holds version 1
-    text = wait_for(driver, "!document.getElementById('msg').hidden && document.getElementById('msg').textContent")
+    # wait for an error message: the box may still show the info "Scenario created." from opening the plan
+    text = wait_for(driver, "(m => !m.hidden && !m.classList.contains('info') && m.textContent)(document.getElementById('msg'))")
     assert "Conflict" in text and "version 2" in text
     driver.find_element("id", "lang").click()  # the message follows the language
     assert "冲突" in driver.find_element("id", "msg").text

@@ -223,7 +223,8 @@ def test_page_on_a_city_without_units_compares_and_explains(cities, driver):
         # E2SFCA doctors on facilities listed without doctors: the reason in the message box, not a blank map
         driver.execute_script("const m = document.getElementById('mode'); m.value = 'access'; "
                               "document.getElementById('access').value = 'doctors-access'; m.dispatchEvent(new Event('change'))")
-        text = wait_for(driver, "!document.getElementById('msg').hidden && document.getElementById('msg').textContent")
+        # an error message, not the info left from opening the plan
+        text = wait_for(driver, "(m => !m.hidden && !m.classList.contains('info') && m.textContent)(document.getElementById('msg'))")
         assert "cannot draw" in text and "doctors" in text
 
 
