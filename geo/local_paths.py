@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -144,7 +143,7 @@ def _node_index(network: WalkNetwork) -> tuple[float, _NodeGrid]:
     with _STRETCH_LOCK:
         got = _STRETCH.get(network)
         if got is None:
-            drawn = shapely.length(network.edge_lines)
+            drawn = network.drawn_length()  # no lines built for a network drawn straight
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(drawn > 0, drawn / network.length, 1.0)
             stretch = float(ratio.max()) if ratio.size else 1.0

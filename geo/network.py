@@ -210,6 +210,17 @@ class WalkNetwork:
         )
         return shapely.linestrings(coords)
 
+    def drawn_length(self) -> np.ndarray:
+        """Length of each edge's drawing in metres: its line's, or the chord between its end nodes.
+
+        Without :attr:`geometry` the chords come from the node arrays, so the
+        straight lines are not built to be measured.
+        """
+        if self.geometry is not None:
+            return shapely.length(self.geometry)
+        dx, dy = self.x[self.v] - self.x[self.u], self.y[self.v] - self.y[self.u]
+        return np.sqrt(dx * dx + dy * dy)  # GEOS's sum for a two-point line, bit for bit (np.hypot is not)
+
     def edge_coordinates(self) -> tuple[np.ndarray, np.ndarray]:
         """Vertices of every edge line and the edge of each vertex.
 

@@ -72,3 +72,15 @@ def test_bent_lines_give_their_own_coordinates():
     net = WalkNetwork.from_edges(x, y, [0], [1], geometry=bent)
     xy, edge = net.edge_coordinates()
     assert xy.tolist() == [[0, 0], [50, 30], [100, 0]] and edge.tolist() == [0, 0, 0]
+
+
+def test_drawn_length_equals_geos_length_of_the_lines_and_builds_none(tmp_path):
+    path = tmp_path / "old.npz"
+    _straight_file(path, seed=3)
+    net = load_network(path)
+    drawn = net.drawn_length()
+    assert "edge_lines" not in net.__dict__  # the local-piece search measures the chords without building lines
+    assert np.array_equal(drawn, shapely.length(net.edge_lines))
+    bent = WalkNetwork.from_edges(np.array([0.0, 3.0]), np.array([0.0, 0.0]), np.array([0]), np.array([1]),
+                                  geometry=[shapely.LineString([(0, 0), (0, 4), (3, 0)])])
+    assert bent.drawn_length().tolist() == [9.0]  # 4 up, then 5 down the slope
