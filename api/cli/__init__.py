@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import batch, catalogue, city, coverage, maps, poi, ratios, rules, scenario, serve, site
+from api.cli.collector import pace_commands
 
 __all__ = ["app", "main"]
 
@@ -25,6 +26,8 @@ app = typer.Typer(
 # --catalogue FILE to every command registered before it.
 for _group in (coverage, city, maps, site, scenario, serve, batch, poi, rules, ratios, catalogue):
     _group.register(app)
+# one-shot commands put off full garbage collections (api.cli.collector); `serve` keeps Python's pace
+pace_commands(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

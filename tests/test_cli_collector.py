@@ -1,0 +1,53 @@
+"""One-shot commands put off full garbage collections; `serve` keeps Python's pace."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.cli.collector import FULL_COLLECTION_EVERY, LONG_LIVED_COMMANDS, full_collections_deferred, one_shot
+
+
+def _commands(typer_app):
+    for info in typer_app.registered_commands:
+        yield info
+    for group in typer_app.registered_groups:
+        yield from _commands(group.typer_instance)
+
+
+def test_deferred_inside_and_restored_after_an_error():
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError):
+        with full_collections_deferred():
+            inside = gc.get_threshold()
+            raise RuntimeError("boom")
+    assert inside == (before[0], before[1], max(before[2], FULL_COLLECTION_EVERY))
+    assert gc.get_threshold() == before
+
+
+def test_every_command_but_serve_is_one_shot():
+    seen = {info.name: getattr(info.callback, "_one_shot", False) for info in _commands(app)}
+    assert seen["cover"] and seen["demo"] and seen["site"] and seen["batch"]
+    assert all(not seen[name] for name in LONG_LIVED_COMMANDS)
+    assert sum(seen.values()) == len(seen) - len(LONG_LIVED_COMMANDS)
+
+
+def test_a_wrapped_command_runs_with_the_deferred_pace():
+    seen = []
+
+    def standards(lang: str = "en") -> None:
+        seen.append(gc.get_threshold())
+
+    wrapped = one_shot(standards)
+    assert one_shot(wrapped) is wrapped  # wrapping twice changes nothing
+    wrapped()
+    assert seen[0][2] >= FULL_COLLECTION_EVERY
+
+
+def test_help_still_shows_the_options_of_a_wrapped_command():
+    out = CliRunner().invoke(app, ["cover", "--help"])
+    assert out.exit_code == 0
+    assert "--grid" in out.output and "--facilities" in out.output
