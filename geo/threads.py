@@ -145,6 +145,22 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def _forget_pool_after_fork() -> None:
+    """In a forked child: drop the parent's pool, whose threads did not come along.
+
+    Tasks submitted to it would wait for ever; the child's first
+    :func:`over_cores` starts a pool of its own (layers.forked writes a
+    GeoPackage in such a child).
+    """
+    global _POOL, _POOL_LOCK
+    _POOL = None
+    _POOL_LOCK = threading.Lock()  # another thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _run_marked(fn: Callable[[slice], T], part: slice) -> T:
     _IN_POOL.active = True
     try:

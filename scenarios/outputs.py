@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from geo.crs import WGS84
 from geo.errors import LifecircleError
 from layers.atomic import atomic_path, write_atomic
 from layers.crs_text import crs_string
+from layers.forked import forked
 from scenarios.evaluate import CoverageResult, Progress
 from scenarios.gpkg_layer import write_gpkg_layer
 from scenarios.json_text import dumps_indented
@@ -152,6 +153,8 @@ def write_outputs(
     progress: Progress | None = None,
     format: str = "gpkg",  # noqa: A002 (the CLI's --format)
     diagnostics: tuple[CityDiagnostics, DetourReport] | None = None,
+    background: bool = False,
+    meanwhile: Callable[[], Mapping[str, Path]] | None = None,
 ) -> dict[str, Path]:
     """Write ``coverage.gpkg`` (or GeoParquet layers), ``summary.csv`` and ``summary.json``.
 
@@ -182,13 +185,22 @@ def write_outputs(
         summary row gains the detour figures and the population on network
         pieces without the standard's facilities; ``summary.json`` gains
         ``checks``. :func:`write_diagnostics` writes the full lists.
+    background : bool, default False
+        Write the GeoPackage in a forked child process (:mod:`layers.forked`)
+        while this process writes the tables and runs ``meanwhile``. GDAL
+        holds the GIL while it writes, so only a second process overlaps it.
+        For one-shot processes (the command line); a server keeps ``False``.
+    meanwhile : callable, optional
+        More writing for this process while the GeoPackage is written (the
+        run folder); returns paths to add to the result. Called once, in
+        either format.
 
     Returns
     -------
     dict of str to pathlib.Path
         ``{"gpkg": ..., "csv": ..., "json": ...}``; with ``format="parquet"``
         one entry per layer (``"cells"``, ``"facilities"``, ...) instead of
-        ``"gpkg"``.
+        ``"gpkg"``; and what ``meanwhile`` returned.
 
     Raises
     ------
@@ -229,14 +241,39 @@ def write_outputs(
             say(f"writing {name}.parquet", 0.2 + 0.8 * i / len(layers))
             paths[name] = out / f"{name}.parquet"
             _write_parquet(frame, paths[name])
-    else:
-        # A crash never leaves a half-written GeoPackage under the final name.
-        with atomic_path(gpkg) as tmp:
-            for i, (name, frame) in enumerate(layers.items()):
-                say(f"writing layer {name}", 0.2 + 0.8 * i / len(layers))
-                _write_layer(frame, tmp, name)
-        paths["gpkg"] = gpkg
+        paths.update(_write_tables(result, out, ratios, diagnostics))
+        if meanwhile is not None:
+            paths.update(meanwhile())
+        return paths
+    paths["gpkg"] = gpkg
+    # A crash never leaves a half-written GeoPackage under the final name.
+    with atomic_path(gpkg) as tmp:
+        say("writing coverage.gpkg" + (" in the background" if background else ""), 0.2)
+        # the child has no progress bar to report to: only the calling thread reports layer by layer
+        with forked(_write_layers, layers, tmp, None if background else say, enabled=background):
+            paths.update(_write_tables(result, out, ratios, diagnostics))
+            if meanwhile is not None:
+                paths.update(meanwhile())
+            say("waiting for coverage.gpkg", 0.9)
+    return paths
 
+
+def _write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: Path, say: Progress | None) -> None:
+    """Every layer into the GeoPackage at ``path``, in order."""
+    for i, (name, frame) in enumerate(layers.items()):
+        if say is not None:
+            say(f"writing layer {name}", 0.2 + 0.7 * i / len(layers))
+        _write_layer(frame, path, name)
+
+
+def _write_tables(
+    result: CoverageResult,
+    out: Path,
+    ratios: RatioReport | None,
+    diagnostics: tuple[CityDiagnostics, DetourReport] | None,
+) -> dict[str, Path]:
+    """``summary.csv``, ``summary.json`` and, with ratios, ``ratios.csv`` / ``access.csv``."""
+    paths: dict[str, Path] = {}
     summary = result.summary_frame()
     detour_rows = None
     if diagnostics is not None and len(diagnostics[1].summary):

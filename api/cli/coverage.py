@@ -79,11 +79,15 @@ def run_and_write(
         print_ratios(report)
     with progress_bar() as update:
         update("writing the layers", 0.0)
+
+        def run_folder() -> dict[str, Path]:
+            update("keeping the run for map/export --results", 0.6)
+            return {**write_diagnostics(checks, detours, out), **save_run(result, out, city_ref)}
+
+        # This process ends with the command: the GeoPackage is written by a forked child
+        # (GDAL holds the GIL) while the run folder is written here.
         paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update, format=fmt,
-                              diagnostics=(checks, detours))
-        paths.update(write_diagnostics(checks, detours, out))
-        update("keeping the run for map/export --results", 0.6)
-        paths.update(save_run(result, out, city_ref))
+                              diagnostics=(checks, detours), background=True, meanwhile=run_folder)
         if map_html:
             update("writing map.html", 0.7)
             from maps.diagnostics import diagnostics_layer
