@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -151,9 +152,23 @@ def city_from_files(
         facilities = validate_facilities(raw_fac, fac_source)
 
         say("loading the network", 0.3)
-        net, net_source, target, attribution = _network(osm, network, place, crs, raw_grid)
-        say("validating cells", 0.5)
-        cells = _cells(raw_grid, grid_source, target, cell_size, regrid)
+        target = _target_crs(osm, network, place, crs, raw_grid)
+        # A saved network loads in a thread while the cells are checked: unzipping and projecting its
+        # arrays release the GIL. OSM sources load first (their parsing holds it, and may warn).
+        saved = network is not None and not isinstance(network, WalkNetwork)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="network") as pool:
+            loading = pool.submit(_network, osm, network, place, target) if saved else None
+            if loading is None:
+                net, net_source, attribution = _network(osm, network, place, target)
+            say("validating cells", 0.5)
+            try:
+                cells = _cells(raw_grid, grid_source, target, cell_size, regrid)
+            except LayerError:
+                if loading is not None:
+                    loading.result()  # a network error comes first, as when the network loads first
+                raise
+            if loading is not None:
+                net, net_source, attribution = loading.result()
         facilities = facilities.to_crs(target)
         bounds = net.bounds()
         check_overlap(tuple(cells.total_bounds), bounds, grid_source)
@@ -249,42 +264,47 @@ def _source_name(path: str | Path, layer: str | None) -> str:
     return name if layer is None else f"{name}:{layer}"
 
 
-def _network(
+def _target_crs(
     osm: str | Path | None,
     network: str | Path | WalkNetwork | None,
     place: str | None,
     crs: int | str | CRS | None,
     population: gpd.GeoDataFrame,
-) -> tuple[WalkNetwork, str, CRS, str]:
-    """Load the network from its one source; settle the city's metric CRS and the data credit."""
+) -> CRS:
+    """The city's metric CRS: the one asked for, else one centred on the population layer."""
     given = [n for n, v in (("osm", osm), ("network", network), ("place", place)) if v is not None]
     if len(given) != 1:
         raise LayerError("network", f"give exactly one of osm=, network= or place= (got {', '.join(given) or 'none'})")
+    if crs is None:
+        # The network's own CRS does not decide: a network saved in UTM would carry UTM's 0.04-0.1 % scale
+        # error into every straight-line distance. A city folder's network is already in the data-centred CRS.
+        return metric_crs(population)
     try:
-        target = metric_crs(population, epsg=crs) if crs is not None else None
+        return metric_crs(population, epsg=crs)
     except ValueError as exc:
         raise LayerError("crs", str(exc), field="crs") from None
 
+
+def _network(
+    osm: str | Path | None, network: str | Path | WalkNetwork | None, place: str | None, target: CRS
+) -> tuple[WalkNetwork, str, str]:
+    """Load the network from its one source in ``target``; with the source's name and data credit."""
     if network is not None:
         in_memory = isinstance(network, WalkNetwork)
         source = "in-memory network" if in_memory else Path(network).name
-        # The network's own CRS does not decide: a network saved in UTM would carry UTM's 0.04-0.1 % scale
-        # error into every straight-line distance. A city folder's network is already in the data-centred CRS.
-        target = target or metric_crs(population)
         # a saved network is projected as it loads (its arrays before its lines are built: same result)
         net = network if in_memory else load_network(network, crs=target)
         attribution = "" if in_memory else network_attribution(network)
         if net.crs is None:
             raise LayerError(source, "the network has no CRS; save it from a WalkNetwork built with crs=", field="crs")
-        return project_network(net, target), source, target, attribution
+        return project_network(net, target), source, attribution
 
     # Imported here: OSM support is a heavy optional path (pyrosm / osmnx).
     from layers.osm import download_network, load_osm_network
 
-    target = target or metric_crs(population)
     if osm is not None:
-        return load_osm_network(osm, crs=target), Path(osm).name, target, OSM_ATTRIBUTION
-    return download_network(place, crs=target), f"place: {place}", target, OSM_ATTRIBUTION
+        return load_osm_network(osm, crs=target), Path(osm).name, OSM_ATTRIBUTION
+    return download_network(place, crs=target), f"place: {place}", OSM_ATTRIBUTION
 
 
 def _check_scale(target: CRS, cells: gpd.GeoDataFrame) -> None:

@@ -51,3 +51,37 @@ def test_help_still_shows_the_options_of_a_wrapped_command():
     out = CliRunner().invoke(app, ["cover", "--help"])
     assert out.exit_code == 0
     assert "--grid" in out.output and "--facilities" in out.output
+
+
+def _run_then_exit(tmp_path, body: str):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import atexit, pathlib, sys, tempfile
+        from api.cli.collector import run_then_exit
+        def handler():
+            pathlib.Path({str(tmp_path / "atexit.txt")!r}).write_text("ran")
+        atexit.register(handler)
+        def app():
+            print("buffered output", end="")
+        {body}
+        run_then_exit(app)
+    """)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+
+
+def test_run_then_exit_runs_exit_handlers_flushes_and_keeps_the_status(tmp_path):
+    done = _run_then_exit(tmp_path, "    raise SystemExit(3)")
+    assert done.returncode == 3
+    assert done.stdout == "buffered output"
+    assert (tmp_path / "atexit.txt").read_text() == "ran"
+
+
+def test_run_then_exit_on_success_and_on_a_message(tmp_path):
+    ok = _run_then_exit(tmp_path, "")
+    assert ok.returncode == 0 and ok.stdout == "buffered output"
+    text = _run_then_exit(tmp_path, "    raise SystemExit('gave up')")
+    assert text.returncode == 1 and "gave up" in text.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import batch, catalogue, city, coverage, maps, poi, ratios, rules, scenario, serve, site
-from api.cli.collector import pace_commands
+from api.cli.collector import pace_commands, run_then_exit
 
 __all__ = ["app", "main"]
 
@@ -31,5 +31,5 @@ pace_commands(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    """Run the ``lifecircle`` app."""
-    app()
+    """Run the ``lifecircle`` app and end the process without interpreter teardown (api.cli.collector)."""
+    run_then_exit(app)

@@ -1,5 +1,5 @@
 """``python -m api.cli ...`` runs the ``lifecircle`` command line (used by the benchmarks)."""
 
-from api.cli import app
+from api.cli import main
 
-app()
+main()
