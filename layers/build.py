@@ -23,7 +23,6 @@ from geo.crs import WGS84, max_scale_error, metric_crs, project_network
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M
 from layers.city import City
-from layers.crs_text import crs_string
 from layers.errors import LayerError, collect_warnings, warn_layer
 from layers.grid import allocate_population, square_grid
 from layers.network_io import load_network, network_attribution
@@ -202,7 +201,8 @@ def city_from_files(
                     **({"candidates": str(candidates)} if candidates is not None else {}),
                 },
                 "coords": {k: None if v is None else str(v) for k, v in declared.items()},
-                "crs": crs_string(target),
+                # (no "crs" text here: finding a data-centred CRS's text searches PROJ's database for 0.3 s;
+                # the city folder's manifest and summary.json write it, after the analysis)
                 "counts": {"cells": len(cells), "facilities": len(facilities), "nodes": net.n_nodes, "edges": net.n_edges},
             },
             max_snap_m=max_snap_m,

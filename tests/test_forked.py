@@ -122,3 +122,31 @@ def test_background_geopackage_equals_the_one_written_here(city, tmp_path):  # n
         assert a.crs == b.crs
         assert np.all(a.geometry.values.geom_equals_exact(b.geometry.values, tolerance=0.0) | (a.geometry.is_empty & b.geometry.is_empty))
         pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+
+
+def test_background_geoparquet_equals_the_files_written_here(city, tmp_path):  # noqa: F811
+    result = evaluate(city)
+    here = write_outputs(result, tmp_path / "here", service_areas=True, format="parquet")
+    there = write_outputs(result, tmp_path / "there", service_areas=True, format="parquet", background=True)
+    assert set(here) == set(there)
+    assert not [p for p in (tmp_path / "there").iterdir() if ".partial" in p.name]
+    for layer in ("cells", "facilities", "uncovered_clusters", "service_areas"):
+        a, b = gpd.read_parquet(here[layer]), gpd.read_parquet(there[layer])
+        assert a.crs == b.crs
+        assert np.all(a.geometry.values.geom_equals_exact(b.geometry.values, tolerance=0.0) | (a.geometry.is_empty & b.geometry.is_empty))
+        pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+
+
+def test_a_failed_background_write_leaves_no_file(city, tmp_path, monkeypatch):  # noqa: F811
+    import scenarios.outputs as outputs
+
+    result = evaluate(city)
+
+    def broken(frame, path, name):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(outputs, "_write_layer", broken)  # the child inherits the patched module
+    with pytest.raises(OSError, match="disk full"):
+        write_outputs(result, tmp_path / "o", service_areas=False, background=True)
+    assert not (tmp_path / "o" / "coverage.gpkg").exists()
+    assert not [p for p in (tmp_path / "o").iterdir() if ".partial" in p.name]
