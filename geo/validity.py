@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from geo.jit import kernel
 
-__all__ = ["is_valid"]
+__all__ = ["convex_quadrilaterals", "is_valid"]
 
 _POLYGON = 3  # shapely.get_type_id of a Polygon
 # A turn is trusted as strict when its cross product exceeds this share of
@@ -57,6 +57,23 @@ def _convex_quads(xy: np.ndarray, min_sin: float) -> np.ndarray:
     return out
 
 
+def convex_quadrilaterals(rings: np.ndarray) -> np.ndarray:
+    """Which closed rings of five points are strictly convex quadrilaterals (hence valid polygons).
+
+    Parameters
+    ----------
+    rings : numpy.ndarray of float64, shape (n, 5, 2)
+        Each polygon's only ring, closed (the fifth point repeats the first).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` where the ring is sure to be a valid polygon's shell;
+        ``False`` means "not shown", for GEOS to decide.
+    """
+    return _convex_quads(np.ascontiguousarray(rings, dtype=np.float64), _MIN_SIN)
+
+
 def is_valid(geoms: ArrayLike) -> np.ndarray:
     """Whether each geometry is valid, exactly as :func:`shapely.is_valid` says.
 
@@ -73,7 +90,7 @@ def is_valid(geoms: ArrayLike) -> np.ndarray:
     out = np.zeros(geoms.size, dtype=bool)
     if quads.size:
         xy = shapely.get_coordinates(geoms[quads]).reshape(quads.size, 5, 2)
-        out[quads] = _convex_quads(xy, _MIN_SIN)
+        out[quads] = convex_quadrilaterals(xy)
     rest = np.flatnonzero(~out)
     if rest.size:
         out[rest] = shapely.is_valid(geoms[rest])

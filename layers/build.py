@@ -26,6 +26,7 @@ from layers.city import City
 from layers.errors import LayerError, collect_warnings, warn_layer
 from layers.grid import allocate_population, square_grid
 from layers.network_io import load_network, network_attribution
+from layers.plain_polygons import PlainPolygons, read_plain_polygons
 from layers.polygon_arrays import to_crs
 from layers.readers import layer_coords, read_layer
 from layers.units import assign_cells, read_units, units_from_cells
@@ -143,7 +144,7 @@ def city_from_files(
         grid_source = _source_name(grid_path, grid_layer)
         fac_source = _source_name(facilities_path, facilities_layer)
         say(f"reading {grid_source}", 0.0)
-        raw_grid = read_layer(grid_path, layer=grid_layer, coords=declared["grid"], lon_col=lon_col, lat_col=lat_col)
+        raw_grid = _read_grid(grid_path, grid_layer, declared["grid"], lon_col, lat_col)
         say(f"reading {fac_source}", 0.2)
         raw_fac = read_layer(
             facilities_path, layer=facilities_layer, coords=declared["facilities"], lon_col=lon_col, lat_col=lat_col
@@ -151,7 +152,8 @@ def city_from_files(
         facilities = validate_facilities(raw_fac, fac_source)
 
         say("loading the network", 0.3)
-        target = _target_crs(osm, network, place, crs, raw_grid)
+        target = _target_crs(osm, network, place, crs,
+                             raw_grid.wgs84_bounds() if isinstance(raw_grid, PlainPolygons) else raw_grid)
         # A saved network loads in a thread while the cells are checked: unzipping and projecting its
         # arrays release the GIL. OSM sources load first (their parsing holds it, and may warn).
         saved = network is not None and not isinstance(network, WalkNetwork)
@@ -330,17 +332,39 @@ def _units(
     return layers, assign_cells(cells, layers, Path(units).name), str(units)
 
 
-def _cells(raw: gpd.GeoDataFrame, source: str, target: CRS, cell_size: float, regrid: bool) -> gpd.GeoDataFrame:
+def _read_grid(path: str | Path, layer: str | None, coords: Coords, lon_col: str | None,
+               lat_col: str | None) -> gpd.GeoDataFrame | PlainPolygons:
+    """The population layer: grid cells as flat arrays when they are plain quadrilaterals, else a frame."""
+    # Only a file read on its own CRS: a declared one (a shift, a missing .prj) goes the general way.
+    cells = read_plain_polygons(path, layer) if coords is None else None
+    return cells if cells is not None else read_layer(path, layer=layer, coords=coords, lon_col=lon_col, lat_col=lat_col)
+
+
+def _cells(
+    raw: gpd.GeoDataFrame | PlainPolygons, source: str, target: CRS, cell_size: float, regrid: bool
+) -> gpd.GeoDataFrame:
     """Population cells in ``target``: validated polygons, or points gridded."""
-    geoms = raw.geometry.values
-    is_points = len(raw) > 0 and bool(np.isin(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]), (0, 4)).all())
-    if not is_points:
+    if isinstance(raw, PlainPolygons):
+        # proven valid where they were read; built once, in target: the general path's cells bit for bit
+        cells = validate_grid(raw.frame(target), source, proven_valid=True)
+    elif _is_points(raw):
+        return _gridded_points(raw, source, target, cell_size)
+    else:
         # to_crs of the flat coordinate array: the same polygons, bit for bit, a third of the time
         cells = to_crs(validate_grid(raw, source), target)
-        if not regrid:
-            return cells
-        grid = square_grid(tuple(cells.total_bounds), cell_size, crs=target)
-        return allocate_population(grid, cells, ("population", "elderly"), source_name=source)
+    if not regrid:
+        return cells
+    grid = square_grid(tuple(cells.total_bounds), cell_size, crs=target)
+    return allocate_population(grid, cells, ("population", "elderly"), source_name=source)
+
+
+def _is_points(raw: gpd.GeoDataFrame) -> bool:
+    geoms = raw.geometry.values
+    return len(raw) > 0 and bool(np.isin(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]), (0, 4)).all())
+
+
+def _gridded_points(raw: gpd.GeoDataFrame, source: str, target: CRS, cell_size: float) -> gpd.GeoDataFrame:
+    """Population points summed onto a square grid of ``cell_size`` metres in ``target``."""
     require_columns(raw, ["population"], source)
     points = raw.to_crs(target)
     columns = ("population", "elderly") if "elderly" in raw.columns else ("population",)

@@ -45,7 +45,7 @@ from geo.chinacoords import bd09_to_wgs84, gcj02_to_wgs84
 from layers.errors import LayerError
 from layers.validate import check_lonlat, numeric_column
 
-__all__ = ["read_layer", "parse_coords", "layer_coords", "is_table", "LON_NAMES", "LAT_NAMES", "CoordsSpec"]
+__all__ = ["read_layer", "parse_coords", "layer_coords", "is_table", "check_degree_bounds", "LON_NAMES", "LAT_NAMES", "CoordsSpec"]
 
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 """Column names recognised as longitude / x (case-insensitive, in this order)."""
@@ -396,5 +396,17 @@ def _check_geographic(gdf: gpd.GeoDataFrame, source: str, chinese: bool) -> None
     # Features without geometry are left to the validators; give them a
     # harmless coordinate so that row numbers stay aligned.
     b[~present] = 0.0 if not chinese else np.nanmean(b[present], axis=0)
-    check_lonlat(b[:, 0], b[:, 1], source, lon_field="x", lat_field="y", china=chinese)
-    check_lonlat(b[:, 2], b[:, 3], source, lon_field="x", lat_field="y")
+    check_degree_bounds(b, source, chinese)
+
+
+def check_degree_bounds(bounds: np.ndarray, source: str, chinese: bool = False) -> None:
+    """Range and swap checks on features' bounding boxes ``(n, 4)`` in degrees.
+
+    Raises
+    ------
+    LayerError
+        A longitude or latitude out of range, or the two swapped (see
+        :func:`layers.validate.check_lonlat`).
+    """
+    check_lonlat(bounds[:, 0], bounds[:, 1], source, lon_field="x", lat_field="y", china=chinese)
+    check_lonlat(bounds[:, 2], bounds[:, 3], source, lon_field="x", lat_field="y")

@@ -283,7 +283,9 @@ def _repair_polygons(gdf: gpd.GeoDataFrame, source: str) -> np.ndarray:
     return geoms
 
 
-def validate_grid(gdf: gpd.GeoDataFrame, source: str, *, elderly_share: float = DEFAULT_ELDERLY_SHARE) -> gpd.GeoDataFrame:
+def validate_grid(
+    gdf: gpd.GeoDataFrame, source: str, *, elderly_share: float = DEFAULT_ELDERLY_SHARE, proven_valid: bool = False
+) -> gpd.GeoDataFrame:
     """Check a population layer (grid cells or any polygons).
 
     Parameters
@@ -295,6 +297,10 @@ def validate_grid(gdf: gpd.GeoDataFrame, source: str, *, elderly_share: float = 
         File or layer name for messages.
     elderly_share : float, default :data:`DEFAULT_ELDERLY_SHARE`
         Share used to estimate ``elderly`` when the column is absent.
+    proven_valid : bool, default False
+        The caller has shown every polygon valid (as
+        :func:`layers.plain_polygons.read_plain_polygons` does for grid
+        cells), so the validity check and repair are skipped.
 
     Returns
     -------
@@ -329,7 +335,8 @@ def validate_grid(gdf: gpd.GeoDataFrame, source: str, *, elderly_share: float = 
             field="elderly",
             count=len(gdf),
         )
-    geoms = _repair_polygons(gdf, source)
+    # proven_valid: the caller showed every polygon valid (layers.plain_polygons: convex quadrilaterals)
+    geoms = gdf.geometry.values if proven_valid else _repair_polygons(gdf, source)
     if geoms is not gdf.geometry.values:  # repaired: check what make_valid made
         _check_geometry(gpd.GeoDataFrame(geometry=geoms), source, _POLYGONAL, "population cells (after repair)")
     frame = pd.DataFrame({"cell_id": ids, "population": pop, "elderly": elderly})
