@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +18,10 @@ from geo.paths import nearest_source
 from geo.threads import CORES
 from layers.city import City
 from scenarios.standards import Standard, resolve_standards
+
+if TYPE_CHECKING:
+    from geo.lattice import GridLattice
+    from geo.mesh import CellMesh
 
 __all__ = [
     "StandardResult",
@@ -50,6 +55,9 @@ covered; found but farther than the threshold; farther than the search limit
 for walking standards, too far from any street to be placed on the network."""
 
 Progress = Callable[[str, float], None]
+
+Topology = Callable[[], "GridLattice | CellMesh | None"]
+"""Gives the cells' topology for the gap clusters (:func:`geo.clusters.cell_topology`), waiting for it if need be."""
 
 
 @dataclass(eq=False)
@@ -292,6 +300,7 @@ def standard_result(
     weight: np.ndarray | None = None,
     bands: bool = True,
     facilities: gpd.GeoDataFrame | None = None,
+    topology: Topology | None = None,
 ) -> StandardResult:
     """Derive a :class:`StandardResult` from per-cell nearest distances.
 
@@ -312,6 +321,10 @@ def standard_result(
     facilities : geopandas.GeoDataFrame, optional
         The facility layer ``facility`` indexes, when it is not
         ``city.facilities`` (a scenario being edited).
+    topology : callable, optional
+        Returns the cells' topology (:func:`geo.clusters.cell_topology`) for
+        the gap clusters, e.g. a future's ``result`` while it is still being
+        built; ``city.cell_topology`` by default.
     """
     facilities = city.facilities if facilities is None else facilities
     time_min = dist / standard.speed_mps / 60.0
@@ -319,7 +332,8 @@ def standard_result(
     if weight is None:
         weight = city.cells[standard.weight].to_numpy(dtype=np.float64)
     if clusters is None:
-        clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight, topology=city.cell_topology)
+        cells_topology = city.cell_topology if topology is None else topology()
+        clusters = uncovered_clusters(city.cells.geometry, ~covered & (weight > 0), weight, topology=cells_topology)
     labels = np.array(band_labels(standard), dtype=object)
     return StandardResult(
         standard=standard,
@@ -336,20 +350,22 @@ def standard_result(
     )
 
 
-def evaluate_standard(city: City, standard: Standard) -> StandardResult:
+def evaluate_standard(city: City, standard: Standard, topology: Topology | None = None) -> StandardResult:
     """Evaluate one standard on every cell of ``city``.
 
     Parameters
     ----------
     city : City
     standard : Standard
+    topology : callable, optional
+        Gives the cells' topology for the gap clusters (see :func:`standard_result`).
 
     Returns
     -------
     StandardResult
     """
     dist, facility, unreachable = nearest_for_standard(city, standard)
-    return standard_result(city, standard, dist, facility, unreachable=unreachable)
+    return standard_result(city, standard, dist, facility, unreachable=unreachable, topology=topology)
 
 
 def evaluate(
@@ -378,8 +394,19 @@ def evaluate(
         # Shared, cached inputs are built once here, not raced for by the threads.
         say("snapping cells", 0.0)
         _ = city.snapped_cells, city.snapped_facilities, city.network.csr
-    _ = city.cell_xy, city.facility_xy, city.cell_topology
-    say(f"evaluating {len(standards)} standards", 0.0)
+    _ = city.cell_xy, city.facility_xy
+    # The cells' topology is needed only by each standard's gap clusters, at its end: it is
+    # built in a thread of its own beside the searches (which hold no GIL), not before them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="topology") as beside:
+        topology = beside.submit(lambda: city.cell_topology)
+        say(f"evaluating {len(standards)} standards", 0.0)
+        results = _run_standards(city, standards, topology.result, say)
+    say("done", 1.0)
+    return CoverageResult(city=city, results=results)
+
+
+def _run_standards(city: City, standards: list[Standard], topology: Topology, say: Progress) -> dict[str, StandardResult]:
+    """Every standard's result, by id, the standards run in threads."""
     # Standards are independent; their heavy parts (k-d tree queries, the
     # geo.dijkstra search, gap clusters) release the GIL, so threads overlap
     # them on a multi-core machine.
@@ -389,10 +416,8 @@ def evaluate(
     workers = max(1, min(len(standards), CORES))
     longest_first = sorted(range(len(standards)), key=lambda i: (standards[i].mode == "network", standards[i].threshold_m), reverse=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = {pool.submit(evaluate_standard, city, standards[i]): i for i in longest_first}
+        jobs = {pool.submit(evaluate_standard, city, standards[i], topology): i for i in longest_first}
         for done, job in enumerate(as_completed(jobs), start=1):
             say(f"evaluated {standards[jobs[job]].id}", done / max(len(standards), 1))
         got = {i: job.result() for job, i in jobs.items()}
-    results = {s.id: got[i] for i, s in enumerate(standards)}
-    say("done", 1.0)
-    return CoverageResult(city=city, results=results)
+    return {s.id: got[i] for i, s in enumerate(standards)}
