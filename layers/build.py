@@ -20,6 +20,7 @@ import shapely
 from pyproj import CRS
 
 from geo.crs import WGS84, max_scale_error, metric_crs, project_network
+from geo.edge_grid import edge_grid
 from geo.network import WalkNetwork
 from geo.snap import DEFAULT_MAX_SNAP_M
 from layers.city import City
@@ -158,7 +159,7 @@ def city_from_files(
         # arrays release the GIL. OSM sources load first (their parsing holds it, and may warn).
         saved = network is not None and not isinstance(network, WalkNetwork)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="network") as pool:
-            loading = pool.submit(_network, osm, network, place, target) if saved else None
+            loading = pool.submit(_network_and_index, osm, network, place, target) if saved else None
             if loading is None:
                 net, net_source, attribution = _network(osm, network, place, target)
             say("validating cells", 0.5)
@@ -285,6 +286,15 @@ def _target_crs(
         return metric_crs(population, epsg=crs)
     except ValueError as exc:
         raise LayerError("crs", str(exc), field="crs") from None
+
+
+def _network_and_index(
+    osm: str | Path | None, network: str | Path | WalkNetwork | None, place: str | None, target: CRS
+) -> tuple[WalkNetwork, str, str]:
+    """:func:`_network`, then the index that snaps points to its edges (built once, kept with the network)."""
+    loaded = _network(osm, network, place, target)
+    edge_grid(loaded[0])
+    return loaded
 
 
 def _network(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geo.crs import WGS84
 from geo.errors import LifecircleError
@@ -129,14 +130,14 @@ def _text_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.assign(**{c: frame[c].map(lambda v: v if v is None or isinstance(v, str) else str(v)) for c in mixed})
 
 
-def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str) -> None:
+def _write_layer(frame: gpd.GeoDataFrame, path: Path, name: str, wkb: pa.Array | None = None) -> None:
     """Append one layer to the GeoPackage in WGS84.
 
     Written through pyogrio's Arrow path (:func:`scenarios.gpkg_layer.write_gpkg_layer`:
     polygon layers reprojected and encoded as flat arrays, the same file as
     ``write_dataframe(frame.to_crs(WGS84))``).
     """
-    write_gpkg_layer(_text_columns(frame), path, name)
+    write_gpkg_layer(_text_columns(frame), path, name, wkb)
 
 
 def _write_parquet(frame: gpd.GeoDataFrame, path: Path) -> None:
@@ -160,6 +161,7 @@ def write_outputs(
     diagnostics: tuple[CityDiagnostics, DetourReport] | None = None,
     background: bool = False,
     meanwhile: Callable[[], Mapping[str, Path]] | None = None,
+    cells_wkb: Callable[[], pa.Array | None] | None = None,
 ) -> dict[str, Path]:
     """Write ``coverage.gpkg`` (or GeoParquet layers), ``summary.csv`` and ``summary.json``.
 
@@ -200,6 +202,11 @@ def write_outputs(
         More writing for this process while the GeoPackage is written (the
         run folder); returns paths to add to the result. Called once, in
         either format.
+    cells_wkb : callable, optional
+        Returns :func:`scenarios.gpkg_layer.wgs84_polygon_wkb` of
+        ``result.city.cells`` (e.g. a future's ``result``: the cells'
+        geometry does not depend on the results, so it can be encoded while
+        they are computed). Used by the GeoPackage's ``cells`` layer.
 
     Returns
     -------
@@ -249,7 +256,9 @@ def write_outputs(
         temporary = {name: files_written.enter_context(atomic_path(path)) for name, path in files.items()}
         say("writing the layer files" + (" in the background" if background else ""), 0.2)
         # the child has no progress bar to report to: only the calling thread reports layer by layer
-        with forked(_write_layers, layers, temporary, None if background else say, enabled=background):
+        # a geometry column still being encoded in a thread is waited for here: the child has no threads
+        encoded = {"cells": cells_wkb()} if cells_wkb is not None and format == "gpkg" else {}
+        with forked(_write_layers, layers, temporary, encoded, None if background else say, enabled=background):
             paths.update(_write_tables(result, out, ratios, diagnostics))
             if meanwhile is not None:
                 paths.update(meanwhile())
@@ -257,13 +266,21 @@ def write_outputs(
     return paths
 
 
-def _write_layers(layers: Mapping[str, gpd.GeoDataFrame], files: Mapping[str, Path], say: Progress | None) -> None:
-    """Every layer, in order: into ``files["gpkg"]`` (one GeoPackage), else each into ``files[name]`` (GeoParquet)."""
+def _write_layers(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    files: Mapping[str, Path],
+    encoded: Mapping[str, pa.Array | None],
+    say: Progress | None,
+) -> None:
+    """Every layer, in order: into ``files["gpkg"]`` (one GeoPackage), else each into ``files[name]`` (GeoParquet).
+
+    ``encoded`` holds geometry columns already encoded for the GeoPackage, by layer name.
+    """
     for i, (name, frame) in enumerate(layers.items()):
         if say is not None:
             say(f"writing layer {name}", 0.2 + 0.7 * i / len(layers))
         if "gpkg" in files:
-            _write_layer(frame, files["gpkg"], name)
+            _write_layer(frame, files["gpkg"], name, encoded.get(name))
         else:
             _write_parquet(frame, files[name])
 

@@ -15,6 +15,7 @@ import pytest
 from geo.threads import over_cores
 from layers.forked import can_fork, forked
 from scenarios.evaluate import evaluate
+from scenarios.gpkg_layer import wgs84_polygon_wkb
 from scenarios.outputs import write_outputs
 from tests.test_evaluate import city  # noqa: F401  (the hand-built city of test_evaluate)
 
@@ -111,8 +112,10 @@ def test_background_geopackage_equals_the_one_written_here(city, tmp_path):  # n
     result = evaluate(city)
     seen = []
     here = write_outputs(result, tmp_path / "here", service_areas=True)
+    cells = result.city.cells
     there = write_outputs(result, tmp_path / "there", service_areas=True, background=True,
-                          meanwhile=lambda: seen.append(os.getpid()) or {"extra": tmp_path / "x"})
+                          meanwhile=lambda: seen.append(os.getpid()) or {"extra": tmp_path / "x"},
+                          cells_wkb=lambda: wgs84_polygon_wkb(cells.geometry.values._data, cells.crs))
     assert seen == [os.getpid()]  # the meanwhile work ran here, once
     assert there["extra"] == tmp_path / "x" and set(there) - {"extra"} == set(here)
     assert not [p for p in (tmp_path / "there").iterdir() if ".partial" in p.name]
@@ -142,7 +145,7 @@ def test_a_failed_background_write_leaves_no_file(city, tmp_path, monkeypatch): 
 
     result = evaluate(city)
 
-    def broken(frame, path, name):
+    def broken(frame, path, name, wkb=None):
         raise OSError("disk full")
 
     monkeypatch.setattr(outputs, "_write_layer", broken)  # the child inherits the patched module

@@ -86,3 +86,20 @@ def test_other_layers_take_the_general_path(tmp_path):
         assert _polygon_table(other) is None
     write_gpkg_layer(multi, tmp_path / "m.gpkg", "m")
     assert pyogrio.read_info(tmp_path / "m.gpkg", layer="m")["geometry_type"] == "MultiPolygon"
+
+
+def test_geometry_encoded_beforehand_writes_the_same_layer(tmp_path):
+    from scenarios.gpkg_layer import wgs84_polygon_wkb
+
+    f = frame(4)
+    wkb = wgs84_polygon_wkb(f.geometry.values._data, f.crs)
+    assert wkb is not None and wkb.to_pylist() == list(shapely.to_wkb(f.to_crs(WGS84).geometry.values._data))
+    ahead, here = tmp_path / "ahead.gpkg", tmp_path / "here.gpkg"
+    write_gpkg_layer(f, ahead, "cells", wkb)
+    write_gpkg_layer(f, here, "cells")
+    assert blobs(ahead, "cells") == blobs(here, "cells")
+    with pytest.raises(ValueError, match="wkb: 399 geometries for a layer of 400 rows"):
+        write_gpkg_layer(f, tmp_path / "short.gpkg", "cells", wkb.slice(1))
+    assert wgs84_polygon_wkb(f.geometry.values._data, None) is None  # no CRS: the general path says why
+    points = np.array([shapely.Point(0, 0)], dtype=object)
+    assert wgs84_polygon_wkb(points, f.crs) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -54,6 +55,7 @@ def run_and_write(
     ``gpkg`` (one GeoPackage) or ``parquet`` (GeoParquet layers).
     """
     from scenarios.evaluate import evaluate
+    from scenarios.gpkg_layer import wgs84_polygon_wkb
     from scenarios.outputs import write_diagnostics, write_outputs
     from scenarios.run_folder import save_run
     from scenarios.service_area_layer import AUTO_WALKING_AREAS_MAX, service_areas_affordable
@@ -67,6 +69,10 @@ def run_and_write(
                 f"note: more than {AUTO_WALKING_AREAS_MAX} walking service areas to draw; skipping the "
                 "service_areas layer (and the map's) -- pass --service-areas to draw them anyway"
             )
+    # The cells layer's geometry does not depend on the results: it is encoded while they are computed.
+    beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cells-wkb")
+    cells_wkb = beside.submit(wgs84_polygon_wkb, city.cells.geometry.values._data, city.crs) if fmt == "gpkg" else None
+    beside.shutdown(wait=False)  # the one task runs on; write_outputs waits for its result
     with progress_bar() as update:
         result = evaluate(city, standards, progress=update)
     print_summary(result, lang)
@@ -87,7 +93,8 @@ def run_and_write(
         # This process ends with the command: the GeoPackage is written by a forked child
         # (GDAL holds the GIL) while the run folder is written here.
         paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update, format=fmt,
-                              diagnostics=(checks, detours), background=True, meanwhile=run_folder)
+                              diagnostics=(checks, detours), background=True, meanwhile=run_folder,
+                              cells_wkb=None if cells_wkb is None else cells_wkb.result)
         if map_html:
             update("writing map.html", 0.7)
             from maps.diagnostics import diagnostics_layer
