@@ -85,3 +85,15 @@ def test_run_then_exit_on_success_and_on_a_message(tmp_path):
     assert ok.returncode == 0 and ok.stdout == "buffered output"
     text = _run_then_exit(tmp_path, "    raise SystemExit('gave up')")
     assert text.returncode == 1 and "gave up" in text.stderr
+
+
+def test_run_then_exit_leaves_a_profilers_exit_alone(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "p.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "api.cli", "standards"],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    assert done.returncode == 0
+    assert out.stat().st_size > 0  # cProfile wrote its data: the process ended normally

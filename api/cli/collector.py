@@ -13,7 +13,8 @@ At exit the interpreter frees every object one by one before the process
 ends: 0.6 s after a city-sized ``cover``, for memory the operating system
 takes back at once. :func:`run_then_exit` runs the exit handlers (logging,
 temporary folders, ``atexit``), flushes the output and ends the process
-without that teardown, as mypy does.
+without that teardown, as mypy does; not under a profiler or a coverage
+tool, which write their data at a normal exit.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def run_then_exit(app: Callable[[], Any]) -> NoReturn:
         code = 0
     except SystemExit as exc:
         code = exit_code(exc)
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler or coverage tool writes its data at a normal exit
     atexit._run_exitfuncs()  # what a normal exit would run: logging.shutdown, weakref finalizers, temp folders
     for stream in (sys.stdout, sys.stderr):
         try:
