@@ -97,3 +97,10 @@ def test_run_then_exit_leaves_a_profilers_exit_alone(tmp_path):
                           cwd=str(__import__("pathlib").Path(__file__).parents[1]))
     assert done.returncode == 0
     assert out.stat().st_size > 0  # cProfile wrote its data: the process ended normally
+
+
+def test_keep_until_exit_keeps_nothing_in_process():
+    from api.cli import collector
+
+    collector.keep_until_exit(object())
+    assert collector._KEPT == []  # tests and in-process calls free as usual

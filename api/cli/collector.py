@@ -14,7 +14,8 @@ ends: 0.6 s after a city-sized ``cover``, for memory the operating system
 takes back at once. :func:`run_then_exit` runs the exit handlers (logging,
 temporary folders, ``atexit``), flushes the output and ends the process
 without that teardown, as mypy does; not under a profiler or a coverage
-tool, which write their data at a normal exit.
+tool, which write their data at a normal exit. :func:`keep_until_exit` spares
+a command's big results the same freeing when the command returns.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "LONG_LIVED_COMMANDS",
     "exit_code",
     "full_collections_deferred",
+    "keep_until_exit",
     "one_shot",
     "pace_commands",
     "run_then_exit",
@@ -88,6 +90,22 @@ def pace_commands(app: typer.Typer) -> None:
             pace_commands(group.typer_instance)
 
 
+_ENDS_WITHOUT_TEARDOWN = False  # set by run_then_exit: this process ends with os._exit
+_KEPT: list[Any] = []
+
+
+def keep_until_exit(*objects: Any) -> None:
+    """Hold a command's large objects (a city, its results) until the process ends.
+
+    A command's locals are freed object by object when it returns: 0.35 s for
+    a city-sized ``cover``, on the way to an exit that frees nothing. Under
+    :func:`run_then_exit` they are kept and go with the process; anywhere else
+    (tests, a command called in-process) this does nothing.
+    """
+    if _ENDS_WITHOUT_TEARDOWN:
+        _KEPT.extend(objects)
+
+
 def exit_code(exc: SystemExit) -> int:
     """The status a ``SystemExit`` ends the process with (its text, if any, goes to stderr)."""
     if exc.code is None:
@@ -106,12 +124,15 @@ def run_then_exit(app: Callable[[], Any]) -> NoReturn:
     app : callable
         The typer app (it ends by raising ``SystemExit``).
     """
+    global _ENDS_WITHOUT_TEARDOWN
+    traced = sys.getprofile() is not None or sys.gettrace() is not None
+    _ENDS_WITHOUT_TEARDOWN = not traced
     try:
         app()
         code = 0
     except SystemExit as exc:
         code = exit_code(exc)
-    if sys.getprofile() is not None or sys.gettrace() is not None:
+    if traced:
         sys.exit(code)  # a profiler or coverage tool writes its data at a normal exit
     atexit._run_exitfuncs()  # what a normal exit would run: logging.shutdown, weakref finalizers, temp folders
     for stream in (sys.stdout, sys.stderr):

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from api.cli.city import city_from_options
+from api.cli.collector import keep_until_exit
 from api.cli.console import CLOCK, console, err_console, fail, parse_overrides, progress_bar, user_errors
 from api.cli.report import print_diagnostics, print_ratios, print_summary
 from api.options import (
@@ -75,6 +76,7 @@ def run_and_write(
     beside.shutdown(wait=False)  # the one task runs on; write_outputs waits for its result
     with progress_bar() as update:
         result = evaluate(city, standards, progress=update)
+    keep_until_exit(result)  # the city and its results go with the process, not object by object
     print_summary(result, lang)
     checks, detours = print_diagnostics(result)
     report = None

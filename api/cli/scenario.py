@@ -25,7 +25,6 @@ import typer
 from api.cli.console import console, fail, parse_overrides, progress_bar, user_errors
 from api.cli.report import print_summary
 from api.options import CITY_HELP, LANG, SET_STANDARD, STANDARDS
-from scenarios.model import EditError, ScenarioError
 
 __all__ = ["parse_add", "register"]
 
@@ -63,6 +62,7 @@ def _store(db: Optional[str]):
 
 def _name_version(ref: str) -> tuple[str, int | None]:
     """``plan-a@3`` -> ``("plan-a", 3)``; ``plan-a`` -> ``("plan-a", None)``."""
+    from scenarios.model import ScenarioError  # here, not at the top: pydantic would cost every command 0.1 s
     name, sep, version = ref.rpartition("@")
     if not sep:
         return ref, None
@@ -91,6 +91,7 @@ def parse_add(spec: str, default_id: str) -> dict[str, Any]:
         Naming the malformed piece or the value that is not a number.
     """
     from layers.kinds import CAPACITY_FIELDS
+    from scenarios.model import EditError
 
     edit: dict[str, Any] = {"op": "add", "id": default_id, "capacities": {}}
     for piece in _PAIR_SPLIT.split(spec):
@@ -117,6 +118,7 @@ def parse_add(spec: str, default_id: str) -> dict[str, Any]:
 
 
 def _parse_move(fid: str, where: str) -> dict[str, Any]:
+    from scenarios.model import EditError
     parts = [p.strip() for p in where.split(",")]
     try:
         lon, lat = (float(p) for p in parts)
@@ -126,6 +128,7 @@ def _parse_move(fid: str, where: str) -> dict[str, Any]:
 
 
 def _parse_capacity(fid: str, assignment: str) -> dict[str, Any]:
+    from scenarios.model import EditError
     field, sep, value = assignment.partition("=")
     if not sep:
         raise EditError(f"--capacity {fid} {assignment}: expected FIELD=VALUE, e.g. beds=40 (or beds=none)")
@@ -353,6 +356,7 @@ def compare_command(
     """Compare two stored scenarios (or one with its base): coverage gained and lost, load shifts."""
     from layers.cities import load_city
     from scenarios.compare import compare
+    from scenarios.model import ScenarioError
     from scenarios.run import run_scenario
 
     with _errors():
