@@ -70,12 +70,12 @@ def run_and_write(
                 f"note: more than {AUTO_WALKING_AREAS_MAX} walking service areas to draw; skipping the "
                 "service_areas layer (and the map's) -- pass --service-areas to draw them anyway"
             )
-    # The cells layer's geometry does not depend on the results: it is encoded while they are computed.
+    with progress_bar() as update:
+        result = evaluate(city, standards, progress=update)
+    # The cells layer's geometry does not depend on the results: it is encoded while they are summed up.
     beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cells-wkb")
     cells_wkb = beside.submit(wgs84_polygon_wkb, city.cells.geometry.values._data, city.crs) if fmt == "gpkg" else None
     beside.shutdown(wait=False)  # the one task runs on; write_outputs waits for its result
-    with progress_bar() as update:
-        result = evaluate(city, standards, progress=update)
     keep_until_exit(result)  # the city and its results go with the process, not object by object
     print_summary(result, lang)
     checks, detours = print_diagnostics(result)
