@@ -165,7 +165,7 @@ def city_from_files(
             say("validating cells", 0.5)
             try:
                 cells = _cells(raw_grid, grid_source, target, cell_size, regrid)
-            except LayerError:
+            except Exception:
                 if loading is not None:
                     loading.result()  # a network error comes first, as when the network loads first
                 raise

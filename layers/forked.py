@@ -9,10 +9,11 @@ the parent meanwhile writes its other outputs and then waits.
 
 Only for one-shot processes (the command line). A server forks with other
 threads that may hold GDAL's or the allocator's locks at that instant, so
-``enabled=False`` (the default) runs the writer in the calling thread, as
-does any platform without ``fork``. The child's exception, if any, comes
-back through a pipe and is raised again in the parent, with the same type
-when it can be pickled.
+there ``enabled=False`` (``write_outputs``' default) runs the writer in the
+calling thread, as does any platform but Linux, or a fork that fails. The
+child's exception, if any, comes back through a pipe and is raised again in
+the parent with its class and attributes, the child's traceback attached as
+a note.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import pickle
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -29,8 +31,12 @@ __all__ = ["ForkedCall", "can_fork", "forked"]
 
 
 def can_fork() -> bool:
-    """Whether this platform forks (POSIX; not Windows)."""
-    return hasattr(os, "fork")
+    """Whether writers run in a forked child here: Linux only.
+
+    macOS forks, but its system libraries (Accelerate, Objective-C runtime)
+    are not safe to use in a child of a threaded process; Windows has no fork.
+    """
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
 class ForkedCall:
@@ -74,7 +80,7 @@ class ForkedCall:
         _, status = os.waitpid(self._pid, 0)
         self._pid = None
         if payload:
-            raise pickle.loads(payload)
+            raise _rebuilt(payload)
         if os.WIFSIGNALED(status):
             raise RuntimeError(f"the background writer was stopped by signal {os.WTERMSIG(status)}")
         if os.waitstatus_to_exitcode(status) != 0:
@@ -121,7 +127,13 @@ def forked(fn: Callable[..., Any], *args: Any, enabled: bool = True) -> ForkedCa
     sys.stdout.flush()  # nothing buffered in the parent is written twice
     sys.stderr.flush()
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no memory or no process slot for a copy of a big process: write here instead
+        os.close(read_fd)
+        os.close(write_fd)
+        fn(*args)
+        return ForkedCall(None, None)
     if pid == 0:  # pragma: no cover - the child; measured through the parent
         os.close(read_fd)
         _run_child(fn, args, write_fd)
@@ -130,20 +142,45 @@ def forked(fn: Callable[..., Any], *args: Any, enabled: bool = True) -> ForkedCa
 
 
 def _run_child(fn: Callable[..., Any], args: tuple[Any, ...], write_fd: int) -> None:  # pragma: no cover - child
+    # The parent's sys.stdout/sys.stderr may be a progress display's wrappers, whose locks its
+    # refresh thread (not copied into the child) may have held at the fork: write to the plain
+    # descriptors instead, so a warning printed here cannot wait for ever.
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives until os._exit
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     code = 0
     try:
         fn(*args)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
         code = 1
-        try:
-            payload = pickle.dumps(exc)
-            pickle.loads(payload)  # some exceptions pickle but do not unpickle
-        except Exception:  # noqa: BLE001
-            payload = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
-        _write_all(write_fd, payload)
+        _write_all(write_fd, _described(exc))
     finally:
         # No atexit handlers, no flushing of the parent's buffers: the child only wrote its file.
+        sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(code)
+
+
+def _described(exc: BaseException) -> bytes:  # pragma: no cover - child
+    """The exception as (class, args, attributes, traceback text), pickled; its message alone if that fails.
+
+    Not ``pickle.dumps(exc)``: exceptions whose constructor takes other
+    arguments than ``args`` (keyword-only fields) do not unpickle that way.
+    """
+    text = traceback.format_exc()
+    try:
+        return pickle.dumps((type(exc), exc.args, dict(vars(exc)), text))
+    except Exception:  # noqa: BLE001 - a local class, an attribute that does not pickle
+        return pickle.dumps((RuntimeError, (f"{type(exc).__name__}: {exc}",), {}, text))
+
+
+def _rebuilt(payload: bytes) -> BaseException:
+    """The child's exception again, same class and attributes, its traceback attached as a note."""
+    kind, args, attributes, text = pickle.loads(payload)
+    exc = kind.__new__(kind, *args)
+    exc.args = args
+    exc.__dict__.update(attributes)
+    exc.add_note(f"in the background writer process:\n{text.rstrip()}")
+    return exc
 
 
 def _write_all(fd: int, data: bytes) -> None:  # pragma: no cover - child

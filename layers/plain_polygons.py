@@ -129,19 +129,19 @@ def read_plain_polygons(path: str | Path, layer: str | None = None) -> PlainPoly
         if (layer is None and len(names) != 1) or (layer is not None and layer not in set(names)):
             return None
         meta, table = pyogrio.read_arrow(str(path), layer=layer, columns=[])
-    except Exception:  # noqa: BLE001 -- the general reader reports what is wrong with the file
+        if meta.get("crs") is None or table.num_columns != 1:  # columns=[]: the geometry alone
+            return None
+        rings = _quadrilateral_rings(table.column(0).combine_chunks())
+        if rings is None or not convex_quadrilaterals(rings).all():
+            return None
+        crs = CRS.from_user_input(meta["crs"])
+        # The attributes the way the general reader converts them, so the frames are equal column for column.
+        attributes = pyogrio.read_dataframe(str(path), layer=layer, read_geometry=False, use_arrow=True)
+    except Exception:  # noqa: BLE001 -- the general reader reads it another way, or says what is wrong
         return None
-    if meta.get("crs") is None or table.num_columns != 1:  # columns=[]: the geometry alone
-        return None
-    rings = _quadrilateral_rings(table.column(0).combine_chunks())
-    if rings is None or not convex_quadrilaterals(rings).all():
-        return None
-    crs = CRS.from_user_input(meta["crs"])
     if crs.is_geographic:
         source = path.name if layer is None else f"{path.name}:{layer}"
         check_degree_bounds(np.column_stack([_corner(np.minimum, rings), _corner(np.maximum, rings)]), source)
-    # The attributes the way the general reader converts them, so the frames are equal column for column.
-    attributes = pyogrio.read_dataframe(str(path), layer=layer, read_geometry=False, use_arrow=True)
     return PlainPolygons(pd.DataFrame(attributes).reset_index(drop=True), rings, crs)
 
 

@@ -197,7 +197,9 @@ def write_outputs(
         child process (:mod:`layers.forked`) while this process writes the
         tables and runs ``meanwhile``. GDAL holds the GIL while it writes, so
         only a second process overlaps it. For one-shot processes (the
-        command line); a server keeps ``False``.
+        command line); a server keeps ``False``. If the child fails, its
+        error is raised once the tables and ``meanwhile`` are written; the
+        layer files are then left as they were before.
     meanwhile : callable, optional
         More writing for this process while the GeoPackage is written (the
         run folder); returns paths to add to the result. Called once, in

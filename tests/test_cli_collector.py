@@ -53,37 +53,38 @@ def test_help_still_shows_the_options_of_a_wrapped_command():
     assert "--grid" in out.output and "--facilities" in out.output
 
 
-def _run_then_exit(tmp_path, body: str):
+def _run_then_exit(tmp_path, body: list[str], one_shot_app: bool = True):
+    """Run ``run_then_exit`` on a small app in a fresh interpreter; ``body`` lines end the app."""
     import subprocess
     import sys
-    import textwrap
+    from pathlib import Path
 
-    script = textwrap.dedent(f"""
-        import atexit, pathlib, sys, tempfile
-        from api.cli.collector import run_then_exit
-        def handler():
-            pathlib.Path({str(tmp_path / "atexit.txt")!r}).write_text("ran")
-        atexit.register(handler)
-        def app():
-            print("buffered output", end="")
-        {body}
-        run_then_exit(app)
-    """)
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+    lines = [
+        "import atexit, pathlib, sys, threading, time",
+        "from api.cli.collector import one_shot, run_then_exit",
+        "def handler():",
+        f"    pathlib.Path({str(tmp_path / 'atexit.txt')!r}).write_text('ran')",
+        "atexit.register(handler)",
+        "def app():",
+        "    print('buffered output', end='')",
+        *("    " + line for line in body),
+        f"run_then_exit({'one_shot(app)' if one_shot_app else 'app'})",
+    ]
+    return subprocess.run([sys.executable, "-c", "\n".join(lines)], capture_output=True, text=True, timeout=120,
+                          cwd=str(Path(__file__).parents[1]))
 
 
 def test_run_then_exit_runs_exit_handlers_flushes_and_keeps_the_status(tmp_path):
-    done = _run_then_exit(tmp_path, "    raise SystemExit(3)")
+    done = _run_then_exit(tmp_path, ["raise SystemExit(3)"])
     assert done.returncode == 3
     assert done.stdout == "buffered output"
     assert (tmp_path / "atexit.txt").read_text() == "ran"
 
 
 def test_run_then_exit_on_success_and_on_a_message(tmp_path):
-    ok = _run_then_exit(tmp_path, "")
+    ok = _run_then_exit(tmp_path, [])
     assert ok.returncode == 0 and ok.stdout == "buffered output"
-    text = _run_then_exit(tmp_path, "    raise SystemExit('gave up')")
+    text = _run_then_exit(tmp_path, ["raise SystemExit('gave up')"])
     assert text.returncode == 1 and "gave up" in text.stderr
 
 
@@ -104,3 +105,14 @@ def test_keep_until_exit_keeps_nothing_in_process():
 
     collector.keep_until_exit(object())
     assert collector._KEPT == []  # tests and in-process calls free as usual
+
+
+def test_a_command_that_is_not_one_shot_exits_normally(tmp_path):
+    # like `serve`: the normal exit waits for threads still running (job workers) before the process ends
+    late = str(tmp_path / "late.txt")
+    body = ["def finish():", "    time.sleep(0.3)", f"    pathlib.Path({late!r}).write_text('finished')",
+            "threading.Thread(target=finish).start()"]
+    done = _run_then_exit(tmp_path, body, one_shot_app=False)
+    assert done.returncode == 0 and done.stdout == "buffered output"
+    assert (tmp_path / "late.txt").read_text() == "finished"
+    assert (tmp_path / "atexit.txt").read_text() == "ran"

@@ -148,7 +148,7 @@ def test_cover_service_area_switch_and_timings(demo, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "service_areas" in set(pyogrio.list_layers(tmp_path / "a" / "coverage.gpkg")[:, 0])
     phases = json.loads((tmp_path / "t.json").read_text())
-    for step in ("reading cells.gpkg", "loading the network", "snapping cells to the network", "writing the layer files in the background", "waiting for the layer files", "total"):
+    for step in ("reading cells.gpkg", "loading the network", "snapping cells to the network", "writing the layer files", "waiting for the layer files", "total"):
         assert phases[step] >= 0.0
     assert phases["total"] == pytest.approx(sum(v for k, v in phases.items() if k != "total"), abs=0.01)
     assert not any(k.startswith("loading cached city") for k in phases)  # only this command's steps

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from geo.threads import over_cores
+from layers.errors import LayerError
 from layers.forked import can_fork, forked
 from scenarios.evaluate import evaluate
 from scenarios.gpkg_layer import wgs84_polygon_wkb
@@ -20,11 +21,6 @@ from scenarios.outputs import write_outputs
 from tests.test_evaluate import city  # noqa: F401  (the hand-built city of test_evaluate)
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="this platform has no fork (the writer runs in-process there)")
-
-
-class Unpicklable(Exception):
-    def __reduce__(self):
-        raise TypeError("not picklable")
 
 
 def _write(path: Path, text: str) -> None:
@@ -74,9 +70,33 @@ def test_the_childs_error_is_raised_in_the_parent_with_its_type():
 
 
 def test_an_error_that_does_not_pickle_comes_back_as_its_message():
-    with pytest.raises(RuntimeError, match="Unpicklable: nope"):
-        with forked(_raise, Unpicklable("nope")):
+    class Local(Exception):  # a class pickle cannot find by name
+        pass
+
+    with pytest.raises(RuntimeError, match="Local: nope") as caught:
+        with forked(_raise, Local("nope")):
             pass
+    assert any("in the background writer process" in note for note in caught.value.__notes__)
+
+
+def test_a_project_error_keeps_its_type_and_fields():
+    # LayerError's constructor takes keyword fields: pickle.dumps(exc) would not come back
+    with pytest.raises(LayerError) as caught:
+        with forked(_raise, LayerError("cells.gpkg", "population is missing", field="population", row=3)):
+            pass
+    assert caught.value.field == "population" and caught.value.row == 3
+    assert str(caught.value) == str(LayerError("cells.gpkg", "population is missing", field="population", row=3))
+    assert "_raise" in "\n".join(caught.value.__notes__)  # where it happened, in the child
+
+
+def test_a_fork_that_fails_writes_here(tmp_path, monkeypatch):
+    def no_fork():
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    out = tmp_path / "a.txt"
+    with forked(_write, out, "fallback"):
+        assert out.read_text() == f"fallback from {os.getpid()}"
 
 
 def test_a_child_killed_by_a_signal_is_an_error():

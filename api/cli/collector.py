@@ -11,9 +11,9 @@ the full ones. ``serve`` is a long-lived process and keeps Python's pace.
 
 At exit the interpreter frees every object one by one before the process
 ends: 0.6 s after a city-sized ``cover``, for memory the operating system
-takes back at once. :func:`run_then_exit` runs the exit handlers (logging,
-temporary folders, ``atexit``), flushes the output and ends the process
-without that teardown, as mypy does; not under a profiler or a coverage
+takes back at once. After a one-shot command :func:`run_then_exit` runs the
+exit handlers (logging, temporary folders, ``atexit``), flushes the output
+and ends the process without that teardown, as mypy does; not under a profiler or a coverage
 tool, which write their data at a normal exit. :func:`keep_until_exit` spares
 a command's big results the same freeing when the command returns.
 """
@@ -38,6 +38,7 @@ __all__ = [
     "full_collections_deferred",
     "keep_until_exit",
     "one_shot",
+    "own_process",
     "pace_commands",
     "run_then_exit",
 ]
@@ -72,6 +73,8 @@ def one_shot(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        global _ONE_SHOT_RAN
+        _ONE_SHOT_RAN = True
         with full_collections_deferred():
             return fn(*args, **kwargs)
 
@@ -90,8 +93,19 @@ def pace_commands(app: typer.Typer) -> None:
             pace_commands(group.typer_instance)
 
 
-_ENDS_WITHOUT_TEARDOWN = False  # set by run_then_exit: this process ends with os._exit
+_ENDS_WITHOUT_TEARDOWN = False  # set by run_then_exit: this process is the command line's own
+_ONE_SHOT_RAN = False  # set by a one-shot command as it starts: only then does the process end with os._exit
 _KEPT: list[Any] = []
+
+
+def own_process() -> bool:
+    """Whether this process is the ``lifecircle`` command line's own, ending when the command does.
+
+    ``False`` in tests (typer's runner), notebooks and servers calling the
+    app in-process, and under a profiler: there nothing may fork the
+    process (``write_outputs(background=...)``) or keep objects to the end.
+    """
+    return _ENDS_WITHOUT_TEARDOWN
 
 
 def keep_until_exit(*objects: Any) -> None:
@@ -132,8 +146,10 @@ def run_then_exit(app: Callable[[], Any]) -> NoReturn:
         code = 0
     except SystemExit as exc:
         code = exit_code(exc)
-    if traced:
-        sys.exit(code)  # a profiler or coverage tool writes its data at a normal exit
+    if traced or not _ONE_SHOT_RAN:
+        # a profiler or coverage tool writes its data at a normal exit; `serve` (not one-shot)
+        # waits there for its job threads to finish
+        sys.exit(code)
     atexit._run_exitfuncs()  # what a normal exit would run: logging.shutdown, weakref finalizers, temp folders
     for stream in (sys.stdout, sys.stderr):
         try:

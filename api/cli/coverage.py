@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from api.cli.city import city_from_options
-from api.cli.collector import keep_until_exit
+from api.cli.collector import keep_until_exit, own_process
 from api.cli.console import CLOCK, console, err_console, fail, parse_overrides, progress_bar, user_errors
 from api.cli.report import print_diagnostics, print_ratios, print_summary
 from api.options import (
@@ -92,10 +92,10 @@ def run_and_write(
             update("keeping the run for map/export --results", 0.6)
             return {**write_diagnostics(checks, detours, out), **save_run(result, out, city_ref)}
 
-        # This process ends with the command: the GeoPackage is written by a forked child
-        # (GDAL holds the GIL) while the run folder is written here.
+        # When this process is the command line's own (it ends with the command), the layers are
+        # written by a forked child (GDAL holds the GIL) while the run folder is written here.
         paths = write_outputs(result, out, ratios=report, service_areas=service_areas, progress=update, format=fmt,
-                              diagnostics=(checks, detours), background=True, meanwhile=run_folder,
+                              diagnostics=(checks, detours), background=own_process(), meanwhile=run_folder,
                               cells_wkb=None if cells_wkb is None else cells_wkb.result)
         if map_html:
             update("writing map.html", 0.7)
