@@ -155,22 +155,9 @@ def city_from_files(
         say("loading the network", 0.3)
         target = _target_crs(osm, network, place, crs,
                              raw_grid.wgs84_bounds() if isinstance(raw_grid, PlainPolygons) else raw_grid)
-        # A saved network loads in a thread while the cells are checked: unzipping and projecting its
-        # arrays release the GIL. OSM sources load first (their parsing holds it, and may warn).
-        saved = network is not None and not isinstance(network, WalkNetwork)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="network") as pool:
-            loading = pool.submit(_network_and_index, osm, network, place, target) if saved else None
-            if loading is None:
-                net, net_source, attribution = _network(osm, network, place, target)
-            say("validating cells", 0.5)
-            try:
-                cells = _cells(raw_grid, grid_source, target, cell_size, regrid)
-            except Exception:
-                if loading is not None:
-                    loading.result()  # a network error comes first, as when the network loads first
-                raise
-            if loading is not None:
-                net, net_source, attribution = loading.result()
+        (net, net_source, attribution), cells = _network_and_cells(
+            (osm, network, place), target, lambda: _cells(raw_grid, grid_source, target, cell_size, regrid), say
+        )
         facilities = facilities.to_crs(target)
         bounds = net.bounds()
         check_overlap(tuple(cells.total_bounds), bounds, grid_source)
@@ -286,6 +273,35 @@ def _target_crs(
         return metric_crs(population, epsg=crs)
     except ValueError as exc:
         raise LayerError("crs", str(exc), field="crs") from None
+
+
+def _network_and_cells(
+    sources: tuple[str | Path | None, str | Path | WalkNetwork | None, str | None],
+    target: CRS,
+    make_cells: Callable[[], gpd.GeoDataFrame],
+    say: Callable[[str, float], None],
+) -> tuple[tuple[WalkNetwork, str, str], gpd.GeoDataFrame]:
+    """The network (``sources`` = osm, network, place) and the checked cells, loaded side by side where it pays.
+
+    A saved network loads in a thread while the cells are checked: unzipping
+    and projecting its arrays release the GIL. OSM sources load first (their
+    parsing holds it, and may warn). Either way a network error comes before
+    a cells error, as when they load one after the other.
+    """
+    osm, network, place = sources
+    if network is None or isinstance(network, WalkNetwork):
+        loaded = _network(osm, network, place, target)
+        say("validating cells", 0.5)
+        return loaded, make_cells()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="network") as pool:
+        loading = pool.submit(_network_and_index, osm, network, place, target)
+        say("validating cells", 0.5)
+        try:
+            cells = make_cells()
+        except Exception:
+            loading.result()  # a network error comes first
+            raise
+        return loading.result(), cells
 
 
 def _network_and_index(
